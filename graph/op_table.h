@@ -1,0 +1,116 @@
+// The op table: one OpDef per op, the single place every stage looks an op up.
+//
+// An OpDef holds the op's name, arity, attribute schema, shape/dtype rule and interpreter
+// kernel (later stages add the gradient rule and the LLVM lowering as further fields). The
+// entries live in graph/ops/<family>.cpp; graph/ops.def lists them.
+#pragma once
+
+#include "graph/attrs.h"
+#include "graph/error.h"
+#include "graph/tensor.h"
+#include "graph/types.h"
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sj {
+
+enum class Op : uint16_t {
+#define SJ_OP(name, family) name,
+#include "graph/ops.def"
+#undef SJ_OP
+};
+
+inline constexpr Op kAllOps[] = {
+#define SJ_OP(name, family) Op::name,
+#include "graph/ops.def"
+#undef SJ_OP
+};
+inline constexpr size_t kNumOps = std::size(kAllOps);
+
+class Graph;
+struct Node;
+using ValueId = uint32_t;
+struct OpDef;
+
+/// What a shape rule sees: the op, its operands, their types, the attributes (complete and
+/// checked against the schema), the declared type of a source node, and the user's call site.
+struct OpCall {
+  const OpDef& def;
+  const Graph& graph;
+  std::span<const ValueId> operands;
+  std::span<const TensorType> types;
+  const Attrs& attrs;
+  const TensorType* declared; // the written type of input/variable/constant, else nullptr
+  const Location& loc;
+
+  /// Throws sj::Error at the call site: `op(f32[2,3], f32[4]): <message>`.
+  [[noreturn]] void fail(const std::string& message) const;
+  /// `matmul(f32[32,100], f32[10,100])`: the op applied to its operand types.
+  std::string signature() const;
+};
+
+/// The interpreter's state, as kernels of source and state ops see it.
+class EvalState {
+public:
+  virtual ~EvalState() = default;
+  virtual const Tensor& feed(const Node& input) = 0;
+  virtual const Tensor& variable(const Node& variable) = 0;
+  /// Records the new value of a variable; it takes effect when the step ends.
+  virtual void assign(const Node& variable, const Tensor& value) = 0;
+};
+
+/// What an interpreter kernel sees: the node, its operands' values, the interpreter state.
+struct EvalCall {
+  const Graph& graph;
+  const Node& node;
+  std::span<const Tensor* const> args;
+  EvalState& state;
+
+  const Attrs& attrs() const;
+  const TensorType& type() const;
+  /// Throws sj::Error at the node's location (e.g. an index out of range at run time).
+  [[noreturn]] void fail(const std::string& message) const;
+};
+
+using InferFn = TensorType (*)(const OpCall&);
+using EvalFn = Tensor (*)(const EvalCall&);
+
+/// One attribute of an op: its name, kind, default (nullopt: required) and, for names, the
+/// identifiers allowed.
+struct AttrSpec {
+  std::string_view name;
+  AttrKind kind;
+  std::optional<AttrValue> default_value;
+  std::vector<std::string_view> choices = {};
+};
+
+inline constexpr int kVariadic = -1;
+
+/// One row of the op table.
+struct OpDef {
+  Op op;
+  std::string_view name;
+  int num_operands;                   // kVariadic: one or more
+  std::vector<std::string_view> operand_names; // for messages and docs; variadic: one name
+  std::vector<AttrSpec> attrs;
+  InferFn infer; // shape and dtype rule; throws sj::Error through OpCall::fail
+  EvalFn eval;   // reference interpreter kernel
+  bool declares_type = false; // input/variable/constant: the result type is written
+  bool has_effect = false;    // assign: kept even when its result is unused
+  std::string_view summary = {};
+};
+
+const OpDef& op_def(Op op);
+inline std::string_view op_name(Op op) { return op_def(op).name; }
+/// The op with this text name, or nullptr.
+const OpDef* find_op(std::string_view name);
+
+/// Checks `given` against the op's schema: unknown names, wrong kinds and bad choices are
+/// errors; missing attributes take their defaults; the result follows the schema's order.
+Attrs normalize_attrs(const OpDef& def, const Attrs& given, const Location& loc);
+
+} // namespace sj

@@ -1,0 +1,127 @@
+// Layout ops: move data without arithmetic (transpose, reshape, broadcast_to, concat, slice).
+#include "graph/ops/shape_util.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace sj {
+using namespace ops;
+
+namespace {
+
+TensorType infer_transpose(const OpCall& c) {
+  const TensorType& x = c.types[0];
+  const auto& perm = c.attrs.ints("perm");
+  require_length(c, "perm", perm.size(), x.rank());
+  std::vector<bool> seen(x.rank(), false);
+  Shape out;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= x.rank() || seen[p])
+      c.fail(fmt::format("perm = [{}] is not a permutation of 0..{}", fmt::join(perm, ", "),
+                         x.rank() - 1));
+    seen[p] = true;
+    out.push_back(x.shape[p]);
+  }
+  return {x.dtype, out};
+}
+
+TensorType infer_reshape(const OpCall& c) {
+  const TensorType& x = c.types[0];
+  const Shape& shape = c.attrs.ints("shape");
+  auto n = checked_num_elements(shape);
+  if (!n)
+    c.fail(fmt::format("shape = {} has a negative dimension or too many elements",
+                       shape_str(shape)));
+  if (*n != x.num_elements())
+    c.fail(fmt::format("cannot reshape {} elements into shape {} ({} elements)", x.num_elements(),
+                       shape_str(shape), *n));
+  return {x.dtype, shape};
+}
+
+TensorType infer_broadcast_to(const OpCall& c) {
+  const TensorType& x = c.types[0];
+  const Shape& shape = c.attrs.ints("shape");
+  if (!checked_num_elements(shape))
+    c.fail(fmt::format("shape = {} has a negative dimension or too many elements",
+                       shape_str(shape)));
+  if (!broadcasts_to(x.shape, shape))
+    c.fail(fmt::format("{} does not broadcast to {}: aligned from the right, each dimension "
+                       "must be 1 or equal to the target's",
+                       shape_str(x.shape), shape_str(shape)));
+  return {x.dtype, shape};
+}
+
+TensorType infer_concat(const OpCall& c) {
+  const TensorType& first = c.types[0];
+  if (first.rank() == 0) c.fail("cannot concatenate scalars; reshape them to [1] first");
+  int axis = normalize_axis(c, c.attrs.integer("axis"), first.rank(), "axis");
+  Shape out = first.shape;
+  out[axis] = 0;
+  for (size_t i = 0; i < c.types.size(); ++i) {
+    const TensorType& t = c.types[i];
+    require_same_dtype(c, 0, i);
+    bool ok = t.rank() == first.rank();
+    for (int d = 0; ok && d < t.rank(); ++d) ok = d == axis || t.shape[d] == first.shape[d];
+    if (!ok)
+      c.fail(fmt::format("operand {} has shape {}, which differs from the first operand's {} "
+                         "outside axis {}",
+                         i, shape_str(t.shape), shape_str(first.shape), axis));
+    out[axis] += t.shape[axis];
+  }
+  return {first.dtype, out};
+}
+
+TensorType infer_slice(const OpCall& c) {
+  const TensorType& x = c.types[0];
+  const auto& begin = c.attrs.ints("begin");
+  const auto& end = c.attrs.ints("end");
+  require_length(c, "begin", begin.size(), x.rank());
+  require_length(c, "end", end.size(), x.rank());
+  Shape out;
+  for (int d = 0; d < x.rank(); ++d) {
+    if (begin[d] < 0 || begin[d] > end[d] || end[d] > x.shape[d])
+      c.fail(fmt::format("dimension {}: [begin, end) = [{}, {}) is not within [0, {}] with begin "
+                         "<= end",
+                         d, begin[d], end[d], x.shape[d]));
+    out.push_back(end[d] - begin[d]);
+  }
+  return {x.dtype, out};
+}
+
+OpDef layout_op(Op op, std::string_view name, InferFn infer, std::vector<AttrSpec> attrs,
+                std::string_view summary) {
+  return {.op = op,
+          .name = name,
+          .num_operands = 1,
+          .operand_names = {"x"},
+          .attrs = std::move(attrs),
+          .infer = infer,
+          .eval = nullptr,
+          .summary = summary};
+}
+
+} // namespace
+
+extern const OpDef transpose_def =
+    layout_op(Op::transpose, "transpose", infer_transpose, {{"perm", AttrKind::ints, std::nullopt}},
+              "result dimension i is operand dimension perm[i]");
+extern const OpDef reshape_def =
+    layout_op(Op::reshape, "reshape", infer_reshape, {{"shape", AttrKind::ints, std::nullopt}},
+              "same elements in row-major order, new shape");
+extern const OpDef broadcast_to_def = layout_op(
+    Op::broadcast_to, "broadcast_to", infer_broadcast_to,
+    {{"shape", AttrKind::ints, std::nullopt}}, "repeat size-1 and missing leading dimensions");
+extern const OpDef slice_def = layout_op(
+    Op::slice, "slice", infer_slice,
+    {{"begin", AttrKind::ints, std::nullopt}, {"end", AttrKind::ints, std::nullopt}},
+    "the box [begin, end) of the operand, one entry per dimension");
+extern const OpDef concat_def = {.op = Op::concat,
+                                 .name = "concat",
+                                 .num_operands = kVariadic,
+                                 .operand_names = {"xs"},
+                                 .attrs = {{"axis", AttrKind::integer, std::nullopt}},
+                                 .infer = infer_concat,
+                                 .eval = nullptr,
+                                 .summary = "join operands along `axis`"};
+
+} // namespace sj

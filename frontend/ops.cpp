@@ -1,0 +1,216 @@
+#include "frontend/ops.h"
+
+#include <fmt/format.h>
+
+namespace sj {
+
+namespace {
+
+Value make(Op op, std::vector<Value> operands, const Attrs& attrs, Location loc) {
+  Graph& g = operands.front().graph();
+  std::vector<ValueId> ids;
+  for (const Value& v : operands) {
+    if (&v.graph() != &g)
+      throw Error(loc, fmt::format("{}: operands come from different graphs ('{}' and '{}'); "
+                                   "a graph can only use its own values",
+                                   op_name(op), g.name(), v.graph().name()));
+    ids.push_back(v.id());
+  }
+  return {g, g.add(op, std::move(ids), attrs, std::move(loc))};
+}
+
+Value make(Op op, std::vector<Value> operands, const Attrs& attrs, Loc loc) {
+  return make(op, std::move(operands), attrs, Location::here(loc));
+}
+
+std::vector<int64_t> all_axes(const Value& x) {
+  std::vector<int64_t> axes(x.rank());
+  for (int i = 0; i < x.rank(); ++i) axes[i] = i;
+  return axes;
+}
+
+Value reduce(Op op, Value x, const Axes& axes, bool keepdims, Loc loc) {
+  return make(op, {x}, {{"axes", axes.all ? all_axes(x) : axes.list}, {"keepdims", keepdims}},
+              loc);
+}
+
+Value scalar_like(Value like, double v, const Location& loc) {
+  Tensor t({like.dtype(), {}});
+  visit_dtype(like.dtype(), [&]<typename T>() { t.data<T>()[0] = static_cast<T>(v); });
+  Graph& g = like.graph();
+  TensorType type = t.type();
+  return {g, g.add(Op::constant, {}, {{"value", std::move(t)}}, loc, {}, &type)};
+}
+
+} // namespace
+
+Attrs Init::attrs() const {
+  return {{"init", kind}, {"seed", seed},   {"value", value},  {"low", low},
+          {"high", high}, {"mean", mean}, {"stddev", stddev}};
+}
+
+Value input(Graph& g, std::string name, TensorType type, Loc loc) {
+  return {g, g.add(Op::input, {}, {}, Location::here(loc), std::move(name), &type)};
+}
+
+Value variable(Graph& g, std::string name, TensorType type, const Init& init, Loc loc) {
+  return {g, g.add(Op::variable, {}, init.attrs(), Location::here(loc), std::move(name), &type)};
+}
+
+Value constant(Graph& g, Tensor value, Loc loc) {
+  TensorType type = value.type();
+  return {g, g.add(Op::constant, {}, {{"value", std::move(value)}}, Location::here(loc), {},
+                   &type)};
+}
+
+Value scalar(Graph& g, double value, DType dtype, Loc loc) {
+  Tensor t({dtype, {}});
+  visit_dtype(dtype, [&]<typename T>() { t.data<T>()[0] = static_cast<T>(value); });
+  return constant(g, std::move(t), loc);
+}
+
+void output(std::string name, Value v, Loc loc) {
+  v.graph().add_output(std::move(name), v.id(), Location::here(loc));
+}
+
+#define SJ_UNARY(fn)                                                                               \
+  Value fn(Value x, Loc loc) { return make(Op::fn, {x}, {}, loc); }
+SJ_UNARY(neg)
+SJ_UNARY(abs)
+SJ_UNARY(exp)
+SJ_UNARY(log)
+SJ_UNARY(sqrt)
+SJ_UNARY(rsqrt)
+SJ_UNARY(square)
+SJ_UNARY(relu)
+SJ_UNARY(sigmoid)
+SJ_UNARY(tanh)
+SJ_UNARY(softplus)
+#undef SJ_UNARY
+
+Value gelu(Value x, bool approximate, Loc loc) {
+  return make(Op::gelu, {x}, {{"approximate", approximate}}, loc);
+}
+
+#define SJ_BINARY(fn)                                                                              \
+  Value fn(Value a, Value b, Loc loc) { return make(Op::fn, {a, b}, {}, loc); }
+SJ_BINARY(add)
+SJ_BINARY(sub)
+SJ_BINARY(mul)
+SJ_BINARY(div)
+SJ_BINARY(maximum)
+SJ_BINARY(minimum)
+SJ_BINARY(pow)
+SJ_BINARY(greater)
+SJ_BINARY(greater_equal)
+SJ_BINARY(less)
+SJ_BINARY(equal)
+#undef SJ_BINARY
+
+Value select(Value cond, Value a, Value b, Loc loc) {
+  return make(Op::select, {cond, a, b}, {}, loc);
+}
+
+Value cast(Value x, DType to, Loc loc) { return make(Op::cast, {x}, {{"to", to}}, loc); }
+
+Value reduce_sum(Value x, Axes axes, bool keepdims, Loc loc) {
+  return reduce(Op::reduce_sum, x, axes, keepdims, loc);
+}
+Value reduce_mean(Value x, Axes axes, bool keepdims, Loc loc) {
+  return reduce(Op::reduce_mean, x, axes, keepdims, loc);
+}
+Value reduce_max(Value x, Axes axes, bool keepdims, Loc loc) {
+  return reduce(Op::reduce_max, x, axes, keepdims, loc);
+}
+
+Value matmul(Value a, Value b, MatmulOptions options, Loc loc) {
+  return make(Op::matmul, {a, b},
+              {{"transpose_a", options.transpose_a}, {"transpose_b", options.transpose_b}}, loc);
+}
+
+Value transpose(Value x, std::vector<int64_t> perm, Loc loc) {
+  if (perm.empty())
+    for (int i = x.rank() - 1; i >= 0; --i) perm.push_back(i);
+  return make(Op::transpose, {x}, {{"perm", std::move(perm)}}, loc);
+}
+
+Value reshape(Value x, Shape shape, Loc loc) {
+  // Resolve a single -1 from the element count; the IR only holds complete shapes.
+  int64_t known = 1;
+  int unknown = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] != -1) {
+      known *= std::max<int64_t>(shape[i], 1);
+      continue;
+    }
+    if (unknown >= 0)
+      throw Error(Location::here(loc), fmt::format("reshape({}): shape {} has more than one -1",
+                                                   x.type().str(), shape_str(shape)));
+    unknown = static_cast<int>(i);
+  }
+  if (unknown >= 0) {
+    if (known == 0 || x.type().num_elements() % known != 0)
+      throw Error(Location::here(loc),
+                  fmt::format("reshape({}): cannot fill the -1 of shape {}: {} elements do not "
+                              "divide evenly",
+                              x.type().str(), shape_str(shape), x.type().num_elements()));
+    shape[unknown] = x.type().num_elements() / known;
+  }
+  return make(Op::reshape, {x}, {{"shape", std::move(shape)}}, loc);
+}
+
+Value broadcast_to(Value x, Shape shape, Loc loc) {
+  return make(Op::broadcast_to, {x}, {{"shape", std::move(shape)}}, loc);
+}
+
+Value concat(const std::vector<Value>& xs, int64_t axis, Loc loc) {
+  if (xs.empty()) throw Error(Location::here(loc), "concat: needs one or more operands");
+  return make(Op::concat, xs, {{"axis", axis}}, loc);
+}
+
+Value slice(Value x, std::vector<int64_t> begin, std::vector<int64_t> end, Loc loc) {
+  return make(Op::slice, {x}, {{"begin", std::move(begin)}, {"end", std::move(end)}}, loc);
+}
+
+Value softmax(Value x, int64_t axis, Loc loc) {
+  return make(Op::softmax, {x}, {{"axis", axis}}, loc);
+}
+Value log_softmax(Value x, int64_t axis, Loc loc) {
+  return make(Op::log_softmax, {x}, {{"axis", axis}}, loc);
+}
+Value softmax_cross_entropy(Value logits, Value labels, Loc loc) {
+  return make(Op::softmax_cross_entropy, {logits, labels}, {}, loc);
+}
+Value one_hot(Value indices, int64_t depth, DType dtype, Loc loc) {
+  return make(Op::one_hot, {indices}, {{"depth", depth}, {"dtype", dtype}}, loc);
+}
+Value gather(Value table, Value indices, Loc loc) {
+  return make(Op::gather, {table, indices}, {}, loc);
+}
+
+Value assign(Value variable, Value value, Loc loc) {
+  return make(Op::assign, {variable, value}, {}, loc);
+}
+
+Value operator+(Value a, At b) { return make(Op::add, {a, b.value}, {}, b.loc); }
+Value operator-(Value a, At b) { return make(Op::sub, {a, b.value}, {}, b.loc); }
+Value operator*(Value a, At b) { return make(Op::mul, {a, b.value}, {}, b.loc); }
+Value operator/(Value a, At b) { return make(Op::div, {a, b.value}, {}, b.loc); }
+Value operator-(At x) { return make(Op::neg, {x.value}, {}, x.loc); }
+Value operator+(Value a, Number b) {
+  return make(Op::add, {a, scalar_like(a, b.value, b.loc)}, {}, b.loc);
+}
+Value operator-(Value a, Number b) {
+  return make(Op::sub, {a, scalar_like(a, b.value, b.loc)}, {}, b.loc);
+}
+Value operator*(Value a, Number b) {
+  return make(Op::mul, {a, scalar_like(a, b.value, b.loc)}, {}, b.loc);
+}
+Value operator/(Value a, Number b) {
+  return make(Op::div, {a, scalar_like(a, b.value, b.loc)}, {}, b.loc);
+}
+Value operator*(Number a, Value b) {
+  return make(Op::mul, {scalar_like(b, a.value, a.loc), b}, {}, a.loc);
+}
+
+} // namespace sj

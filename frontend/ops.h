@@ -1,0 +1,165 @@
+// The C++ graph-building API: one function per op of the table, each checking shapes and
+// dtypes as it builds and reporting errors at the caller's line (std::source_location).
+//
+//   sj::Graph g("seed");
+//   auto x = sj::input(g, "x", {sj::DType::f32, {32, 100}});
+//   auto w = sj::variable(g, "w", {sj::DType::f32, {100, 10}}, sj::Init::glorot_uniform(1));
+//   auto h = sj::relu(sj::matmul(x, w));
+//   g.add_output("h", h.id());
+#pragma once
+
+#include "graph/graph.h"
+
+#include <source_location>
+#include <vector>
+
+namespace sj {
+
+/// A value of a graph under construction: a (graph, value id) pair, cheap to copy.
+class Value {
+public:
+  Value(Graph& graph, ValueId id) : graph_(&graph), id_(id) {}
+  Graph& graph() const { return *graph_; }
+  ValueId id() const { return id_; }
+  const Node& node() const { return graph_->node(id_); }
+  const TensorType& type() const { return node().type; }
+  const Shape& shape() const { return type().shape; }
+  DType dtype() const { return type().dtype; }
+  int rank() const { return type().rank(); }
+
+private:
+  Graph* graph_;
+  ValueId id_;
+};
+
+/// A Value together with the line that mentions it. Operators such as `a + b` cannot take a
+/// defaulted std::source_location parameter; the implicit conversion to At can, and it is
+/// evaluated in the user's expression, so operator errors still point at the user's line.
+struct At {
+  At(Value v, std::source_location loc = std::source_location::current())
+      : value(v), loc(Location::here(loc)) {}
+  Value value;
+  Location loc;
+};
+
+/// How a variable gets its first value. Keras's defaults and formulas; every random
+/// initializer is seeded and gives bit-identical values on every run and machine.
+struct Init {
+  std::string kind = "zeros";
+  int64_t seed = 0;
+  double value = 0, low = -0.05, high = 0.05, mean = 0, stddev = 0.05;
+
+  static Init zeros() { return {}; }
+  static Init ones() { return {.kind = "ones"}; }
+  static Init constant(double v) { return {.kind = "constant", .value = v}; }
+  static Init uniform(double low, double high, int64_t seed) {
+    return {.kind = "uniform", .seed = seed, .low = low, .high = high};
+  }
+  static Init normal(double mean, double stddev, int64_t seed) {
+    return {.kind = "normal", .seed = seed, .mean = mean, .stddev = stddev};
+  }
+  static Init glorot_uniform(int64_t seed) { return {.kind = "glorot_uniform", .seed = seed}; }
+  static Init he_normal(int64_t seed) { return {.kind = "he_normal", .seed = seed}; }
+  Attrs attrs() const;
+};
+
+using Loc = std::source_location;
+
+// ---- sources -----------------------------------------------------------------------------
+Value input(Graph& g, std::string name, TensorType type, Loc loc = Loc::current());
+Value variable(Graph& g, std::string name, TensorType type, const Init& init = {},
+               Loc loc = Loc::current());
+Value constant(Graph& g, Tensor value, Loc loc = Loc::current());
+/// A rank-0 constant of dtype `dtype`.
+Value scalar(Graph& g, double value, DType dtype = DType::f32, Loc loc = Loc::current());
+/// Marks `v` as the graph output `name` (what later stages compute and return).
+void output(std::string name, Value v, Loc loc = Loc::current());
+
+// ---- elementwise -------------------------------------------------------------------------
+Value neg(Value x, Loc loc = Loc::current());
+Value abs(Value x, Loc loc = Loc::current());
+Value exp(Value x, Loc loc = Loc::current());
+Value log(Value x, Loc loc = Loc::current());
+Value sqrt(Value x, Loc loc = Loc::current());
+Value rsqrt(Value x, Loc loc = Loc::current());
+Value square(Value x, Loc loc = Loc::current());
+Value relu(Value x, Loc loc = Loc::current());
+Value sigmoid(Value x, Loc loc = Loc::current());
+Value tanh(Value x, Loc loc = Loc::current());
+Value gelu(Value x, bool approximate = false, Loc loc = Loc::current());
+Value softplus(Value x, Loc loc = Loc::current());
+
+Value add(Value a, Value b, Loc loc = Loc::current());
+Value sub(Value a, Value b, Loc loc = Loc::current());
+Value mul(Value a, Value b, Loc loc = Loc::current());
+Value div(Value a, Value b, Loc loc = Loc::current());
+Value maximum(Value a, Value b, Loc loc = Loc::current());
+Value minimum(Value a, Value b, Loc loc = Loc::current());
+Value pow(Value a, Value b, Loc loc = Loc::current());
+Value greater(Value a, Value b, Loc loc = Loc::current());
+Value greater_equal(Value a, Value b, Loc loc = Loc::current());
+Value less(Value a, Value b, Loc loc = Loc::current());
+Value equal(Value a, Value b, Loc loc = Loc::current());
+Value select(Value cond, Value a, Value b, Loc loc = Loc::current());
+Value cast(Value x, DType to, Loc loc = Loc::current());
+
+// ---- reductions --------------------------------------------------------------------------
+/// The axes of a reduction; the default (no list) means every axis.
+struct Axes {
+  Axes() = default;
+  Axes(std::initializer_list<int64_t> axes) : list(axes), all(false) {}
+  Axes(std::vector<int64_t> axes) : list(std::move(axes)), all(false) {}
+  std::vector<int64_t> list;
+  bool all = true;
+};
+Value reduce_sum(Value x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
+Value reduce_mean(Value x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
+Value reduce_max(Value x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
+
+// ---- linear algebra and layout -----------------------------------------------------------
+struct MatmulOptions {
+  bool transpose_a = false;
+  bool transpose_b = false;
+};
+Value matmul(Value a, Value b, MatmulOptions options = {}, Loc loc = Loc::current());
+/// Permutes dimensions; an empty `perm` reverses them.
+Value transpose(Value x, std::vector<int64_t> perm = {}, Loc loc = Loc::current());
+/// One entry of `shape` may be -1: it is inferred from the element count.
+Value reshape(Value x, Shape shape, Loc loc = Loc::current());
+Value broadcast_to(Value x, Shape shape, Loc loc = Loc::current());
+Value concat(const std::vector<Value>& xs, int64_t axis, Loc loc = Loc::current());
+Value slice(Value x, std::vector<int64_t> begin, std::vector<int64_t> end,
+            Loc loc = Loc::current());
+
+// ---- neural-network ops ------------------------------------------------------------------
+Value softmax(Value x, int64_t axis = -1, Loc loc = Loc::current());
+Value log_softmax(Value x, int64_t axis = -1, Loc loc = Loc::current());
+/// Mean over rows of the cross-entropy of softmax(logits) against integer class labels.
+Value softmax_cross_entropy(Value logits, Value labels, Loc loc = Loc::current());
+Value one_hot(Value indices, int64_t depth, DType dtype = DType::f32, Loc loc = Loc::current());
+Value gather(Value table, Value indices, Loc loc = Loc::current());
+
+// ---- state -------------------------------------------------------------------------------
+Value assign(Value variable, Value value, Loc loc = Loc::current());
+
+// ---- operators: elementwise, with the line of the expression -----------------------------
+Value operator+(Value a, At b);
+Value operator-(Value a, At b);
+Value operator*(Value a, At b);
+Value operator/(Value a, At b);
+Value operator-(At x);
+/// A number in an expression with a Value, with the expression's line (see At). It becomes a
+/// scalar constant of the Value's dtype.
+struct Number {
+  Number(double v, std::source_location loc = std::source_location::current())
+      : value(v), loc(Location::here(loc)) {}
+  double value;
+  Location loc;
+};
+Value operator+(Value a, Number b);
+Value operator-(Value a, Number b);
+Value operator*(Value a, Number b);
+Value operator/(Value a, Number b);
+Value operator*(Number a, Value b);
+
+} // namespace sj

@@ -1,0 +1,27 @@
+// First values of variables, from their `init` attributes. Formulas and defaults are Keras's:
+//
+//   zeros, ones, constant(value)
+//   uniform(low, high)            U[low, high)
+//   normal(mean, stddev)          N(mean, stddev^2)
+//   glorot_uniform                U[-l, l), l = sqrt(6 / (fan_in + fan_out))
+//   he_normal                     truncated N(0, s^2) at 2 s, s = sqrt(2 / fan_in) / 0.8796...
+//
+// with Keras's fans: rank 0 -> (1, 1); rank 1 -> (n, n); rank 2 [in, out] -> (in, out);
+// higher ranks multiply both by the product of the leading (receptive-field) dimensions.
+//
+// Random values come from a counter-based generator keyed by (seed, element index), so they do
+// not depend on evaluation order and are bit-identical on every run.
+#pragma once
+
+#include "graph/graph.h"
+#include "graph/tensor.h"
+
+namespace sj {
+
+/// The initial value of a `variable` node.
+Tensor initial_value(const Node& variable);
+
+/// Uniform double in [0, 1) for (seed, counter): the generator behind every initializer.
+double random_uniform01(uint64_t seed, uint64_t counter);
+
+} // namespace sj

@@ -1,0 +1,2 @@
+#include "runtime/interpreter.h"
+// Implemented in the interpreter task.

@@ -69,6 +69,11 @@ Value scalar(Graph& g, double value, DType dtype, Loc loc) {
   return constant(g, std::move(t), loc);
 }
 
+Value named(Value v, std::string name, Loc loc) {
+  v.graph().set_name(v.id(), std::move(name), Location::here(loc));
+  return v;
+}
+
 void output(std::string name, Value v, Loc loc) {
   v.graph().add_output(std::move(name), v.id(), Location::here(loc));
 }

@@ -72,6 +72,8 @@ Value variable(Graph& g, std::string name, TensorType type, const Init& init = {
 Value constant(Graph& g, Tensor value, Loc loc = Loc::current());
 /// A rank-0 constant of dtype `dtype`.
 Value scalar(Graph& g, double value, DType dtype = DType::f32, Loc loc = Loc::current());
+/// Gives `v` a name in the text form (`%pred`); returns `v`.
+Value named(Value v, std::string name, Loc loc = Loc::current());
 /// Marks `v` as the graph output `name` (what later stages compute and return).
 void output(std::string name, Value v, Loc loc = Loc::current());
 

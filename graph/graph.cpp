@@ -77,6 +77,23 @@ ValueId Graph::add(Op op, std::vector<ValueId> operands, const Attrs& attrs, Loc
   return id;
 }
 
+void Graph::set_name(ValueId value, std::string name, const Location& loc) {
+  if (value >= nodes_.size())
+    throw Error(loc, fmt::format("set_name: %{} is not a value of graph '{}'", value, name_));
+  Node& n = nodes_[value];
+  if (!n.name.empty())
+    throw Error(loc, fmt::format("set_name: value '{}' already has a name", n.name));
+  if (!is_valid_name(name))
+    throw Error(loc, fmt::format("set_name: '{}' is not a valid name: use letters, digits, '_', "
+                                 "'.' and '/', starting with a letter or '_'",
+                                 name));
+  if (find(name))
+    throw Error(loc, fmt::format("set_name: the name '{}' is already used in graph '{}'", name,
+                                 name_));
+  by_name_.emplace(name, value);
+  n.name = std::move(name);
+}
+
 void Graph::add_output(std::string name, ValueId value, const Location& loc) {
   if (!is_valid_name(name))
     throw Error(loc, fmt::format("output: '{}' is not a valid name", name));

@@ -53,6 +53,9 @@ public:
   size_t size() const { return nodes_.size(); }
   const TensorType& type(ValueId v) const { return node(v).type; }
 
+  /// Names a value (it must be unnamed, the name valid and unused): `%pred` instead of `%4`.
+  void set_name(ValueId value, std::string name, const Location& loc = {});
+
   /// Marks `value` as the graph output `name` (unique among outputs).
   void add_output(std::string name, ValueId value, const Location& loc = {});
   const std::vector<Output>& outputs() const { return outputs_; }

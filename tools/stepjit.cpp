@@ -1,0 +1,179 @@
+// The stepjit command-line tool.
+//
+//   stepjit check FILE                     parse and verify; print diagnostics
+//   stepjit dump FILE --stage=graph|dot    print a stage of the pipeline
+//   stepjit eval FILE --input x=x.npy ...  run the reference interpreter
+//
+// Exit status: 0 on success, 1 when the input is wrong (a diagnostic is printed), 2 on a bad
+// command line.
+#include "codegen/host_cpu.h"
+#include "graph/dot.h"
+#include "graph/format_number.h"
+#include "graph/parse.h"
+#include "graph/print.h"
+#include "graph/verify.h"
+#include "runtime/interpreter.h"
+#include "runtime/npy.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <sstream>
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  if (path == "-")
+    return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw sj::Error({path, 0, 0}, fmt::format("cannot open '{}' for reading", path));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+sj::Graph load(const std::string& path) {
+  sj::Graph g = sj::parse(read_text(path), path == "-" ? "<stdin>" : path);
+  sj::verify(g);
+  return g;
+}
+
+// `name=path` pairs of --input / --save.
+std::map<std::string, std::string> name_path_pairs(const std::vector<std::string>& items,
+                                                   const char* flag) {
+  std::map<std::string, std::string> r;
+  for (const std::string& item : items) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+      throw sj::Error({}, fmt::format("{} '{}': expected NAME=FILE.npy", flag, item));
+    if (!r.emplace(item.substr(0, eq), item.substr(eq + 1)).second)
+      throw sj::Error({}, fmt::format("{}: '{}' is given twice", flag, item.substr(0, eq)));
+  }
+  return r;
+}
+
+// `name: f32[2,2] = [...]`, eliding the middle of long tensors unless `full`.
+std::string describe(const std::string& name, const sj::Tensor& t, bool full) {
+  constexpr int64_t kShown = 8;
+  if (full || t.num_elements() <= 2 * kShown)
+    return fmt::format("{}: {} = {}", name, t.type().str(), sj::format_tensor_values(t));
+  std::string head, tail;
+  for (int64_t i = 0; i < kShown; ++i) {
+    head += fmt::format("{}{}", i ? ", " : "", sj::format_number(t.as_double(i)));
+    tail += fmt::format(", {}", sj::format_number(t.as_double(t.num_elements() - kShown + i)));
+  }
+  return fmt::format("{}: {} = [{}, ...{}] ({} elements; --full prints all)", name,
+                     t.type().str(), head, tail, t.num_elements());
+}
+
+int run_check(const std::string& file) {
+  sj::Graph g = load(file);
+  std::vector<std::string> outputs;
+  for (const sj::Output& o : g.outputs()) outputs.push_back(o.name);
+  std::cout << fmt::format("{}: ok: graph '{}', {} nodes, {} inputs, {} variables, outputs: {}\n",
+                           file, g.name(), g.size(), g.nodes_of(sj::Op::input).size(),
+                           g.nodes_of(sj::Op::variable).size(),
+                           outputs.empty() ? "(none)" : fmt::format("{}", fmt::join(outputs, ", ")));
+  return 0;
+}
+
+int run_dump(const std::string& file, const std::string& stage) {
+  sj::Graph g = load(file);
+  if (stage == "graph") std::cout << sj::print(g);
+  else if (stage == "dot") std::cout << sj::to_dot(g);
+  return 0;
+}
+
+int run_eval(const std::string& file, const std::vector<std::string>& inputs,
+             const std::vector<std::string>& saves, int steps, bool full, bool show_variables) {
+  sj::Graph g = load(file);
+  std::map<std::string, sj::Tensor> feeds;
+  for (const auto& [name, path] : name_path_pairs(inputs, "--input")) {
+    if (!g.find(name) || g.node(*g.find(name)).op != sj::Op::input) {
+      std::vector<std::string> names;
+      for (sj::ValueId v : g.nodes_of(sj::Op::input)) names.push_back(g.node(v).name);
+      throw sj::Error({}, fmt::format("--input {}: graph '{}' has no input named '{}' (its "
+                                      "inputs: {})",
+                                      name, g.name(), name,
+                                      names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+    }
+    feeds.emplace(name, sj::read_npy(path));
+  }
+  auto save_paths = name_path_pairs(saves, "--save");
+  for (const auto& [name, path] : save_paths)
+    if (!g.output(name))
+      throw sj::Error({}, fmt::format("--save {}: graph '{}' has no output named '{}'", name,
+                                      g.name(), name));
+
+  sj::Interpreter interpreter(std::move(g));
+  std::map<std::string, sj::Tensor> outputs;
+  for (int step = 0; step < steps; ++step) {
+    outputs = interpreter.run(feeds);
+    if (steps > 1) std::cout << fmt::format("step {}:\n", step + 1);
+    for (const auto& [name, t] : outputs)
+      std::cout << (steps > 1 ? "  " : "") << describe(name, t, full) << "\n";
+  }
+  if (show_variables)
+    for (sj::ValueId v : interpreter.graph().nodes_of(sj::Op::variable)) {
+      const std::string& name = interpreter.graph().node(v).name;
+      std::cout << "variable " << describe(name, interpreter.variable(name), full) << "\n";
+    }
+  for (const auto& [name, path] : save_paths) sj::write_npy(path, outputs.at(name));
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("stepjit: a compiler for neural-network training steps", "stepjit");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", fmt::format("stepjit 0.1.0 (LLVM {}, host {})",
+                                                sj::llvm_version(), sj::host_cpu_description()));
+
+  std::string file;
+  auto* check = app.add_subcommand("check", "Parse and verify a graph; print diagnostics.");
+  check->add_option("FILE", file, "graph in stepjit text form ('-' reads standard input)")
+      ->required();
+
+  std::string stage = "graph";
+  auto* dump = app.add_subcommand("dump", "Print a stage of the pipeline for a graph.");
+  dump->add_option("FILE", file, "graph in stepjit text form ('-' reads standard input)")
+      ->required();
+  dump->add_option("--stage", stage, "graph: the verified graph as text; dot: Graphviz")
+      ->check(CLI::IsMember({"graph", "dot"}))
+      ->capture_default_str();
+
+  std::vector<std::string> inputs, saves;
+  int steps = 1;
+  bool full = false, show_variables = false;
+  auto* eval = app.add_subcommand(
+      "eval", "Run a graph with the reference interpreter and print its outputs.");
+  eval->add_option("FILE", file, "graph in stepjit text form ('-' reads standard input)")
+      ->required();
+  eval->add_option("--input,-i", inputs, "feed an input from a .npy file: NAME=FILE.npy");
+  eval->add_option("--save", saves, "write an output to a .npy file: NAME=FILE.npy");
+  eval->add_option("--steps", steps, "run this many steps (variables carry over)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  eval->add_flag("--full", full, "print every element of every output");
+  eval->add_flag("--variables", show_variables, "also print every variable after the last step");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*check) return run_check(file);
+    if (*dump) return run_dump(file, stage);
+    if (*eval) return run_eval(file, inputs, saves, steps, full, show_variables);
+  } catch (const sj::Error& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "stepjit: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -3,12 +3,14 @@
 //   stepjit check FILE                     parse and verify; print diagnostics
 //   stepjit dump FILE --stage=graph|dot    print a stage of the pipeline
 //   stepjit eval FILE --input x=x.npy ...  run the reference interpreter
+//   stepjit ops [--markdown]               list the op table
 //
 // Exit status: 0 on success, 1 when the input is wrong (a diagnostic is printed), 2 on a bad
 // command line.
 #include "codegen/host_cpu.h"
 #include "graph/dot.h"
 #include "graph/format_number.h"
+#include "graph/op_docs.h"
 #include "graph/parse.h"
 #include "graph/print.h"
 #include "graph/verify.h"
@@ -69,6 +71,18 @@ std::string describe(const std::string& name, const sj::Tensor& t, bool full) {
   }
   return fmt::format("{}: {} = [{}, ...{}] ({} elements; --full prints all)", name,
                      t.type().str(), head, tail, t.num_elements());
+}
+
+int run_ops(bool markdown) {
+  if (markdown) {
+    std::cout << sj::ops_markdown();
+    return 0;
+  }
+  for (sj::Op op : sj::kAllOps) {
+    const sj::OpDef& d = sj::op_def(op);
+    std::cout << fmt::format("{:<22} {}\n", d.name, d.summary);
+  }
+  return 0;
 }
 
 int run_check(const std::string& file) {
@@ -163,10 +177,15 @@ int main(int argc, char** argv) {
   eval->add_flag("--full", full, "print every element of every output");
   eval->add_flag("--variables", show_variables, "also print every variable after the last step");
 
+  bool markdown = false;
+  auto* ops = app.add_subcommand("ops", "List the op table.");
+  ops->add_flag("--markdown", markdown, "as the Markdown table of docs/ops.md");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*check) return run_check(file);
     if (*dump) return run_dump(file, stage);
+    if (*ops) return run_ops(markdown);
     if (*eval) return run_eval(file, inputs, saves, steps, full, show_variables);
   } catch (const sj::Error& e) {
     std::cerr << e.what() << "\n";

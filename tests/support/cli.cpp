@@ -1,11 +1,10 @@
 #include "tests/support/cli.h"
 
-#include <sys/wait.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/wait.h>
 
 namespace sj::test {
 

@@ -22,7 +22,7 @@ public:
   /// Runs one step: checks that `feeds` holds exactly the graph's inputs with their declared
   /// dtypes and shapes (sj::Error naming the input, expected and given types otherwise; nothing
   /// runs then), evaluates every node, applies the assigns, and returns every graph output by
-  /// name.
+  /// name. Running out of memory is an sj::Error too (the variables are unchanged then).
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& feeds);
 
   /// A variable's current value, by name (sj::Error if there is no such variable).
@@ -32,6 +32,9 @@ public:
   const Graph& graph() const { return graph_; }
 
 private:
+  /// Throws sj::Error unless `feeds` holds exactly the inputs, with their declared types.
+  void check_feeds(const std::map<std::string, Tensor>& feeds) const;
+
   Graph graph_;
   std::map<std::string, Tensor> variables_;
 };

@@ -1,8 +1,11 @@
 // Elementwise ops: unary math, binary arithmetic with NumPy broadcasting, comparisons,
 // select and cast. Rules of each op: shape/dtype (infer_*) and interpreter kernel (eval_*).
+#include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
+#include <cmath>
 #include <fmt/format.h>
+#include <numbers>
 
 namespace sj {
 using namespace ops;
@@ -51,7 +54,172 @@ TensorType infer_select(const OpCall& c) {
 
 TensorType infer_cast(const OpCall& c) { return {c.attrs.dtype("to"), c.types[0].shape}; }
 
-OpDef unary(Op op, std::string_view name, InferFn infer, std::string_view summary,
+// ---- interpreter kernels ---------------------------------------------------------------
+// Floats are computed in double and rounded once; integers wrap (see kernel_util.h).
+
+// A float function f(double) applied to every element.
+template <typename F>
+Tensor map_float(const EvalCall& c, F f) {
+  return visit_float(c.type().dtype, [&]<typename T>() {
+    return map_elements<T, T>(c.type(), c.args, [&](T x) { return f(double(x)); });
+  });
+}
+
+// A float function f(double, double) of two broadcast operands.
+template <typename F>
+Tensor map_float2(const EvalCall& c, F f) {
+  return visit_float(c.type().dtype, [&]<typename T>() {
+    return map_elements<T, T, T>(c.type(), c.args,
+                                 [&](T a, T b) { return f(double(a), double(b)); });
+  });
+}
+
+// A numeric function f(T) applied to every element, given the element as it is.
+template <typename F>
+Tensor map_numeric(const EvalCall& c, F f) {
+  return visit_numeric(c.type().dtype,
+                       [&]<typename T>() { return map_elements<T, T>(c.type(), c.args, f); });
+}
+
+// Arithmetic f on every element, done in Arith<T>: double, or wrapping unsigned for integers.
+template <typename F>
+Tensor map_arith(const EvalCall& c, F f) {
+  return visit_numeric(c.type().dtype, [&]<typename T>() {
+    return map_elements<T, T>(c.type(), c.args, [&](T x) { return f(Arith<T>(x)); });
+  });
+}
+
+// Arithmetic f of two broadcast operands, done in Arith<T>.
+template <typename F>
+Tensor map_arith2(const EvalCall& c, F f) {
+  return visit_numeric(c.type().dtype, [&]<typename T>() {
+    return map_elements<T, T, T>(c.type(), c.args,
+                                 [&](T a, T b) { return f(Arith<T>(a), Arith<T>(b)); });
+  });
+}
+
+// A function f(T, T) -> T of two broadcast numeric operands.
+template <typename F>
+Tensor map_numeric2(const EvalCall& c, F f) {
+  return visit_numeric(c.type().dtype,
+                       [&]<typename T>() { return map_elements<T, T, T>(c.type(), c.args, f); });
+}
+
+// A comparison f(T, T) -> bool of two broadcast numeric operands.
+template <typename F>
+Tensor compare(const EvalCall& c, F f) {
+  return visit_numeric(c.args[0]->dtype(),
+                       [&]<typename T>() { return map_elements<bool, T, T>(c.type(), c.args, f); });
+}
+
+Tensor eval_neg(const EvalCall& c) {
+  return map_arith(c, [](auto x) { return -x; });
+}
+Tensor eval_abs(const EvalCall& c) {
+  return map_numeric(c, []<typename T>(T x) -> T {
+    if constexpr (std::is_integral_v<T>)
+      return x < 0 ? T(-Arith<T>(x)) : x; // |min| wraps to min
+    else
+      return std::abs(x);
+  });
+}
+Tensor eval_exp(const EvalCall& c) {
+  return map_float(c, [](double x) { return std::exp(x); });
+}
+Tensor eval_log(const EvalCall& c) {
+  return map_float(c, [](double x) { return std::log(x); });
+}
+Tensor eval_sqrt(const EvalCall& c) {
+  return map_float(c, [](double x) { return std::sqrt(x); });
+}
+Tensor eval_rsqrt(const EvalCall& c) {
+  return map_float(c, [](double x) { return 1 / std::sqrt(x); });
+}
+Tensor eval_square(const EvalCall& c) {
+  return map_arith(c, [](auto x) { return x * x; });
+}
+Tensor eval_relu(const EvalCall& c) {
+  return map_numeric(c, []<typename T>(T x) -> T {
+    if constexpr (std::is_floating_point_v<T>)
+      if (std::isnan(x)) return x; // NaN > 0 is false, but relu must not hide a NaN
+    return x > 0 ? x : T(0);
+  });
+}
+Tensor eval_sigmoid(const EvalCall& c) {
+  // exp of a non-positive number only: no overflow, and no inf / inf for large |x|.
+  return map_float(c, [](double x) {
+    if (x >= 0) return 1 / (1 + std::exp(-x));
+    double e = std::exp(x);
+    return e / (1 + e);
+  });
+}
+Tensor eval_tanh(const EvalCall& c) {
+  return map_float(c, [](double x) { return std::tanh(x); });
+}
+Tensor eval_gelu(const EvalCall& c) {
+  if (c.attrs().flag("approximate"))
+    return map_float(c, [](double x) {
+      double k = std::sqrt(2 / std::numbers::pi);
+      return 0.5 * x * (1 + std::tanh(k * (x + 0.044715 * x * x * x)));
+    });
+  return map_float(c, [](double x) { return 0.5 * x * (1 + std::erf(x / std::numbers::sqrt2)); });
+}
+Tensor eval_softplus(const EvalCall& c) {
+  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): e^-|x| <= 1 never overflows.
+  return map_float(c,
+                   [](double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); });
+}
+
+Tensor eval_add(const EvalCall& c) {
+  return map_arith2(c, [](auto a, auto b) { return a + b; });
+}
+Tensor eval_sub(const EvalCall& c) {
+  return map_arith2(c, [](auto a, auto b) { return a - b; });
+}
+Tensor eval_mul(const EvalCall& c) {
+  return map_arith2(c, [](auto a, auto b) { return a * b; });
+}
+Tensor eval_div(const EvalCall& c) {
+  return map_float2(c, [](double a, double b) { return a / b; });
+}
+Tensor eval_pow(const EvalCall& c) {
+  return map_float2(c, [](double a, double b) { return std::pow(a, b); });
+}
+Tensor eval_maximum(const EvalCall& c) {
+  return map_numeric2(c, [](auto a, auto b) { return maximum_of(a, b); });
+}
+Tensor eval_minimum(const EvalCall& c) {
+  return map_numeric2(c, [](auto a, auto b) { return minimum_of(a, b); });
+}
+Tensor eval_greater(const EvalCall& c) {
+  return compare(c, [](auto a, auto b) { return a > b; });
+}
+Tensor eval_greater_equal(const EvalCall& c) {
+  return compare(c, [](auto a, auto b) { return a >= b; });
+}
+Tensor eval_less(const EvalCall& c) {
+  return compare(c, [](auto a, auto b) { return a < b; });
+}
+Tensor eval_equal(const EvalCall& c) {
+  return compare(c, [](auto a, auto b) { return a == b; });
+}
+
+Tensor eval_select(const EvalCall& c) {
+  return visit_dtype(c.type().dtype, [&]<typename T>() {
+    return map_elements<T, bool, T, T>(c.type(), c.args,
+                                       [](bool cond, T a, T b) { return cond ? a : b; });
+  });
+}
+
+Tensor eval_cast(const EvalCall& c) {
+  return visit_dtype(c.type().dtype, [&]<typename To>() {
+    return visit_dtype(c.args[0]->dtype(), [&]<typename From>() {
+      return map_elements<To, From>(c.type(), c.args, [](From x) { return convert<To>(x); });
+    });
+  });
+}
+
+OpDef unary(Op op, std::string_view name, InferFn infer, EvalFn eval, std::string_view summary,
             std::vector<AttrSpec> attrs = {}) {
   return {.op = op,
           .name = name,
@@ -59,55 +227,60 @@ OpDef unary(Op op, std::string_view name, InferFn infer, std::string_view summar
           .operand_names = {"x"},
           .attrs = std::move(attrs),
           .infer = infer,
-          .eval = nullptr,
+          .eval = eval,
           .summary = summary};
 }
 
-OpDef binary(Op op, std::string_view name, InferFn infer, std::string_view summary) {
+OpDef binary(Op op, std::string_view name, InferFn infer, EvalFn eval, std::string_view summary) {
   return {.op = op,
           .name = name,
           .num_operands = 2,
           .operand_names = {"a", "b"},
           .attrs = {},
           .infer = infer,
-          .eval = nullptr,
+          .eval = eval,
           .summary = summary};
 }
 
 } // namespace
 
-extern const OpDef neg_def = unary(Op::neg, "neg", infer_unary_numeric, "-x");
-extern const OpDef abs_def = unary(Op::abs, "abs", infer_unary_numeric, "|x|");
-extern const OpDef exp_def = unary(Op::exp, "exp", infer_unary_float, "e^x");
-extern const OpDef log_def = unary(Op::log, "log", infer_unary_float, "natural logarithm");
-extern const OpDef sqrt_def = unary(Op::sqrt, "sqrt", infer_unary_float, "square root");
-extern const OpDef rsqrt_def = unary(Op::rsqrt, "rsqrt", infer_unary_float, "1 / sqrt(x)");
-extern const OpDef square_def = unary(Op::square, "square", infer_unary_numeric, "x * x");
-extern const OpDef relu_def = unary(Op::relu, "relu", infer_unary_numeric, "max(x, 0)");
-extern const OpDef sigmoid_def =
-    unary(Op::sigmoid, "sigmoid", infer_unary_float, "1 / (1 + e^-x), computed stably");
-extern const OpDef tanh_def = unary(Op::tanh, "tanh", infer_unary_float, "hyperbolic tangent");
+extern const OpDef neg_def = unary(Op::neg, "neg", infer_unary_numeric, eval_neg, "-x");
+extern const OpDef abs_def = unary(Op::abs, "abs", infer_unary_numeric, eval_abs, "|x|");
+extern const OpDef exp_def = unary(Op::exp, "exp", infer_unary_float, eval_exp, "e^x");
+extern const OpDef log_def =
+    unary(Op::log, "log", infer_unary_float, eval_log, "natural logarithm");
+extern const OpDef sqrt_def = unary(Op::sqrt, "sqrt", infer_unary_float, eval_sqrt, "square root");
+extern const OpDef rsqrt_def =
+    unary(Op::rsqrt, "rsqrt", infer_unary_float, eval_rsqrt, "1 / sqrt(x)");
+extern const OpDef square_def =
+    unary(Op::square, "square", infer_unary_numeric, eval_square, "x * x");
+extern const OpDef relu_def = unary(Op::relu, "relu", infer_unary_numeric, eval_relu, "max(x, 0)");
+extern const OpDef sigmoid_def = unary(Op::sigmoid, "sigmoid", infer_unary_float, eval_sigmoid,
+                                       "1 / (1 + e^-x), computed stably");
+extern const OpDef tanh_def =
+    unary(Op::tanh, "tanh", infer_unary_float, eval_tanh, "hyperbolic tangent");
 extern const OpDef gelu_def =
-    unary(Op::gelu, "gelu", infer_unary_float,
+    unary(Op::gelu, "gelu", infer_unary_float, eval_gelu,
           "x * Phi(x) (exact, with erf); approximate = true uses the tanh form",
           {{"approximate", AttrKind::boolean, false}});
-extern const OpDef softplus_def =
-    unary(Op::softplus, "softplus", infer_unary_float, "log(1 + e^x), computed stably");
+extern const OpDef softplus_def = unary(Op::softplus, "softplus", infer_unary_float, eval_softplus,
+                                        "log(1 + e^x), computed stably");
 
-extern const OpDef add_def = binary(Op::add, "add", infer_binary_numeric, "a + b");
-extern const OpDef sub_def = binary(Op::sub, "sub", infer_binary_numeric, "a - b");
-extern const OpDef mul_def = binary(Op::mul, "mul", infer_binary_numeric, "a * b");
-extern const OpDef div_def = binary(Op::div, "div", infer_binary_float, "a / b (IEEE)");
-extern const OpDef maximum_def =
-    binary(Op::maximum, "maximum", infer_binary_numeric, "max(a, b); NaN if either is NaN");
-extern const OpDef minimum_def =
-    binary(Op::minimum, "minimum", infer_binary_numeric, "min(a, b); NaN if either is NaN");
-extern const OpDef pow_def = binary(Op::pow, "pow", infer_binary_float, "a ^ b (C pow)");
-extern const OpDef greater_def = binary(Op::greater, "greater", infer_compare, "a > b");
+extern const OpDef add_def = binary(Op::add, "add", infer_binary_numeric, eval_add, "a + b");
+extern const OpDef sub_def = binary(Op::sub, "sub", infer_binary_numeric, eval_sub, "a - b");
+extern const OpDef mul_def = binary(Op::mul, "mul", infer_binary_numeric, eval_mul, "a * b");
+extern const OpDef div_def = binary(Op::div, "div", infer_binary_float, eval_div, "a / b (IEEE)");
+extern const OpDef maximum_def = binary(Op::maximum, "maximum", infer_binary_numeric, eval_maximum,
+                                        "max(a, b); NaN if either is NaN");
+extern const OpDef minimum_def = binary(Op::minimum, "minimum", infer_binary_numeric, eval_minimum,
+                                        "min(a, b); NaN if either is NaN");
+extern const OpDef pow_def = binary(Op::pow, "pow", infer_binary_float, eval_pow, "a ^ b (C pow)");
+extern const OpDef greater_def =
+    binary(Op::greater, "greater", infer_compare, eval_greater, "a > b");
 extern const OpDef greater_equal_def =
-    binary(Op::greater_equal, "greater_equal", infer_compare, "a >= b");
-extern const OpDef less_def = binary(Op::less, "less", infer_compare, "a < b");
-extern const OpDef equal_def = binary(Op::equal, "equal", infer_compare, "a == b");
+    binary(Op::greater_equal, "greater_equal", infer_compare, eval_greater_equal, "a >= b");
+extern const OpDef less_def = binary(Op::less, "less", infer_compare, eval_less, "a < b");
+extern const OpDef equal_def = binary(Op::equal, "equal", infer_compare, eval_equal, "a == b");
 
 extern const OpDef select_def = {.op = Op::select,
                                  .name = "select",
@@ -115,7 +288,7 @@ extern const OpDef select_def = {.op = Op::select,
                                  .operand_names = {"cond", "a", "b"},
                                  .attrs = {},
                                  .infer = infer_select,
-                                 .eval = nullptr,
+                                 .eval = eval_select,
                                  .summary = "cond ? a : b, all three broadcast together"};
 
 extern const OpDef cast_def = {
@@ -125,7 +298,7 @@ extern const OpDef cast_def = {
     .operand_names = {"x"},
     .attrs = {{"to", AttrKind::dtype, std::nullopt}},
     .infer = infer_cast,
-    .eval = nullptr,
+    .eval = eval_cast,
     .summary = "convert to dtype `to`: float to int truncates toward zero and saturates (NaN "
                "gives 0); to bool is x != 0"};
 

@@ -1,4 +1,5 @@
 // Layout ops: move data without arithmetic (transpose, reshape, broadcast_to, concat, slice).
+#include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
 #include <fmt/format.h>
@@ -88,40 +89,88 @@ TensorType infer_slice(const OpCall& c) {
   return {x.dtype, out};
 }
 
-OpDef layout_op(Op op, std::string_view name, InferFn infer, std::vector<AttrSpec> attrs,
-                std::string_view summary) {
+// ---- interpreter kernels ---------------------------------------------------------------
+// Every layout op copies elements through an IndexMap (kernel_util.h): exact for any dtype.
+
+Tensor eval_transpose(const EvalCall& c) {
+  const Tensor& x = *c.args[0];
+  // Result dimension d walks operand dimension perm[d].
+  std::vector<int64_t> x_strides = strides_of(x.shape()), strides;
+  for (int64_t p : c.attrs().ints("perm"))
+    strides.push_back(x_strides[p]);
+  return copy_elements(x, c.type(), IndexMap(c.type().shape, strides));
+}
+
+Tensor eval_reshape(const EvalCall& c) {
+  // Row-major order is unchanged: the same elements under the new shape.
+  const Tensor& x = *c.args[0];
+  return copy_elements(x, c.type(), IndexMap({x.num_elements()}, {1}));
+}
+
+Tensor eval_broadcast_to(const EvalCall& c) {
+  const Tensor& x = *c.args[0];
+  return copy_elements(x, c.type(), broadcast_map(x.shape(), c.type().shape));
+}
+
+Tensor eval_slice(const EvalCall& c) {
+  const Tensor& x = *c.args[0];
+  std::vector<int64_t> strides = strides_of(x.shape());
+  const auto& begin = c.attrs().ints("begin");
+  int64_t base = 0;
+  for (int d = 0; d < x.rank(); ++d)
+    base += begin[d] * strides[d];
+  return copy_elements(x, c.type(), IndexMap(c.type().shape, strides, base));
+}
+
+Tensor eval_concat(const EvalCall& c) {
+  Tensor out(c.type());
+  int axis = axis_index(c.attrs().integer("axis"), out.rank());
+  std::vector<int64_t> out_strides = strides_of(out.shape());
+  // Each operand lands after the ones before it along the axis.
+  int64_t offset = 0;
+  for (const Tensor* x : c.args) {
+    IndexMap to_out(x->shape(), out_strides, offset * out_strides[axis]);
+    for (int64_t i = 0; i < x->num_elements(); ++i)
+      copy_element(out, to_out(i), *x, i);
+    offset += x->shape()[axis];
+  }
+  return out;
+}
+
+OpDef layout_op(Op op, std::string_view name, InferFn infer, EvalFn eval,
+                std::vector<AttrSpec> attrs, std::string_view summary) {
   return {.op = op,
           .name = name,
           .num_operands = 1,
           .operand_names = {"x"},
           .attrs = std::move(attrs),
           .infer = infer,
-          .eval = nullptr,
+          .eval = eval,
           .summary = summary};
 }
 
 } // namespace
 
-extern const OpDef transpose_def =
-    layout_op(Op::transpose, "transpose", infer_transpose, {{"perm", AttrKind::ints, std::nullopt}},
-              "result dimension i is operand dimension perm[i]");
-extern const OpDef reshape_def =
-    layout_op(Op::reshape, "reshape", infer_reshape, {{"shape", AttrKind::ints, std::nullopt}},
-              "same elements in row-major order, new shape");
+extern const OpDef transpose_def = layout_op(
+    Op::transpose, "transpose", infer_transpose, eval_transpose,
+    {{"perm", AttrKind::ints, std::nullopt}}, "result dimension i is operand dimension perm[i]");
+extern const OpDef reshape_def = layout_op(Op::reshape, "reshape", infer_reshape, eval_reshape,
+                                           {{"shape", AttrKind::ints, std::nullopt}},
+                                           "same elements in row-major order, new shape");
 extern const OpDef broadcast_to_def = layout_op(
-    Op::broadcast_to, "broadcast_to", infer_broadcast_to,
+    Op::broadcast_to, "broadcast_to", infer_broadcast_to, eval_broadcast_to,
     {{"shape", AttrKind::ints, std::nullopt}}, "repeat size-1 and missing leading dimensions");
-extern const OpDef slice_def = layout_op(
-    Op::slice, "slice", infer_slice,
-    {{"begin", AttrKind::ints, std::nullopt}, {"end", AttrKind::ints, std::nullopt}},
-    "the box [begin, end) of the operand, one entry per dimension");
+extern const OpDef slice_def =
+    layout_op(Op::slice, "slice", infer_slice, eval_slice,
+              {{"begin", AttrKind::ints, std::nullopt}, {"end", AttrKind::ints, std::nullopt}},
+              "the box [begin, end) of the operand, one entry per dimension");
 extern const OpDef concat_def = {.op = Op::concat,
                                  .name = "concat",
                                  .num_operands = kVariadic,
                                  .operand_names = {"xs"},
                                  .attrs = {{"axis", AttrKind::integer, std::nullopt}},
                                  .infer = infer_concat,
-                                 .eval = nullptr,
+                                 .eval = eval_concat,
                                  .summary = "join operands along `axis`"};
 
 } // namespace sj

@@ -1,6 +1,8 @@
 // Matrix multiplication: 2-D, and batched with NumPy-broadcast batch dimensions.
+#include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
+#include <Eigen/Core>
 #include <fmt/format.h>
 
 namespace sj {
@@ -44,6 +46,43 @@ TensorType infer_matmul(const OpCall& c) {
   return {c.types[0].dtype, out};
 }
 
+// Each batch's product is computed in double with Eigen and rounded once to the dtype: for f32
+// that is more accurate than any f32 kernel, which is what the oracle is for.
+Tensor eval_matmul(const EvalCall& c) {
+  using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Tensor& a = *c.args[0];
+  const Tensor& b = *c.args[1];
+  const Shape& out_shape = c.type().shape;
+  // Each operand's last two dimensions as stored (before any transpose), and the batch maps.
+  auto rows = [](const Tensor& t) { return t.shape()[t.rank() - 2]; };
+  auto cols = [](const Tensor& t) { return t.shape()[t.rank() - 1]; };
+  auto batch = [](const Shape& s) { return Shape(s.begin(), s.end() - 2); };
+  Shape out_batch = batch(out_shape);
+  IndexMap batch_a = broadcast_map(batch(a.shape()), out_batch);
+  IndexMap batch_b = broadcast_map(batch(b.shape()), out_batch);
+  int64_t m = out_shape[out_shape.size() - 2], n = out_shape.back();
+  bool ta = c.attrs().flag("transpose_a"), tb = c.attrs().flag("transpose_b");
+
+  Tensor out(c.type());
+  visit_float(c.type().dtype, [&]<typename T>() {
+    using Stored = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    // Batch i of t, read through the broadcast map, as a double matrix (transposed if asked).
+    auto operand = [&](const Tensor& t, const IndexMap& map, int64_t i, bool transpose) {
+      int64_t r = rows(t), k = cols(t);
+      Matrix mat =
+          Eigen::Map<const Stored>(t.data<T>() + map(i) * r * k, r, k).template cast<double>();
+      if (transpose) mat.transposeInPlace();
+      return mat;
+    };
+    for (int64_t i = 0; i < num_elements(out_batch); ++i) {
+      Matrix product = operand(a, batch_a, i, ta) * operand(b, batch_b, i, tb);
+      SJ_ASSERT(product.rows() == m && product.cols() == n);
+      Eigen::Map<Stored>(out.data<T>() + i * m * n, m, n) = product.template cast<T>();
+    }
+  });
+  return out;
+}
+
 } // namespace
 
 extern const OpDef matmul_def = {
@@ -53,7 +92,7 @@ extern const OpDef matmul_def = {
     .operand_names = {"a", "b"},
     .attrs = {{"transpose_a", AttrKind::boolean, false}, {"transpose_b", AttrKind::boolean, false}},
     .infer = infer_matmul,
-    .eval = nullptr,
+    .eval = eval_matmul,
     .summary = "[..., m, k] x [..., k, n] -> [..., m, n]; batch dimensions broadcast"};
 
 } // namespace sj

@@ -1,6 +1,8 @@
 // Neural-network ops: softmax, log_softmax, softmax cross-entropy, one_hot, gather.
+#include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
+#include <cmath>
 #include <fmt/format.h>
 
 namespace sj {
@@ -49,6 +51,103 @@ TensorType infer_gather(const OpCall& c) {
   return {table.dtype, out};
 }
 
+// ---- interpreter kernels ---------------------------------------------------------------
+
+// The max of one row (NaN if any element is NaN) and the sum of exp(x - max) over it, in
+// double: subtracting the max keeps every exp in [0, 1], so large logits cannot overflow.
+struct RowStats {
+  double max;
+  double sum_exp;
+  double log_sum_exp() const { return max + std::log(sum_exp); }
+};
+
+template <typename T>
+RowStats row_stats(const T* row, int64_t len, int64_t stride) {
+  double max = -std::numeric_limits<double>::infinity();
+  for (int64_t k = 0; k < len; ++k)
+    max = maximum_of(max, double(row[k * stride]));
+  Sum sum;
+  for (int64_t k = 0; k < len; ++k)
+    sum.add(std::exp(double(row[k * stride]) - max));
+  return {max, sum.value()};
+}
+
+// Applies f(x, stats) to every element of each row along the node's `axis`.
+template <typename F>
+Tensor map_rows(const EvalCall& c, F f) {
+  const Tensor& x = *c.args[0];
+  int axis = axis_index(c.attrs().integer("axis"), x.rank());
+  int64_t len = x.shape()[axis];
+  Tensor out(c.type());
+  visit_float(x.dtype(), [&]<typename T>() {
+    for_each_row(x.shape(), axis, [&](int64_t first, int64_t stride) {
+      const T* row = x.data<T>() + first;
+      RowStats stats = row_stats(row, len, stride);
+      for (int64_t k = 0; k < len; ++k)
+        out.data<T>()[first + k * stride] = static_cast<T>(f(double(row[k * stride]), stats));
+    });
+  });
+  return out;
+}
+
+Tensor eval_softmax(const EvalCall& c) {
+  return map_rows(c, [](double x, const RowStats& s) { return std::exp(x - s.max) / s.sum_exp; });
+}
+
+Tensor eval_log_softmax(const EvalCall& c) {
+  return map_rows(c, [](double x, const RowStats& s) { return x - s.log_sum_exp(); });
+}
+
+Tensor eval_softmax_cross_entropy(const EvalCall& c) {
+  const Tensor& logits = *c.args[0];
+  const Tensor& labels = *c.args[1];
+  int64_t classes = logits.shape().back();
+  return visit_float(logits.dtype(), [&]<typename T>() {
+    Sum loss;
+    for (int64_t r = 0; r < labels.num_elements(); ++r) {
+      int64_t label = labels.as_int64(r);
+      if (label < 0 || label >= classes)
+        c.fail(fmt::format("label {} at position {} of the labels is out of range: the logits "
+                           "have {} classes, so labels must be in [0, {})",
+                           label, position_str(labels.shape(), r), classes, classes));
+      const T* row = logits.data<T>() + r * classes;
+      loss.add(row_stats(row, classes, 1).log_sum_exp() - double(row[label]));
+    }
+    return Tensor::scalar(static_cast<T>(loss.value() / double(labels.num_elements())));
+  });
+}
+
+Tensor eval_one_hot(const EvalCall& c) {
+  const Tensor& indices = *c.args[0];
+  int64_t depth = c.attrs().integer("depth");
+  Tensor out(c.type()); // zero-filled: an index out of range leaves its row zero
+  visit_dtype(out.dtype(), [&]<typename T>() {
+    for (int64_t i = 0; i < indices.num_elements(); ++i) {
+      int64_t index = indices.as_int64(i);
+      if (index >= 0 && index < depth) out.data<T>()[i * depth + index] = T(1);
+    }
+  });
+  return out;
+}
+
+Tensor eval_gather(const EvalCall& c) {
+  const Tensor& table = *c.args[0];
+  const Tensor& indices = *c.args[1];
+  int64_t rows = table.shape()[0];
+  int64_t row_size = rows == 0 ? 0 : table.num_elements() / rows;
+  Tensor out(c.type());
+  for (int64_t i = 0; i < indices.num_elements(); ++i) {
+    int64_t index = indices.as_int64(i);
+    if (index < 0 || index >= rows)
+      c.fail(fmt::format("index {} at position {} of the indices is out of range for a table of "
+                         "{} rows (valid: [0, {}))",
+                         index, position_str(indices.shape(), i), rows, rows));
+    for (int64_t k = 0; k < row_size; ++k)
+      copy_element(out, i * row_size + k, table, index * row_size + k);
+  }
+  return out;
+}
+
 } // namespace
 
 extern const OpDef softmax_def = {.op = Op::softmax,
@@ -57,7 +156,7 @@ extern const OpDef softmax_def = {.op = Op::softmax,
                                   .operand_names = {"x"},
                                   .attrs = {{"axis", AttrKind::integer, int64_t{-1}}},
                                   .infer = infer_softmax,
-                                  .eval = nullptr,
+                                  .eval = eval_softmax,
                                   .summary = "exp(x - max) / sum(exp(x - max)) along `axis`"};
 
 extern const OpDef log_softmax_def = {.op = Op::log_softmax,
@@ -66,7 +165,7 @@ extern const OpDef log_softmax_def = {.op = Op::log_softmax,
                                       .operand_names = {"x"},
                                       .attrs = {{"axis", AttrKind::integer, int64_t{-1}}},
                                       .infer = infer_softmax,
-                                      .eval = nullptr,
+                                      .eval = eval_log_softmax,
                                       .summary = "x - max - log(sum(exp(x - max))) along `axis`"};
 
 extern const OpDef softmax_cross_entropy_def = {
@@ -76,7 +175,7 @@ extern const OpDef softmax_cross_entropy_def = {
     .operand_names = {"logits", "labels"},
     .attrs = {},
     .infer = infer_softmax_cross_entropy,
-    .eval = nullptr,
+    .eval = eval_softmax_cross_entropy,
     .summary = "mean over rows of -log_softmax(logits)[label]; labels out of [0, classes) are "
                "an error at run time"};
 
@@ -87,7 +186,7 @@ extern const OpDef one_hot_def = {
     .operand_names = {"indices"},
     .attrs = {{"depth", AttrKind::integer, std::nullopt}, {"dtype", AttrKind::dtype, DType::f32}},
     .infer = infer_one_hot,
-    .eval = nullptr,
+    .eval = eval_one_hot,
     .summary = "[..., depth] with 1 at each index; an index out of [0, depth) gives a zero row"};
 
 extern const OpDef gather_def = {
@@ -97,7 +196,7 @@ extern const OpDef gather_def = {
     .operand_names = {"table", "indices"},
     .attrs = {},
     .infer = infer_gather,
-    .eval = nullptr,
+    .eval = eval_gather,
     .summary = "rows of `table` by index (embedding lookup); out-of-range is a run-time error"};
 
 } // namespace sj

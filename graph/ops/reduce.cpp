@@ -1,4 +1,5 @@
 // Reductions over a list of axes, with keepdims.
+#include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
 #include <fmt/format.h>
@@ -43,7 +44,82 @@ TensorType infer_reduce_max(const OpCall& c) {
   return infer_reduce(c, true);
 }
 
-OpDef reduction(Op op, std::string_view name, InferFn infer, std::string_view summary) {
+// ---- interpreter kernels ---------------------------------------------------------------
+
+// Folds every element of the operand into the output element it reduces to: f(acc, x) for
+// x of type T, starting each output from `init`. Returns one accumulator per output element
+// (row-major; keepdims does not change the order).
+template <typename T, typename Acc, typename F>
+std::vector<Acc> fold(const EvalCall& c, Acc init, F f) {
+  const Tensor& x = *c.args[0];
+  // The input index -> output index map: the output's strides, 0 along reduced axes.
+  const auto& axes = c.attrs().ints("axes");
+  Shape kept = x.shape();
+  for (int64_t a : axes)
+    kept[axis_index(a, x.rank())] = 1;
+  std::vector<int64_t> strides = strides_of(kept);
+  for (int64_t a : axes)
+    strides[axis_index(a, x.rank())] = 0;
+  IndexMap to_out(x.shape(), std::move(strides));
+  std::vector<Acc> acc(static_cast<size_t>(num_elements(kept)), init);
+  for (int64_t i = 0; i < x.num_elements(); ++i)
+    f(acc[to_out(i)], element<T>(x, i));
+  return acc;
+}
+
+// The output tensor holding finish(acc) for each accumulator.
+template <typename T, typename Acc, typename F>
+Tensor finish(const EvalCall& c, const std::vector<Acc>& acc, F finish) {
+  Tensor out(c.type());
+  SJ_ASSERT(static_cast<int64_t>(acc.size()) == out.num_elements());
+  for (size_t i = 0; i < acc.size(); ++i)
+    out.data<T>()[i] = finish(acc[i]);
+  return out;
+}
+
+// The number of elements that fold into each output element.
+int64_t reduced_count(const EvalCall& c) {
+  const Tensor& x = *c.args[0];
+  int64_t n = 1;
+  for (int64_t a : c.attrs().ints("axes"))
+    n *= x.shape()[axis_index(a, x.rank())];
+  return n;
+}
+
+Tensor eval_reduce_sum(const EvalCall& c) {
+  return visit_numeric(c.type().dtype, [&]<typename T>() {
+    if constexpr (std::is_floating_point_v<T>) {
+      auto acc = fold<T>(c, Sum(), [](Sum& s, T x) { s.add(x); });
+      return finish<T>(c, acc, [](const Sum& s) { return static_cast<T>(s.value()); });
+    } else {
+      // Wrapping adds in uint64, then modulo 2^bits: what wrapping adds in T give, in any order.
+      auto acc = fold<T>(c, uint64_t{0}, [](uint64_t& s, T x) { s += static_cast<uint64_t>(x); });
+      return finish<T>(c, acc, [](uint64_t s) { return static_cast<T>(s); });
+    }
+  });
+}
+
+Tensor eval_reduce_mean(const EvalCall& c) {
+  auto count = static_cast<double>(reduced_count(c));
+  return visit_float(c.type().dtype, [&]<typename T>() {
+    auto acc = fold<T>(c, Sum(), [](Sum& s, T x) { s.add(x); });
+    return finish<T>(c, acc, [&](const Sum& s) { return static_cast<T>(s.value() / count); });
+  });
+}
+
+Tensor eval_reduce_max(const EvalCall& c) {
+  return visit_numeric(c.type().dtype, [&]<typename T>() {
+    // The shape rule guarantees every output folds at least one element, so the start value
+    // (the identity of maximum) never shows.
+    T lowest = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
+                                                    : std::numeric_limits<T>::lowest();
+    auto acc = fold<T>(c, lowest, [](T& m, T x) { m = maximum_of(m, x); });
+    return finish<T>(c, acc, [](T m) { return m; });
+  });
+}
+
+OpDef reduction(Op op, std::string_view name, InferFn infer, EvalFn eval,
+                std::string_view summary) {
   return {.op = op,
           .name = name,
           .num_operands = 1,
@@ -51,17 +127,18 @@ OpDef reduction(Op op, std::string_view name, InferFn infer, std::string_view su
           .attrs = {{"axes", AttrKind::ints, std::nullopt},
                     {"keepdims", AttrKind::boolean, false}},
           .infer = infer,
-          .eval = nullptr,
+          .eval = eval,
           .summary = summary};
 }
 
 } // namespace
 
 extern const OpDef reduce_sum_def =
-    reduction(Op::reduce_sum, "reduce_sum", infer_reduce_sum, "sum over `axes`");
-extern const OpDef reduce_mean_def =
-    reduction(Op::reduce_mean, "reduce_mean", infer_reduce_mean, "mean over `axes`");
-extern const OpDef reduce_max_def = reduction(Op::reduce_max, "reduce_max", infer_reduce_max,
-                                              "maximum over `axes` (NaN if any is NaN)");
+    reduction(Op::reduce_sum, "reduce_sum", infer_reduce_sum, eval_reduce_sum, "sum over `axes`");
+extern const OpDef reduce_mean_def = reduction(Op::reduce_mean, "reduce_mean", infer_reduce_mean,
+                                               eval_reduce_mean, "mean over `axes`");
+extern const OpDef reduce_max_def =
+    reduction(Op::reduce_max, "reduce_max", infer_reduce_max, eval_reduce_max,
+              "maximum over `axes` (NaN if any is NaN)");
 
 } // namespace sj

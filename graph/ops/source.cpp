@@ -33,6 +33,11 @@ TensorType infer_constant(const OpCall& c) {
   return *c.declared;
 }
 
+// The kernels hand back copies: values of a step are owned by the interpreter's value table.
+Tensor eval_input(const EvalCall& c) { return c.state.feed(c.node); }
+Tensor eval_variable(const EvalCall& c) { return c.state.variable(c.node); }
+Tensor eval_constant(const EvalCall& c) { return c.attrs().tensor("value"); }
+
 } // namespace
 
 extern const OpDef input_def = {.op = Op::input,
@@ -41,7 +46,7 @@ extern const OpDef input_def = {.op = Op::input,
                                 .operand_names = {},
                                 .attrs = {},
                                 .infer = infer_input,
-                                .eval = nullptr,
+                                .eval = eval_input,
                                 .declares_type = true,
                                 .summary = "a value fed by the caller on every call, by name"};
 
@@ -61,7 +66,7 @@ extern const OpDef variable_def = {
               {"mean", AttrKind::real, 0.0},
               {"stddev", AttrKind::real, 0.05}},
     .infer = infer_variable,
-    .eval = nullptr,
+    .eval = eval_variable,
     .declares_type = true,
     .summary = "persistent state, initialized once by `init` (see graph/initializers.h)"};
 
@@ -71,7 +76,7 @@ extern const OpDef constant_def = {.op = Op::constant,
                                    .operand_names = {},
                                    .attrs = {{"value", AttrKind::tensor, std::nullopt}},
                                    .infer = infer_constant,
-                                   .eval = nullptr,
+                                   .eval = eval_constant,
                                    .declares_type = true,
                                    .summary = "a fixed tensor"};
 

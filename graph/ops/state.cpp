@@ -25,6 +25,13 @@ TensorType infer_assign(const OpCall& c) {
   return c.types[0];
 }
 
+// Records the variable's next value with the interpreter (applied when the step ends) and
+// yields the value itself.
+Tensor eval_assign(const EvalCall& c) {
+  c.state.assign(c.graph.node(c.node.operands[0]), *c.args[1]);
+  return *c.args[1];
+}
+
 } // namespace
 
 extern const OpDef assign_def = {
@@ -34,7 +41,7 @@ extern const OpDef assign_def = {
     .operand_names = {"variable", "value"},
     .attrs = {},
     .infer = infer_assign,
-    .eval = nullptr,
+    .eval = eval_assign,
     .has_effect = true,
     .summary = "the variable's value after this step; every read in the step sees the old value"};
 

@@ -18,12 +18,15 @@ public:
 
   template <typename T>
   static Tensor from(Shape shape, const std::vector<T>& values) {
-    if constexpr (std::is_same_v<T, bool>) return from_bool(std::move(shape), values);
-    Tensor t({dtype_of<T>(), std::move(shape)});
-    if (static_cast<int64_t>(values.size()) != t.num_elements())
-      internal_error("Tensor::from: value count does not match the shape");
-    if (!values.empty()) std::memcpy(t.data_.data(), values.data(), values.size() * sizeof(T));
-    return t;
+    if constexpr (std::is_same_v<T, bool>) {
+      return from_bool(std::move(shape), values);
+    } else {
+      Tensor t({dtype_of<T>(), std::move(shape)});
+      if (static_cast<int64_t>(values.size()) != t.num_elements())
+        internal_error("Tensor::from: value count does not match the shape");
+      if (!values.empty()) std::memcpy(t.data_.data(), values.data(), values.size() * sizeof(T));
+      return t;
+    }
   }
   template <typename T>
   static Tensor scalar(T value) {

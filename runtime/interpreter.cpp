@@ -46,6 +46,13 @@ std::string node_label(const Node& node) {
                            : fmt::format("{} '{}'", node.def().name, node.name);
 }
 
+// "a variable node", "an input node": for messages that name a node's op.
+std::string a_node_of(const Node& node) {
+  std::string_view op = node.def().name;
+  bool vowel = std::string_view("aeiou").find(op.front()) != std::string_view::npos;
+  return fmt::format("{} {} node", vowel ? "an" : "a", op);
+}
+
 std::string quoted(const std::vector<std::string>& names) {
   std::vector<std::string> q;
   for (const std::string& n : names)
@@ -75,7 +82,7 @@ void Interpreter::check_feeds(const std::map<std::string, Tensor>& feeds) const 
     if (!v)
       unknown.push_back(fmt::format("'{}'", name));
     else if (graph_.node(*v).op != Op::input)
-      unknown.push_back(fmt::format("'{}' (a {}, not an input)", name, graph_.node(*v).def().name));
+      unknown.push_back(fmt::format("'{}' ({}, not an input)", name, a_node_of(graph_.node(*v))));
   }
   if (!missing.empty() || !unknown.empty()) {
     std::vector<std::string> parts;
@@ -145,9 +152,8 @@ const Tensor& Interpreter::variable(const std::string& name) const {
   for (const auto& [n, value] : variables_)
     names.push_back(n);
   auto v = graph_.find(name);
-  std::string what =
-      v ? fmt::format("'{}' is a {}, not a variable", name, graph_.node(*v).def().name)
-        : fmt::format("there is no variable '{}'", name);
+  std::string what = v ? fmt::format("'{}' is {}, not a variable", name, a_node_of(graph_.node(*v)))
+                       : fmt::format("there is no variable '{}'", name);
   throw Error({}, fmt::format("{} in graph '{}'; its variables are {}", what, graph_.name(),
                               quoted(names)));
 }

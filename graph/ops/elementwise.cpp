@@ -162,7 +162,9 @@ Tensor eval_gelu(const EvalCall& c) {
       double k = std::sqrt(2 / std::numbers::pi);
       return 0.5 * x * (1 + std::tanh(k * (x + 0.044715 * x * x * x)));
     });
-  return map_float(c, [](double x) { return 0.5 * x * (1 + std::erf(x / std::numbers::sqrt2)); });
+  // 1 + erf(x / sqrt 2) as erfc(-x / sqrt 2): the same value without the cancellation that
+  // would round gelu(-10) = -7.6e-23 to 0.
+  return map_float(c, [](double x) { return 0.5 * x * std::erfc(-x / std::numbers::sqrt2); });
 }
 Tensor eval_softplus(const EvalCall& c) {
   // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): e^-|x| <= 1 never overflows.

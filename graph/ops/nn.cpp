@@ -55,10 +55,11 @@ TensorType infer_gather(const OpCall& c) {
 
 // The max of one row (NaN if any element is NaN) and the sum of exp(x - max) over it, in
 // double: subtracting the max keeps every exp in [0, 1], so large logits cannot overflow.
+// Results are formed from the exact shifted values x - max, never from max + log(sum), which
+// would round away the low bits of large logits.
 struct RowStats {
   double max;
   double sum_exp;
-  double log_sum_exp() const { return max + std::log(sum_exp); }
 };
 
 template <typename T>
@@ -95,7 +96,7 @@ Tensor eval_softmax(const EvalCall& c) {
 }
 
 Tensor eval_log_softmax(const EvalCall& c) {
-  return map_rows(c, [](double x, const RowStats& s) { return x - s.log_sum_exp(); });
+  return map_rows(c, [](double x, const RowStats& s) { return (x - s.max) - std::log(s.sum_exp); });
 }
 
 Tensor eval_softmax_cross_entropy(const EvalCall& c) {
@@ -111,7 +112,8 @@ Tensor eval_softmax_cross_entropy(const EvalCall& c) {
                            "have {} classes, so labels must be in [0, {})",
                            label, position_str(labels.shape(), r), classes, classes));
       const T* row = logits.data<T>() + r * classes;
-      loss.add(row_stats(row, classes, 1).log_sum_exp() - double(row[label]));
+      RowStats stats = row_stats(row, classes, 1);
+      loss.add(std::log(stats.sum_exp) - (double(row[label]) - stats.max));
     }
     return Tensor::scalar(static_cast<T>(loss.value() / double(labels.num_elements())));
   });

@@ -1,0 +1,22 @@
+// The IR's text form (docs/ir.md), parsing side: the inverse of print.h.
+#pragma once
+
+#include "graph/graph.h"
+
+#include <string>
+#include <string_view>
+
+namespace sj {
+
+/// The most bytes a splat constant (`constant {value = 0.0} : f32[N]`) may expand to: a short
+/// text must not be able to demand an arbitrarily large allocation. A constant written element
+/// by element is bounded by the length of the text instead.
+inline constexpr int64_t kMaxSplatConstantBytes = int64_t{1} << 28;
+
+/// Parses the text form of one graph. Nodes are built with Graph::add, so every shape rule and
+/// attribute check applies; each node's Location is the `file:line:column` of its first token.
+/// The text is untrusted: any malformed, truncated or ill-typed input throws sj::Error at the
+/// offending token, naming the cause.
+Graph parse(std::string_view text, const std::string& filename = "<input>");
+
+} // namespace sj

@@ -35,9 +35,16 @@ std::string format_number(float v) { return format_real(v); }
 std::string format_tensor_values(const Tensor& t) {
   return visit_dtype(t.dtype(), [&]<typename T>() {
     auto values = t.values<T>();
+    // Elements that print alike count as equal: every NaN prints as `nan`, whatever its sign
+    // and payload, and the text must read back to a tensor that prints the same.
+    auto same = [&](const T& x) {
+      if constexpr (std::is_floating_point_v<T>)
+        if (std::isnan(x) && std::isnan(values[0])) return true;
+      return std::memcmp(&x, &values[0], sizeof(T)) == 0;
+    };
     bool splat = !values.empty();
     for (const T& x : values)
-      if (std::memcmp(&x, &values[0], sizeof(T)) != 0) splat = false;
+      if (!same(x)) splat = false;
     if (splat) return format_element(values[0]);
     std::string s = "[";
     for (size_t i = 0; i < values.size(); ++i) {

@@ -1,5 +1,7 @@
 #include "codegen/host_cpu.h"
 
+#include <llvm/ADT/StringMap.h>
+#include <llvm/ADT/StringRef.h>
 #include <llvm/Config/llvm-config.h>
 #include <llvm/TargetParser/Host.h>
 

@@ -181,7 +181,12 @@ int main(int argc, char** argv) {
   auto* ops = app.add_subcommand("ops", "List the op table.");
   ops->add_flag("--markdown", markdown, "as the Markdown table of docs/ops.md");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every command-line mistake exits 2, as documented.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   try {
     if (*check) return run_check(file);
     if (*dump) return run_dump(file, stage);

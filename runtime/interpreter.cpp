@@ -53,6 +53,14 @@ std::string a_node_of(const Node& node) {
   return fmt::format("{} {} node", vowel ? "an" : "a", op);
 }
 
+// A graph too big for this machine is the user's problem to fix, not the end of the process:
+// running out of memory becomes an sj::Error saying what was being allocated.
+[[noreturn]] void out_of_memory(const Location& loc, const std::string& doing) {
+  throw Error(loc, fmt::format("out of memory {} (the interpreter keeps every variable and every "
+                               "value of a step in memory)",
+                               doing));
+}
+
 std::string quoted(const std::vector<std::string>& names) {
   std::vector<std::string> q;
   for (const std::string& n : names)
@@ -65,7 +73,12 @@ std::string quoted(const std::vector<std::string>& names) {
 Interpreter::Interpreter(Graph graph) : graph_(std::move(graph)) {
   for (ValueId v : graph_.nodes_of(Op::variable)) {
     const Node& node = graph_.node(v);
-    variables_.emplace(node.name, initial_value(node));
+    try {
+      variables_.emplace(node.name, initial_value(node));
+    } catch (const std::bad_alloc&) {
+      out_of_memory(node.loc, fmt::format("initializing variable '{}' of type {}", node.name,
+                                          node.type.str()));
+    }
   }
 }
 
@@ -130,14 +143,9 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
     for (const Output& o : graph_.outputs())
       outputs.emplace(o.name, values[o.value]);
   } catch (const std::bad_alloc&) {
-    // A graph too big for this machine is the user's problem to fix, not a crash.
-    std::string what =
-        current ? fmt::format("evaluating {} of type {}", node_label(*current), current->type.str())
-                : std::string("collecting the outputs");
-    throw Error(current ? current->loc : Location{},
-                fmt::format("run: out of memory {} (the interpreter keeps every value of the "
-                            "step in memory)",
-                            what));
+    if (!current) out_of_memory({}, "collecting the outputs");
+    out_of_memory(current->loc, fmt::format("evaluating {} of type {}", node_label(*current),
+                                            current->type.str()));
   }
   // Every read of the step saw the old values; now the assigns take effect together.
   for (auto& [name, value] : state.pending())

@@ -3,6 +3,9 @@
 //
 // Step semantics: every read of a variable in one run() sees its value from before the run;
 // the assigns take effect together when the run ends (so the order of nodes never matters).
+//
+// Numerics (graph/ops/kernel_util.h): float ops are computed in double and rounded once to the
+// dtype, sums are compensated, integer arithmetic wraps modulo 2^bits.
 #pragma once
 
 #include "graph/graph.h"

@@ -284,5 +284,13 @@ TEST(InterpreterRun, OutOfMemoryIsAnError) {
   expect_values(interp.variable("v"), DType::f32, {}, {0});
 }
 
+TEST(InterpreterRun, OutOfMemoryForAVariableIsAnError) {
+  Graph g;
+  variable(g, "huge", {DType::f64, {int64_t{1} << 20, int64_t{1} << 20}}); // 8 TiB
+  AddressSpaceLimit limit(rlim_t{64} << 30);
+  expect_error([&] { Interpreter interp(g); },
+               {"out of memory initializing variable 'huge' of type f64[1048576,1048576]"});
+}
+
 } // namespace
 } // namespace sj::test

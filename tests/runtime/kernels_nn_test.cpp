@@ -73,6 +73,11 @@ TEST(Softmax, NaNSpoilsOnlyItsRowAndMinusInfinityGetsZero) {
   Graph g;
   Value x = lit(g, DType::f32, {3, 2}, {kNaN, 0, 1, 1, -kInf, 0});
   expect_values(eval(sj::softmax(x)), DType::f32, {3, 2}, {kNaN, kNaN, 0.5, 0.5, 0, 1});
+  // A row of -inf only is 0 / 0: NaN, as in the textbook formula.
+  expect_values(eval(sj::softmax(lit(g, DType::f64, {2}, {-kInf, -kInf}))), DType::f64, {2},
+                {kNaN, kNaN});
+  expect_values(eval(sj::log_softmax(lit(g, DType::f64, {2}, {-kInf, 0}))), DType::f64, {2},
+                {-kInf, 0});
 }
 
 TEST(LogSoftmax, LastAndFirstAxes) {

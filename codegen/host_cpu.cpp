@@ -4,7 +4,6 @@
 #include <llvm/ADT/StringRef.h>
 #include <llvm/Config/llvm-config.h>
 #include <llvm/TargetParser/Host.h>
-
 #include <string_view>
 
 namespace sj {

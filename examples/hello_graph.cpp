@@ -3,7 +3,7 @@
 //
 // (Later stages differentiate this graph, append the optimizer update and JIT-compile the whole
 // training step; this example shows the foundation they stand on.)
-#include "frontend/ops.h"
+#include "graph/builder.h"
 #include "graph/initializers.h"
 #include "graph/print.h"
 #include "runtime/interpreter.h"
@@ -50,7 +50,8 @@ int main() {
     std::cout << "The seed model as stepjit IR:\n\n" << sj::print(g) << "\n";
 
     sj::Interpreter interpreter(g);
-    auto outputs = interpreter.run({{"x", normal_data({32, 100}, 7)}, {"y", normal_data({32, 1}, 8)}});
+    auto outputs =
+        interpreter.run({{"x", normal_data({32, 100}, 7)}, {"y", normal_data({32, 1}, 8)}});
     const sj::Tensor& l = outputs.at("loss");
     std::cout << "Evaluated by the reference interpreter: loss = " << l.data<float>()[0] << "\n\n";
 

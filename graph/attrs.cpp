@@ -9,13 +9,20 @@ namespace sj {
 
 std::string_view attr_kind_name(AttrKind k) {
   switch (k) {
-  case AttrKind::integer: return "integer";
-  case AttrKind::real: return "number";
-  case AttrKind::boolean: return "boolean";
-  case AttrKind::name: return "name";
-  case AttrKind::ints: return "integer list";
-  case AttrKind::dtype: return "dtype";
-  case AttrKind::tensor: return "tensor";
+  case AttrKind::integer:
+    return "integer";
+  case AttrKind::real:
+    return "number";
+  case AttrKind::boolean:
+    return "boolean";
+  case AttrKind::name:
+    return "name";
+  case AttrKind::ints:
+    return "integer list";
+  case AttrKind::dtype:
+    return "dtype";
+  case AttrKind::tensor:
+    return "tensor";
   }
   return "?";
 }

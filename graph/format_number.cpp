@@ -22,9 +22,12 @@ std::string format_real(F v) {
 
 template <typename T>
 std::string format_element(T v) {
-  if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
-  else if constexpr (std::is_floating_point_v<T>) return format_real(v);
-  else return std::to_string(v);
+  if constexpr (std::is_same_v<T, bool>)
+    return v ? "true" : "false";
+  else if constexpr (std::is_floating_point_v<T>)
+    return format_real(v);
+  else
+    return std::to_string(v);
 }
 
 } // namespace

@@ -29,8 +29,8 @@ ValueId Graph::add(Op op, std::vector<ValueId> operands, const Attrs& attrs, Loc
                                    "'{}'",
                                    def.name, name, name_));
   } else if (op == Op::input || op == Op::variable) {
-    throw Error(loc, fmt::format("{}: needs a name (feeds and checkpoints refer to it by name)",
-                                 def.name));
+    throw Error(
+        loc, fmt::format("{}: needs a name (feeds and checkpoints refer to it by name)", def.name));
   }
   if (def.num_operands == kVariadic ? operands.empty()
                                     : operands.size() != size_t(def.num_operands))
@@ -41,8 +41,8 @@ ValueId Graph::add(Op op, std::vector<ValueId> operands, const Attrs& attrs, Loc
   std::vector<TensorType> types;
   for (ValueId v : operands) {
     if (v >= nodes_.size())
-      throw Error(loc, fmt::format("{}: operand %{} is not a value of graph '{}'", def.name, v,
-                                   name_));
+      throw Error(loc,
+                  fmt::format("{}: operand %{} is not a value of graph '{}'", def.name, v, name_));
     types.push_back(nodes_[v].type);
   }
   if (def.declares_type && !declared)
@@ -60,12 +60,13 @@ ValueId Graph::add(Op op, std::vector<ValueId> operands, const Attrs& attrs, Loc
   Attrs full = normalize_attrs(def, attrs, loc);
   OpCall call{def, *this, operands, types, full, declared, loc};
   TensorType type = def.infer(call);
-  if (type.rank() > kMaxRank) call.fail(fmt::format("the result {} would have rank {}, the most "
-                                                    "is {}",
-                                                    type.str(), type.rank(), kMaxRank));
+  if (type.rank() > kMaxRank)
+    call.fail(fmt::format("the result {} would have rank {}, the most "
+                          "is {}",
+                          type.str(), type.rank(), kMaxRank));
   if (!checked_num_elements(type.shape))
-    call.fail(fmt::format("the result shape {} has more than 2^40 elements",
-                          shape_str(type.shape)));
+    call.fail(
+        fmt::format("the result shape {} has more than 2^40 elements", shape_str(type.shape)));
   if (declared && !def.declares_type && *declared != type)
     call.fail(fmt::format("the written result type {} differs from the inferred type {}",
                           declared->str(), type.str()));
@@ -88,21 +89,20 @@ void Graph::set_name(ValueId value, std::string name, const Location& loc) {
                                  "'.' and '/', starting with a letter or '_'",
                                  name));
   if (find(name))
-    throw Error(loc, fmt::format("set_name: the name '{}' is already used in graph '{}'", name,
-                                 name_));
+    throw Error(loc,
+                fmt::format("set_name: the name '{}' is already used in graph '{}'", name, name_));
   by_name_.emplace(name, value);
   n.name = std::move(name);
 }
 
 void Graph::add_output(std::string name, ValueId value, const Location& loc) {
-  if (!is_valid_name(name))
-    throw Error(loc, fmt::format("output: '{}' is not a valid name", name));
+  if (!is_valid_name(name)) throw Error(loc, fmt::format("output: '{}' is not a valid name", name));
   if (output(name))
-    throw Error(loc, fmt::format("output: the name '{}' is already an output of graph '{}'", name,
-                                 name_));
+    throw Error(
+        loc, fmt::format("output: the name '{}' is already an output of graph '{}'", name, name_));
   if (value >= nodes_.size())
-    throw Error(loc, fmt::format("output '{}': %{} is not a value of graph '{}'", name, value,
-                                 name_));
+    throw Error(loc,
+                fmt::format("output '{}': %{} is not a value of graph '{}'", name, value, name_));
   outputs_.push_back({std::move(name), value});
 }
 

@@ -25,7 +25,8 @@ std::pair<double, double> fans(const Shape& s) {
   if (s.empty()) return {1, 1};
   if (s.size() == 1) return {double(s[0]), double(s[0])};
   double receptive = 1;
-  for (size_t i = 0; i + 2 < s.size(); ++i) receptive *= double(s[i]);
+  for (size_t i = 0; i + 2 < s.size(); ++i)
+    receptive *= double(s[i]);
   return {double(s[s.size() - 2]) * receptive, double(s.back()) * receptive};
 }
 
@@ -71,7 +72,8 @@ Tensor initial_value(const Node& v) {
   Tensor t(v.type);
   visit_dtype(t.dtype(), [&]<typename T>() {
     T* p = t.data<T>();
-    for (int64_t i = 0; i < t.num_elements(); ++i) p[i] = static_cast<T>(value(i));
+    for (int64_t i = 0; i < t.num_elements(); ++i)
+      p[i] = static_cast<T>(value(i));
   });
   return t;
 }

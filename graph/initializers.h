@@ -1,9 +1,9 @@
 // First values of variables, from their `init` attributes. Formulas and defaults are Keras's:
 //
 //   zeros, ones, constant(value)
-//   uniform(low, high)            U[low, high)
+//   uniform(low, high)            U[low, high] (drawn in double, rounded to the dtype)
 //   normal(mean, stddev)          N(mean, stddev^2)
-//   glorot_uniform                U[-l, l), l = sqrt(6 / (fan_in + fan_out))
+//   glorot_uniform                U[-l, l], l = sqrt(6 / (fan_in + fan_out))
 //   he_normal                     truncated N(0, s^2) at 2 s, s = sqrt(2 / fan_in) / 0.8796...
 //
 // with Keras's fans: rank 0 -> (1, 1); rank 1 -> (n, n); rank 2 [in, out] -> (in, out);

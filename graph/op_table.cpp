@@ -40,11 +40,12 @@ Attrs normalize_attrs(const OpDef& def, const Attrs& given, const Location& loc)
       if (s.name == name) spec = &s;
     if (!spec) {
       std::vector<std::string_view> names;
-      for (const AttrSpec& s : def.attrs) names.push_back(s.name);
+      for (const AttrSpec& s : def.attrs)
+        names.push_back(s.name);
       throw Error(loc, fmt::format("{}: has no attribute '{}'{}", def.name, name,
-                                   names.empty() ? std::string(" (it takes none)")
-                                                 : fmt::format(" (it takes: {})",
-                                                               fmt::join(names, ", "))));
+                                   names.empty()
+                                       ? std::string(" (it takes none)")
+                                       : fmt::format(" (it takes: {})", fmt::join(names, ", "))));
     }
     if (attr_kind_of(value) != spec->kind)
       throw Error(loc, fmt::format("{}: attribute '{}' must be a{} {}, got {} {}", def.name, name,
@@ -54,7 +55,8 @@ Attrs normalize_attrs(const OpDef& def, const Attrs& given, const Location& loc)
     if (spec->kind == AttrKind::name && !spec->choices.empty()) {
       const std::string& v = std::get<std::string>(value);
       bool ok = false;
-      for (std::string_view c : spec->choices) ok = ok || c == v;
+      for (std::string_view c : spec->choices)
+        ok = ok || c == v;
       if (!ok)
         throw Error(loc, fmt::format("{}: attribute '{}' is '{}', expected one of: {}", def.name,
                                      name, v, fmt::join(spec->choices, ", ")));
@@ -62,18 +64,21 @@ Attrs normalize_attrs(const OpDef& def, const Attrs& given, const Location& loc)
   }
   Attrs full;
   for (const AttrSpec& s : def.attrs) {
-    if (const AttrValue* v = given.find(s.name)) full.set(s.name, *v);
-    else if (s.default_value) full.set(s.name, *s.default_value);
+    if (const AttrValue* v = given.find(s.name))
+      full.set(s.name, *v);
+    else if (s.default_value)
+      full.set(s.name, *s.default_value);
     else
-      throw Error(loc, fmt::format("{}: missing the required attribute '{}' ({})", def.name,
-                                   s.name, attr_kind_name(s.kind)));
+      throw Error(loc, fmt::format("{}: missing the required attribute '{}' ({})", def.name, s.name,
+                                   attr_kind_name(s.kind)));
   }
   return full;
 }
 
 std::string OpCall::signature() const {
   std::vector<std::string> parts;
-  for (const TensorType& t : types) parts.push_back(t.str());
+  for (const TensorType& t : types)
+    parts.push_back(t.str());
   return fmt::format("{}({})", def.name, fmt::join(parts, ", "));
 }
 

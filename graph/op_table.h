@@ -94,11 +94,11 @@ inline constexpr int kVariadic = -1;
 struct OpDef {
   Op op;
   std::string_view name;
-  int num_operands;                   // kVariadic: one or more
+  int num_operands;                            // kVariadic: one or more
   std::vector<std::string_view> operand_names; // for messages and docs; variadic: one name
   std::vector<AttrSpec> attrs;
-  InferFn infer; // shape and dtype rule; throws sj::Error through OpCall::fail
-  EvalFn eval;   // reference interpreter kernel
+  InferFn infer;              // shape and dtype rule; throws sj::Error through OpCall::fail
+  EvalFn eval;                // reference interpreter kernel
   bool declares_type = false; // input/variable/constant: the result type is written
   bool has_effect = false;    // assign: kept even when its result is unused
   std::string_view summary = {};

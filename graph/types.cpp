@@ -7,11 +7,16 @@ namespace sj {
 
 std::string_view dtype_name(DType t) {
   switch (t) {
-  case DType::f32: return "f32";
-  case DType::f64: return "f64";
-  case DType::i32: return "i32";
-  case DType::i64: return "i64";
-  case DType::boolean: return "bool";
+  case DType::f32:
+    return "f32";
+  case DType::f64:
+    return "f64";
+  case DType::i32:
+    return "i32";
+  case DType::i64:
+    return "i64";
+  case DType::boolean:
+    return "bool";
   }
   return "?";
 }
@@ -38,7 +43,8 @@ std::optional<int64_t> checked_num_elements(const Shape& shape) {
 
 int64_t num_elements(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    n *= d;
   return n;
 }
 

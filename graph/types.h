@@ -55,11 +55,16 @@ struct TensorType {
 template <typename F>
 decltype(auto) visit_dtype(DType t, F&& f) {
   switch (t) {
-  case DType::f32: return f.template operator()<float>();
-  case DType::f64: return f.template operator()<double>();
-  case DType::i32: return f.template operator()<int32_t>();
-  case DType::i64: return f.template operator()<int64_t>();
-  case DType::boolean: return f.template operator()<bool>();
+  case DType::f32:
+    return f.template operator()<float>();
+  case DType::f64:
+    return f.template operator()<double>();
+  case DType::i32:
+    return f.template operator()<int32_t>();
+  case DType::i64:
+    return f.template operator()<int64_t>();
+  case DType::boolean:
+    return f.template operator()<bool>();
   }
   __builtin_unreachable();
 }
@@ -67,10 +72,25 @@ decltype(auto) visit_dtype(DType t, F&& f) {
 /// The DType of a C++ element type.
 template <typename T>
 constexpr DType dtype_of();
-template <> constexpr DType dtype_of<float>() { return DType::f32; }
-template <> constexpr DType dtype_of<double>() { return DType::f64; }
-template <> constexpr DType dtype_of<int32_t>() { return DType::i32; }
-template <> constexpr DType dtype_of<int64_t>() { return DType::i64; }
-template <> constexpr DType dtype_of<bool>() { return DType::boolean; }
+template <>
+constexpr DType dtype_of<float>() {
+  return DType::f32;
+}
+template <>
+constexpr DType dtype_of<double>() {
+  return DType::f64;
+}
+template <>
+constexpr DType dtype_of<int32_t>() {
+  return DType::i32;
+}
+template <>
+constexpr DType dtype_of<int64_t>() {
+  return DType::i64;
+}
+template <>
+constexpr DType dtype_of<bool>() {
+  return DType::boolean;
+}
 
 } // namespace sj

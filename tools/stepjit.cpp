@@ -20,7 +20,6 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -69,8 +68,8 @@ std::string describe(const std::string& name, const sj::Tensor& t, bool full) {
     head += fmt::format("{}{}", i ? ", " : "", sj::format_number(t.as_double(i)));
     tail += fmt::format(", {}", sj::format_number(t.as_double(t.num_elements() - kShown + i)));
   }
-  return fmt::format("{}: {} = [{}, ...{}] ({} elements; --full prints all)", name,
-                     t.type().str(), head, tail, t.num_elements());
+  return fmt::format("{}: {} = [{}, ...{}] ({} elements; --full prints all)", name, t.type().str(),
+                     head, tail, t.num_elements());
 }
 
 int run_ops(bool markdown) {
@@ -88,18 +87,21 @@ int run_ops(bool markdown) {
 int run_check(const std::string& file) {
   sj::Graph g = load(file);
   std::vector<std::string> outputs;
-  for (const sj::Output& o : g.outputs()) outputs.push_back(o.name);
-  std::cout << fmt::format("{}: ok: graph '{}', {} nodes, {} inputs, {} variables, outputs: {}\n",
-                           file, g.name(), g.size(), g.nodes_of(sj::Op::input).size(),
-                           g.nodes_of(sj::Op::variable).size(),
-                           outputs.empty() ? "(none)" : fmt::format("{}", fmt::join(outputs, ", ")));
+  for (const sj::Output& o : g.outputs())
+    outputs.push_back(o.name);
+  std::cout << fmt::format(
+      "{}: ok: graph '{}', {} nodes, {} inputs, {} variables, outputs: {}\n", file, g.name(),
+      g.size(), g.nodes_of(sj::Op::input).size(), g.nodes_of(sj::Op::variable).size(),
+      outputs.empty() ? "(none)" : fmt::format("{}", fmt::join(outputs, ", ")));
   return 0;
 }
 
 int run_dump(const std::string& file, const std::string& stage) {
   sj::Graph g = load(file);
-  if (stage == "graph") std::cout << sj::print(g);
-  else if (stage == "dot") std::cout << sj::to_dot(g);
+  if (stage == "graph")
+    std::cout << sj::print(g);
+  else if (stage == "dot")
+    std::cout << sj::to_dot(g);
   return 0;
 }
 
@@ -110,19 +112,21 @@ int run_eval(const std::string& file, const std::vector<std::string>& inputs,
   for (const auto& [name, path] : name_path_pairs(inputs, "--input")) {
     if (!g.find(name) || g.node(*g.find(name)).op != sj::Op::input) {
       std::vector<std::string> names;
-      for (sj::ValueId v : g.nodes_of(sj::Op::input)) names.push_back(g.node(v).name);
-      throw sj::Error({}, fmt::format("--input {}: graph '{}' has no input named '{}' (its "
-                                      "inputs: {})",
-                                      name, g.name(), name,
-                                      names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+      for (sj::ValueId v : g.nodes_of(sj::Op::input))
+        names.push_back(g.node(v).name);
+      throw sj::Error(
+          {}, fmt::format("--input {}: graph '{}' has no input named '{}' (its "
+                          "inputs: {})",
+                          name, g.name(), name,
+                          names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
     }
     feeds.emplace(name, sj::read_npy(path));
   }
   auto save_paths = name_path_pairs(saves, "--save");
   for (const auto& [name, path] : save_paths)
     if (!g.output(name))
-      throw sj::Error({}, fmt::format("--save {}: graph '{}' has no output named '{}'", name,
-                                      g.name(), name));
+      throw sj::Error(
+          {}, fmt::format("--save {}: graph '{}' has no output named '{}'", name, g.name(), name));
 
   sj::Interpreter interpreter(std::move(g));
   std::map<std::string, sj::Tensor> outputs;
@@ -137,7 +141,8 @@ int run_eval(const std::string& file, const std::vector<std::string>& inputs,
       const std::string& name = interpreter.graph().node(v).name;
       std::cout << "variable " << describe(name, interpreter.variable(name), full) << "\n";
     }
-  for (const auto& [name, path] : save_paths) sj::write_npy(path, outputs.at(name));
+  for (const auto& [name, path] : save_paths)
+    sj::write_npy(path, outputs.at(name));
   return 0;
 }
 

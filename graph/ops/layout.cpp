@@ -31,8 +31,8 @@ TensorType infer_reshape(const OpCall& c) {
   const Shape& shape = c.attrs.ints("shape");
   auto n = checked_num_elements(shape);
   if (!n)
-    c.fail(fmt::format("shape = {} has a negative dimension or too many elements",
-                       shape_str(shape)));
+    c.fail(
+        fmt::format("shape = {} has a negative dimension or too many elements", shape_str(shape)));
   if (*n != x.num_elements())
     c.fail(fmt::format("cannot reshape {} elements into shape {} ({} elements)", x.num_elements(),
                        shape_str(shape), *n));
@@ -43,8 +43,8 @@ TensorType infer_broadcast_to(const OpCall& c) {
   const TensorType& x = c.types[0];
   const Shape& shape = c.attrs.ints("shape");
   if (!checked_num_elements(shape))
-    c.fail(fmt::format("shape = {} has a negative dimension or too many elements",
-                       shape_str(shape)));
+    c.fail(
+        fmt::format("shape = {} has a negative dimension or too many elements", shape_str(shape)));
   if (!broadcasts_to(x.shape, shape))
     c.fail(fmt::format("{} does not broadcast to {}: aligned from the right, each dimension "
                        "must be 1 or equal to the target's",
@@ -62,7 +62,8 @@ TensorType infer_concat(const OpCall& c) {
     const TensorType& t = c.types[i];
     require_same_dtype(c, 0, i);
     bool ok = t.rank() == first.rank();
-    for (int d = 0; ok && d < t.rank(); ++d) ok = d == axis || t.shape[d] == first.shape[d];
+    for (int d = 0; ok && d < t.rank(); ++d)
+      ok = d == axis || t.shape[d] == first.shape[d];
     if (!ok)
       c.fail(fmt::format("operand {} has shape {}, which differs from the first operand's {} "
                          "outside axis {}",

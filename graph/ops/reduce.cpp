@@ -25,8 +25,10 @@ TensorType infer_reduce(const OpCall& c, bool need_elements) {
   }
   Shape out;
   for (int i = 0; i < x.rank(); ++i) {
-    if (!reduced[i]) out.push_back(x.shape[i]);
-    else if (c.attrs.flag("keepdims")) out.push_back(1);
+    if (!reduced[i])
+      out.push_back(x.shape[i]);
+    else if (c.attrs.flag("keepdims"))
+      out.push_back(1);
   }
   return {x.dtype, out};
 }
@@ -124,8 +126,7 @@ OpDef reduction(Op op, std::string_view name, InferFn infer, EvalFn eval,
           .name = name,
           .num_operands = 1,
           .operand_names = {"x"},
-          .attrs = {{"axes", AttrKind::ints, std::nullopt},
-                    {"keepdims", AttrKind::boolean, false}},
+          .attrs = {{"axes", AttrKind::ints, std::nullopt}, {"keepdims", AttrKind::boolean, false}},
           .infer = infer,
           .eval = eval,
           .summary = summary};

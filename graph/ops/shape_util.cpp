@@ -80,8 +80,8 @@ void require_same_dtype(const OpCall& call, size_t i, size_t j) {
 
 void require_length(const OpCall& call, std::string_view attr, size_t got, int rank) {
   if (got != size_t(rank))
-    call.fail(fmt::format("{} has {} entries, expected one per dimension of the operand ({})",
-                          attr, got, rank));
+    call.fail(fmt::format("{} has {} entries, expected one per dimension of the operand ({})", attr,
+                          got, rank));
 }
 
 } // namespace sj::ops

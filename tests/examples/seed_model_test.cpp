@@ -1,6 +1,6 @@
 // examples/models/seed.sj is the seed tutorial's model: the same graph as one built here, layer
 // by layer, with the C++ API (Keras layouts: kernel [inputs, units], glorot_uniform, zero bias).
-#include "frontend/ops.h"
+#include "graph/builder.h"
 #include "graph/parse.h"
 #include "graph/print.h"
 #include "tests/support/cli.h"

@@ -1,5 +1,5 @@
 // Graphviz export: one box per value, operand -> user edges, output nodes, escaped labels.
-#include "frontend/ops.h"
+#include "graph/builder.h"
 #include "graph/dot.h"
 #include "graph/parse.h"
 

@@ -1,7 +1,7 @@
 // Variable initializers: determinism, the Keras formulas for ranges and scales, and sample
 // statistics within statistical tolerance (limits and moments are computed here, not taken
 // from graph/initializers.cpp).
-#include "frontend/ops.h"
+#include "graph/builder.h"
 #include "graph/initializers.h"
 
 #include <algorithm>

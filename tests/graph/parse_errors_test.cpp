@@ -1,7 +1,7 @@
 // The text form is untrusted input: every malformed, truncated or ill-typed text throws
 // sj::Error at file:line:column with a message naming the cause, and nothing else ever
 // escapes the parser.
-#include "frontend/ops.h"
+#include "graph/builder.h"
 #include "graph/parse.h"
 #include "graph/print.h"
 #include "graph/verify.h"

@@ -1,6 +1,6 @@
 // The text form (docs/ir.md): exact printed text for hand-checked graphs, and
 // print(parse(print(g))) == print(g) for a graph exercising every op of the table.
-#include "frontend/ops.h"
+#include "graph/builder.h"
 #include "graph/parse.h"
 #include "graph/print.h"
 #include "graph/verify.h"

@@ -1,12 +1,11 @@
 // Construction-time diagnostics: every shape or dtype error names the op, the operand types,
 // what was expected, and the user's own line (captured by std::source_location).
-#include "frontend/ops.h"
+#include "graph/builder.h"
 
 #include <fmt/format.h>
+#include <functional>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <functional>
 #include <string>
 
 namespace sj {
@@ -38,8 +37,7 @@ TEST(ShapeErrors, MatmulInnerDimensionsNameShapesLineAndSuggestTransposeB) {
   EXPECT_THAT(e.message(), HasSubstr("did you mean transpose_b = true?"));
   EXPECT_EQ(e.location().line, line);
   EXPECT_THAT(e.location().file, HasSubstr("shape_errors_test.cpp"));
-  EXPECT_THAT(std::string(e.what()),
-              HasSubstr(fmt::format("shape_errors_test.cpp:{}:", line)));
+  EXPECT_THAT(std::string(e.what()), HasSubstr(fmt::format("shape_errors_test.cpp:{}:", line)));
 }
 
 TEST(ShapeErrors, MatmulSuggestsTransposeA) {
@@ -108,13 +106,16 @@ TEST(ShapeErrors, ReductionAxes) {
 TEST(ShapeErrors, LayoutOps) {
   Graph g;
   auto x = input(g, "x", {DType::f32, {2, 3}});
-  EXPECT_THAT(error_of([&] { reshape(x, {4, 2}); }).message(),
+  EXPECT_THAT(error_of([&] {
+                reshape(x, {4, 2});
+              }).message(),
               HasSubstr("cannot reshape 6 elements into shape [4,2] (8 elements)"));
   EXPECT_THAT(error_of([&] { reshape(x, {-1, 4}); }).message(), HasSubstr("divide evenly"));
   EXPECT_EQ(reshape(x, {-1}).type().str(), "f32[6]");
-  EXPECT_THAT(error_of([&] { transpose(x, {0, 0}); }).message(),
-              HasSubstr("is not a permutation"));
-  EXPECT_THAT(error_of([&] { broadcast_to(x, {3, 3}); }).message(),
+  EXPECT_THAT(error_of([&] { transpose(x, {0, 0}); }).message(), HasSubstr("is not a permutation"));
+  EXPECT_THAT(error_of([&] {
+                broadcast_to(x, {3, 3});
+              }).message(),
               HasSubstr("[2,3] does not broadcast to [3,3]"));
   EXPECT_THAT(error_of([&] { slice(x, {0, 1}, {2, 4}); }).message(), HasSubstr("dimension 1"));
   auto y = input(g, "y", {DType::f32, {3, 3}});
@@ -142,21 +143,31 @@ TEST(ShapeErrors, SourcesAndState) {
   Graph g;
   auto x = input(g, "x", {DType::f32, {3}});
   auto v = variable(g, "v", {DType::f32, {3}});
-  EXPECT_THAT(error_of([&] { input(g, "x", {DType::f32, {3}}); }).message(),
+  EXPECT_THAT(error_of([&] {
+                input(g, "x", {DType::f32, {3}});
+              }).message(),
               HasSubstr("already used"));
-  EXPECT_THAT(error_of([&] { input(g, "3x", {DType::f32, {3}}); }).message(),
+  EXPECT_THAT(error_of([&] {
+                input(g, "3x", {DType::f32, {3}});
+              }).message(),
               HasSubstr("not a valid name"));
-  EXPECT_THAT(error_of([&] { input(g, "neg", {DType::f32, {-1}}); }).message(),
+  EXPECT_THAT(error_of([&] {
+                input(g, "neg", {DType::f32, {-1}});
+              }).message(),
               HasSubstr("negative dimension"));
-  EXPECT_THAT(error_of([&] { input(g, "big", {DType::f32, {1 << 30, 1 << 30, 4}}); }).message(),
+  EXPECT_THAT(error_of([&] {
+                input(g, "big", {DType::f32, {1 << 30, 1 << 30, 4}});
+              }).message(),
               HasSubstr("2^40"));
-  EXPECT_THAT(error_of([&] { input(g, "deep", {DType::f32, {1, 1, 1, 1, 1, 1, 1}}); }).message(),
+  EXPECT_THAT(error_of([&] {
+                input(g, "deep", {DType::f32, {1, 1, 1, 1, 1, 1, 1}});
+              }).message(),
               HasSubstr("rank 7"));
-  EXPECT_THAT(error_of([&] { variable(g, "iv", {DType::i32, {3}}, Init::he_normal(1)); })
-                  .message(),
+  EXPECT_THAT(error_of([&] {
+                variable(g, "iv", {DType::i32, {3}}, Init::he_normal(1));
+              }).message(),
               HasSubstr("needs a floating-point variable"));
-  EXPECT_THAT(error_of([&] { assign(x, x); }).message(),
-              HasSubstr("only variables hold state"));
+  EXPECT_THAT(error_of([&] { assign(x, x); }).message(), HasSubstr("only variables hold state"));
   auto d = input(g, "d", {DType::f64, {3}});
   EXPECT_THAT(error_of([&] { assign(v, d); }).message(), HasSubstr("differs from variable 'v'"));
   assign(v, x);

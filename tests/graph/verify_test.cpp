@@ -1,6 +1,6 @@
 // The verifier: graphs built through Graph::add or parsed from text pass; graphs a faulty pass
 // could leave behind fail at the offending node, naming it and the cause.
-#include "frontend/ops.h"
+#include "graph/builder.h"
 #include "graph/parse.h"
 #include "graph/verify.h"
 

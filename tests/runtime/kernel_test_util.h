@@ -5,7 +5,7 @@
 // test suite `ReduceSum` (the op name in PascalCase), in some tests/runtime/*_test.cpp.
 #pragma once
 
-#include "frontend/ops.h"
+#include "graph/builder.h"
 #include "runtime/interpreter.h"
 
 #include <cmath>

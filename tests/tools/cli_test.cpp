@@ -4,17 +4,16 @@
 #include "runtime/npy.h"
 #include "tests/support/cli.h"
 
+#include <fstream>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <fstream>
 
 namespace sj {
 namespace {
 
-using ::testing::HasSubstr;
 using test::run_stepjit;
 using test::source_path;
+using ::testing::HasSubstr;
 
 const std::string kExamples[] = {"examples/models/seed.sj", "examples/models/mlp.sj",
                                  "examples/affine.sj"};
@@ -33,7 +32,8 @@ TEST(Cli, CheckAcceptsEveryExample) {
 
 TEST(Cli, CheckReportsLineColumnAndCause) {
   std::string dir = test::temp_dir("cli_check");
-  write(dir + "/bad.sj", "graph g {\n  %x = input : f32[2,3]\n  %y = matmul(%x, %x) : f32[2,2]\n}\n");
+  write(dir + "/bad.sj",
+        "graph g {\n  %x = input : f32[2,3]\n  %y = matmul(%x, %x) : f32[2,2]\n}\n");
   auto r = run_stepjit("check " + dir + "/bad.sj");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("bad.sj:3:"));

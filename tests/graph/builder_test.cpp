@@ -1,5 +1,5 @@
 // The C++ builder's conveniences: defaults, -1 in reshape, numbers in expressions, names.
-#include "frontend/ops.h"
+#include "graph/builder.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,6 +13,9 @@ TEST(Builder, DefaultsAndConveniences) {
   EXPECT_EQ(reduce_sum(x).type().str(), "f64[]");
   EXPECT_EQ(reduce_sum(x).node().attrs.ints("axes"), (std::vector<int64_t>{0, 1, 2}));
   EXPECT_EQ(reduce_mean(x, {-1}, true).type().str(), "f64[2,3,1]");
+  // `{}` is the empty list (reduces nothing), never "all axes".
+  EXPECT_EQ(reduce_sum(x, {}).type().str(), "f64[2,3,4]");
+  EXPECT_EQ(reduce_sum(x, Axes::all(), true).type().str(), "f64[1,1,1]");
   EXPECT_EQ(transpose(x).type().str(), "f64[4,3,2]");
   EXPECT_EQ(reshape(x, {4, -1}).type().str(), "f64[4,6]");
   EXPECT_EQ(matmul(x, x, {.transpose_b = true}).type().str(), "f64[2,3,3]");

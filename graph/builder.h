@@ -1,4 +1,4 @@
-// The C++ graph-building API: one function per op of the table, each checking shapes and
+// The op-level C++ graph builder: one function per op of the table, each checking shapes and
 // dtypes as it builds and reporting errors at the caller's line (std::source_location).
 //
 //   sj::Graph g("seed");
@@ -106,17 +106,23 @@ Value select(Value cond, Value a, Value b, Loc loc = Loc::current());
 Value cast(Value x, DType to, Loc loc = Loc::current());
 
 // ---- reductions --------------------------------------------------------------------------
-/// The axes of a reduction; the default (no list) means every axis.
+/// The axes of a reduction: a list (`{0, -1}`; `{}` reduces nothing), or Axes::all(), the
+/// default. There is deliberately no default constructor, so `{}` always means the empty list.
 struct Axes {
-  Axes() = default;
-  Axes(std::initializer_list<int64_t> axes) : list(axes), all(false) {}
-  Axes(std::vector<int64_t> axes) : list(std::move(axes)), all(false) {}
+  Axes(std::initializer_list<int64_t> axes) : list(axes) {}
+  Axes(std::vector<int64_t> axes) : list(std::move(axes)) {}
+  static Axes all() {
+    Axes a(std::vector<int64_t>{});
+    a.every = true;
+    return a;
+  }
   std::vector<int64_t> list;
-  bool all = true;
+  bool every = false;
 };
-Value reduce_sum(Value x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
-Value reduce_mean(Value x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
-Value reduce_max(Value x, Axes axes = {}, bool keepdims = false, Loc loc = Loc::current());
+Value reduce_sum(Value x, Axes axes = Axes::all(), bool keepdims = false, Loc loc = Loc::current());
+Value reduce_mean(Value x, Axes axes = Axes::all(), bool keepdims = false,
+                  Loc loc = Loc::current());
+Value reduce_max(Value x, Axes axes = Axes::all(), bool keepdims = false, Loc loc = Loc::current());
 
 // ---- linear algebra and layout -----------------------------------------------------------
 struct MatmulOptions {

@@ -1,4 +1,4 @@
-#include "frontend/ops.h"
+#include "graph/builder.h"
 
 #include <fmt/format.h>
 
@@ -25,12 +25,13 @@ Value make(Op op, std::vector<Value> operands, const Attrs& attrs, Loc loc) {
 
 std::vector<int64_t> all_axes(const Value& x) {
   std::vector<int64_t> axes(x.rank());
-  for (int i = 0; i < x.rank(); ++i) axes[i] = i;
+  for (int i = 0; i < x.rank(); ++i)
+    axes[i] = i;
   return axes;
 }
 
 Value reduce(Op op, Value x, const Axes& axes, bool keepdims, Loc loc) {
-  return make(op, {x}, {{"axes", axes.all ? all_axes(x) : axes.list}, {"keepdims", keepdims}},
+  return make(op, {x}, {{"axes", axes.every ? all_axes(x) : axes.list}, {"keepdims", keepdims}},
               loc);
 }
 
@@ -45,7 +46,7 @@ Value scalar_like(Value like, double v, const Location& loc) {
 } // namespace
 
 Attrs Init::attrs() const {
-  return {{"init", kind}, {"seed", seed},   {"value", value},  {"low", low},
+  return {{"init", kind}, {"seed", seed}, {"value", value},  {"low", low},
           {"high", high}, {"mean", mean}, {"stddev", stddev}};
 }
 
@@ -59,8 +60,8 @@ Value variable(Graph& g, std::string name, TensorType type, const Init& init, Lo
 
 Value constant(Graph& g, Tensor value, Loc loc) {
   TensorType type = value.type();
-  return {g, g.add(Op::constant, {}, {{"value", std::move(value)}}, Location::here(loc), {},
-                   &type)};
+  return {g,
+          g.add(Op::constant, {}, {{"value", std::move(value)}}, Location::here(loc), {}, &type)};
 }
 
 Value scalar(Graph& g, double value, DType dtype, Loc loc) {
@@ -135,7 +136,8 @@ Value matmul(Value a, Value b, MatmulOptions options, Loc loc) {
 
 Value transpose(Value x, std::vector<int64_t> perm, Loc loc) {
   if (perm.empty())
-    for (int i = x.rank() - 1; i >= 0; --i) perm.push_back(i);
+    for (int i = x.rank() - 1; i >= 0; --i)
+      perm.push_back(i);
   return make(Op::transpose, {x}, {{"perm", std::move(perm)}}, loc);
 }
 

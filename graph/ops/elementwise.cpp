@@ -221,18 +221,6 @@ Tensor eval_cast(const EvalCall& c) {
   });
 }
 
-OpDef unary(Op op, std::string_view name, InferFn infer, EvalFn eval, std::string_view summary,
-            std::vector<AttrSpec> attrs = {}) {
-  return {.op = op,
-          .name = name,
-          .num_operands = 1,
-          .operand_names = {"x"},
-          .attrs = std::move(attrs),
-          .infer = infer,
-          .eval = eval,
-          .summary = summary};
-}
-
 OpDef binary(Op op, std::string_view name, InferFn infer, EvalFn eval, std::string_view summary) {
   return {.op = op,
           .name = name,
@@ -246,27 +234,29 @@ OpDef binary(Op op, std::string_view name, InferFn infer, EvalFn eval, std::stri
 
 } // namespace
 
-extern const OpDef neg_def = unary(Op::neg, "neg", infer_unary_numeric, eval_neg, "-x");
-extern const OpDef abs_def = unary(Op::abs, "abs", infer_unary_numeric, eval_abs, "|x|");
-extern const OpDef exp_def = unary(Op::exp, "exp", infer_unary_float, eval_exp, "e^x");
+extern const OpDef neg_def = unary_def(Op::neg, "neg", infer_unary_numeric, eval_neg, "-x");
+extern const OpDef abs_def = unary_def(Op::abs, "abs", infer_unary_numeric, eval_abs, "|x|");
+extern const OpDef exp_def = unary_def(Op::exp, "exp", infer_unary_float, eval_exp, "e^x");
 extern const OpDef log_def =
-    unary(Op::log, "log", infer_unary_float, eval_log, "natural logarithm");
-extern const OpDef sqrt_def = unary(Op::sqrt, "sqrt", infer_unary_float, eval_sqrt, "square root");
+    unary_def(Op::log, "log", infer_unary_float, eval_log, "natural logarithm");
+extern const OpDef sqrt_def =
+    unary_def(Op::sqrt, "sqrt", infer_unary_float, eval_sqrt, "square root");
 extern const OpDef rsqrt_def =
-    unary(Op::rsqrt, "rsqrt", infer_unary_float, eval_rsqrt, "1 / sqrt(x)");
+    unary_def(Op::rsqrt, "rsqrt", infer_unary_float, eval_rsqrt, "1 / sqrt(x)");
 extern const OpDef square_def =
-    unary(Op::square, "square", infer_unary_numeric, eval_square, "x * x");
-extern const OpDef relu_def = unary(Op::relu, "relu", infer_unary_numeric, eval_relu, "max(x, 0)");
-extern const OpDef sigmoid_def = unary(Op::sigmoid, "sigmoid", infer_unary_float, eval_sigmoid,
-                                       "1 / (1 + e^-x), computed stably");
+    unary_def(Op::square, "square", infer_unary_numeric, eval_square, "x * x");
+extern const OpDef relu_def =
+    unary_def(Op::relu, "relu", infer_unary_numeric, eval_relu, "max(x, 0)");
+extern const OpDef sigmoid_def = unary_def(Op::sigmoid, "sigmoid", infer_unary_float, eval_sigmoid,
+                                           "1 / (1 + e^-x), computed stably");
 extern const OpDef tanh_def =
-    unary(Op::tanh, "tanh", infer_unary_float, eval_tanh, "hyperbolic tangent");
+    unary_def(Op::tanh, "tanh", infer_unary_float, eval_tanh, "hyperbolic tangent");
 extern const OpDef gelu_def =
-    unary(Op::gelu, "gelu", infer_unary_float, eval_gelu,
-          "x * Phi(x) (exact, with erf); approximate = true uses the tanh form",
-          {{"approximate", AttrKind::boolean, false}});
-extern const OpDef softplus_def = unary(Op::softplus, "softplus", infer_unary_float, eval_softplus,
-                                        "log(1 + e^x), computed stably");
+    unary_def(Op::gelu, "gelu", infer_unary_float, eval_gelu,
+              "x * Phi(x) (exact, with erf); approximate = true uses the tanh form",
+              {{"approximate", AttrKind::boolean, false}});
+extern const OpDef softplus_def = unary_def(Op::softplus, "softplus", infer_unary_float,
+                                            eval_softplus, "log(1 + e^x), computed stably");
 
 extern const OpDef add_def = binary(Op::add, "add", infer_binary_numeric, eval_add, "a + b");
 extern const OpDef sub_def = binary(Op::sub, "sub", infer_binary_numeric, eval_sub, "a - b");

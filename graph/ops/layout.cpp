@@ -138,33 +138,21 @@ Tensor eval_concat(const EvalCall& c) {
   return out;
 }
 
-OpDef layout_op(Op op, std::string_view name, InferFn infer, EvalFn eval,
-                std::vector<AttrSpec> attrs, std::string_view summary) {
-  return {.op = op,
-          .name = name,
-          .num_operands = 1,
-          .operand_names = {"x"},
-          .attrs = std::move(attrs),
-          .infer = infer,
-          .eval = eval,
-          .summary = summary};
-}
-
 } // namespace
 
-extern const OpDef transpose_def = layout_op(
+extern const OpDef transpose_def = unary_def(
     Op::transpose, "transpose", infer_transpose, eval_transpose,
-    {{"perm", AttrKind::ints, std::nullopt}}, "result dimension i is operand dimension perm[i]");
-extern const OpDef reshape_def = layout_op(Op::reshape, "reshape", infer_reshape, eval_reshape,
-                                           {{"shape", AttrKind::ints, std::nullopt}},
-                                           "same elements in row-major order, new shape");
-extern const OpDef broadcast_to_def = layout_op(
+    "result dimension i is operand dimension perm[i]", {{"perm", AttrKind::ints, std::nullopt}});
+extern const OpDef reshape_def = unary_def(Op::reshape, "reshape", infer_reshape, eval_reshape,
+                                           "same elements in row-major order, new shape",
+                                           {{"shape", AttrKind::ints, std::nullopt}});
+extern const OpDef broadcast_to_def = unary_def(
     Op::broadcast_to, "broadcast_to", infer_broadcast_to, eval_broadcast_to,
-    {{"shape", AttrKind::ints, std::nullopt}}, "repeat size-1 and missing leading dimensions");
+    "repeat size-1 and missing leading dimensions", {{"shape", AttrKind::ints, std::nullopt}});
 extern const OpDef slice_def =
-    layout_op(Op::slice, "slice", infer_slice, eval_slice,
-              {{"begin", AttrKind::ints, std::nullopt}, {"end", AttrKind::ints, std::nullopt}},
-              "the box [begin, end) of the operand, one entry per dimension");
+    unary_def(Op::slice, "slice", infer_slice, eval_slice,
+              "the box [begin, end) of the operand, one entry per dimension",
+              {{"begin", AttrKind::ints, std::nullopt}, {"end", AttrKind::ints, std::nullopt}});
 extern const OpDef concat_def = {.op = Op::concat,
                                  .name = "concat",
                                  .num_operands = kVariadic,

@@ -84,4 +84,16 @@ void require_length(const OpCall& call, std::string_view attr, size_t got, int r
                           got, rank));
 }
 
+OpDef unary_def(Op op, std::string_view name, InferFn infer, EvalFn eval, std::string_view summary,
+                std::vector<AttrSpec> attrs) {
+  return {.op = op,
+          .name = name,
+          .num_operands = 1,
+          .operand_names = {"x"},
+          .attrs = std::move(attrs),
+          .infer = infer,
+          .eval = eval,
+          .summary = summary};
+}
+
 } // namespace sj::ops

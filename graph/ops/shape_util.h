@@ -25,6 +25,10 @@ void require_int(const OpCall& call, size_t i);
 /// Operands i and j must have the same dtype (suggests cast otherwise).
 void require_same_dtype(const OpCall& call, size_t i, size_t j);
 
+/// The table row of an op with one operand `x` (unary math, layout ops).
+OpDef unary_def(Op op, std::string_view name, InferFn infer, EvalFn eval, std::string_view summary,
+                std::vector<AttrSpec> attrs = {});
+
 /// Attribute lists describing one entry per dimension must have exactly `rank` entries.
 void require_length(const OpCall& call, std::string_view attr, size_t got, int rank);
 

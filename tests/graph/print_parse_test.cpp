@@ -4,6 +4,7 @@
 #include "graph/parse.h"
 #include "graph/print.h"
 #include "graph/verify.h"
+#include "tests/support/models.h"
 
 #include <bit>
 #include <cmath>
@@ -131,23 +132,6 @@ TEST(PrintParse, SnippetsWithNonDefaultAttrsKeepThem) {
   }
 }
 
-// The seed tutorial's model, built with the C++ API.
-Graph build_seed() {
-  Graph g("seed");
-  auto x = input(g, "x", {DType::f32, {32, 100}});
-  auto y = input(g, "y", {DType::f32, {32, 1}});
-  auto k0 = variable(g, "dense_0/kernel", {DType::f32, {100, 10}}, Init::glorot_uniform(1));
-  auto b0 = variable(g, "dense_0/bias", {DType::f32, {10}});
-  auto k1 = variable(g, "dense_1/kernel", {DType::f32, {10, 1}}, Init::glorot_uniform(2));
-  auto b1 = variable(g, "dense_1/bias", {DType::f32, {1}});
-  auto h = relu(matmul(x, k0) + b0);
-  auto pred = matmul(h, k1) + b1;
-  auto loss = reduce_mean(square(pred - y));
-  output("pred", pred);
-  output("loss", loss);
-  return g;
-}
-
 const char* const kSeedText = R"(graph seed {
   %x = input : f32[32,100]
   %y = input : f32[32,1]
@@ -159,17 +143,17 @@ const char* const kSeedText = R"(graph seed {
   %1 = add(%0, %dense_0/bias) : f32[32,10]
   %2 = relu(%1) : f32[32,10]
   %3 = matmul(%2, %dense_1/kernel) : f32[32,1]
-  %4 = add(%3, %dense_1/bias) : f32[32,1]
-  %5 = sub(%4, %y) : f32[32,1]
-  %6 = square(%5) : f32[32,1]
-  %7 = reduce_mean(%6) {axes = [0, 1]} : f32[]
-  output pred = %4
-  output loss = %7
+  %pred = add(%3, %dense_1/bias) : f32[32,1]
+  %4 = sub(%pred, %y) : f32[32,1]
+  %5 = square(%4) : f32[32,1]
+  %loss = reduce_mean(%5) {axes = [0, 1]} : f32[]
+  output pred = %pred
+  output loss = %loss
 }
 )";
 
 TEST(PrintParse, BuilderGraphPrintsExactly) {
-  Graph g = build_seed();
+  Graph g = test::build_seed_model();
   EXPECT_EQ(print(g), kSeedText);
   round_trip(print(g));
 }

@@ -86,6 +86,19 @@ TEST(Cli, EvalComputesByHandCheckableValues) {
   EXPECT_THAT(r.out, HasSubstr("variable w: f32[3,2] = 0.5"));
 }
 
+TEST(Cli, EvalRunsTheSeedModel) {
+  std::string dir = test::temp_dir("cli_seed");
+  std::vector<float> x(32 * 100, 0.0f), y(32, 1.0f);
+  write_npy(dir + "/x.npy", Tensor::from<float>({32, 100}, x));
+  write_npy(dir + "/y.npy", Tensor::from<float>({32, 1}, y));
+  // With x = 0 the prediction is the bias, 0 at initialization: the loss is mean((0 - 1)^2) = 1.
+  auto r = run_stepjit("eval " + source_path("examples/models/seed.sj") + " --input x=" + dir +
+                       "/x.npy --input y=" + dir + "/y.npy");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("loss: f32[] = 1.0"));
+  EXPECT_THAT(r.out, HasSubstr("pred: f32[32,1] = 0.0"));
+}
+
 TEST(Cli, EvalExplainsBadFeeds) {
   std::string dir = test::temp_dir("cli_feeds");
   std::string affine = source_path("examples/affine.sj");

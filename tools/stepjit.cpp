@@ -61,8 +61,10 @@ std::map<std::string, std::string> name_path_pairs(const std::vector<std::string
 // `name: f32[2,2] = [...]`, eliding the middle of long tensors unless `full`.
 std::string describe(const std::string& name, const sj::Tensor& t, bool full) {
   constexpr int64_t kShown = 8;
-  if (full || t.num_elements() <= 2 * kShown)
-    return fmt::format("{}: {} = {}", name, t.type().str(), sj::format_tensor_values(t));
+  std::string all = sj::format_tensor_values(t);
+  bool splat = all.empty() || all.front() != '[';
+  if (full || splat || t.num_elements() <= 2 * kShown)
+    return fmt::format("{}: {} = {}", name, t.type().str(), all);
   std::string head, tail;
   for (int64_t i = 0; i < kShown; ++i) {
     head += fmt::format("{}{}", i ? ", " : "", sj::format_number(t.as_double(i)));

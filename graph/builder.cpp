@@ -6,21 +6,17 @@ namespace sj {
 
 namespace {
 
-Value make(Op op, std::vector<Value> operands, const Attrs& attrs, Location loc) {
+Value make(Op op, std::vector<Value> operands, const Attrs& attrs, Loc loc) {
   Graph& g = operands.front().graph();
   std::vector<ValueId> ids;
   for (const Value& v : operands) {
     if (&v.graph() != &g)
-      throw Error(loc, fmt::format("{}: operands come from different graphs ('{}' and '{}'); "
-                                   "a graph can only use its own values",
-                                   op_name(op), g.name(), v.graph().name()));
+      throw Error(loc.where, fmt::format("{}: operands come from different graphs ('{}' and '{}'); "
+                                         "a graph can only use its own values",
+                                         op_name(op), g.name(), v.graph().name()));
     ids.push_back(v.id());
   }
-  return {g, g.add(op, std::move(ids), attrs, std::move(loc))};
-}
-
-Value make(Op op, std::vector<Value> operands, const Attrs& attrs, Loc loc) {
-  return make(op, std::move(operands), attrs, Location::here(loc));
+  return {g, g.add(op, std::move(ids), attrs, std::move(loc.where))};
 }
 
 std::vector<int64_t> all_axes(const Value& x) {
@@ -51,17 +47,16 @@ Attrs Init::attrs() const {
 }
 
 Value input(Graph& g, std::string name, TensorType type, Loc loc) {
-  return {g, g.add(Op::input, {}, {}, Location::here(loc), std::move(name), &type)};
+  return {g, g.add(Op::input, {}, {}, loc.where, std::move(name), &type)};
 }
 
 Value variable(Graph& g, std::string name, TensorType type, const Init& init, Loc loc) {
-  return {g, g.add(Op::variable, {}, init.attrs(), Location::here(loc), std::move(name), &type)};
+  return {g, g.add(Op::variable, {}, init.attrs(), loc.where, std::move(name), &type)};
 }
 
 Value constant(Graph& g, Tensor value, Loc loc) {
   TensorType type = value.type();
-  return {g,
-          g.add(Op::constant, {}, {{"value", std::move(value)}}, Location::here(loc), {}, &type)};
+  return {g, g.add(Op::constant, {}, {{"value", std::move(value)}}, loc.where, {}, &type)};
 }
 
 Value scalar(Graph& g, double value, DType dtype, Loc loc) {
@@ -71,12 +66,12 @@ Value scalar(Graph& g, double value, DType dtype, Loc loc) {
 }
 
 Value named(Value v, std::string name, Loc loc) {
-  v.graph().set_name(v.id(), std::move(name), Location::here(loc));
+  v.graph().set_name(v.id(), std::move(name), loc.where);
   return v;
 }
 
 void output(std::string name, Value v, Loc loc) {
-  v.graph().add_output(std::move(name), v.id(), Location::here(loc));
+  v.graph().add_output(std::move(name), v.id(), loc.where);
 }
 
 #define SJ_UNARY(fn)                                                                               \
@@ -151,13 +146,13 @@ Value reshape(Value x, Shape shape, Loc loc) {
       continue;
     }
     if (unknown >= 0)
-      throw Error(Location::here(loc), fmt::format("reshape({}): shape {} has more than one -1",
-                                                   x.type().str(), shape_str(shape)));
+      throw Error(loc.where, fmt::format("reshape({}): shape {} has more than one -1",
+                                         x.type().str(), shape_str(shape)));
     unknown = static_cast<int>(i);
   }
   if (unknown >= 0) {
     if (known == 0 || x.type().num_elements() % known != 0)
-      throw Error(Location::here(loc),
+      throw Error(loc.where,
                   fmt::format("reshape({}): cannot fill the -1 of shape {}: {} elements do not "
                               "divide evenly",
                               x.type().str(), shape_str(shape), x.type().num_elements()));
@@ -171,7 +166,7 @@ Value broadcast_to(Value x, Shape shape, Loc loc) {
 }
 
 Value concat(const std::vector<Value>& xs, int64_t axis, Loc loc) {
-  if (xs.empty()) throw Error(Location::here(loc), "concat: needs one or more operands");
+  if (xs.empty()) throw Error(loc.where, "concat: needs one or more operands");
   return make(Op::concat, xs, {{"axis", axis}}, loc);
 }
 

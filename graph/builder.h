@@ -63,47 +63,53 @@ struct Init {
   Attrs attrs() const;
 };
 
-using Loc = std::source_location;
+/// Where a node comes from: by default the caller's line (captured at the call site, like every
+/// defaulted std::source_location), or an explicit Location, which passes use to attribute the
+/// nodes they add to the node they came from.
+struct Loc {
+  Loc(std::source_location loc = std::source_location::current()) : where(Location::here(loc)) {}
+  Loc(Location loc) : where(std::move(loc)) {}
+  Location where;
+};
 
 // ---- sources -----------------------------------------------------------------------------
-Value input(Graph& g, std::string name, TensorType type, Loc loc = Loc::current());
-Value variable(Graph& g, std::string name, TensorType type, const Init& init = {},
-               Loc loc = Loc::current());
-Value constant(Graph& g, Tensor value, Loc loc = Loc::current());
+Value input(Graph& g, std::string name, TensorType type, Loc loc = {});
+Value variable(Graph& g, std::string name, TensorType type, const Init& init = {}, Loc loc = {});
+Value constant(Graph& g, Tensor value, Loc loc = {});
 /// A rank-0 constant of dtype `dtype`.
-Value scalar(Graph& g, double value, DType dtype = DType::f32, Loc loc = Loc::current());
+Value scalar(Graph& g, double value, DType dtype = DType::f32, Loc loc = {});
 /// Gives `v` a name in the text form (`%pred`); returns `v`.
-Value named(Value v, std::string name, Loc loc = Loc::current());
+Value named(Value v, std::string name, Loc loc = {});
 /// Marks `v` as the graph output `name` (what later stages compute and return).
-void output(std::string name, Value v, Loc loc = Loc::current());
+void output(std::string name, Value v, Loc loc = {});
 
 // ---- elementwise -------------------------------------------------------------------------
-Value neg(Value x, Loc loc = Loc::current());
-Value abs(Value x, Loc loc = Loc::current());
-Value exp(Value x, Loc loc = Loc::current());
-Value log(Value x, Loc loc = Loc::current());
-Value sqrt(Value x, Loc loc = Loc::current());
-Value rsqrt(Value x, Loc loc = Loc::current());
-Value square(Value x, Loc loc = Loc::current());
-Value relu(Value x, Loc loc = Loc::current());
-Value sigmoid(Value x, Loc loc = Loc::current());
-Value tanh(Value x, Loc loc = Loc::current());
-Value gelu(Value x, bool approximate = false, Loc loc = Loc::current());
-Value softplus(Value x, Loc loc = Loc::current());
+Value neg(Value x, Loc loc = {});
+Value abs(Value x, Loc loc = {});
+Value exp(Value x, Loc loc = {});
+Value log(Value x, Loc loc = {});
+Value sqrt(Value x, Loc loc = {});
+Value rsqrt(Value x, Loc loc = {});
+Value square(Value x, Loc loc = {});
+Value relu(Value x, Loc loc = {});
+Value sigmoid(Value x, Loc loc = {});
+Value tanh(Value x, Loc loc = {});
+Value gelu(Value x, bool approximate = false, Loc loc = {});
+Value softplus(Value x, Loc loc = {});
 
-Value add(Value a, Value b, Loc loc = Loc::current());
-Value sub(Value a, Value b, Loc loc = Loc::current());
-Value mul(Value a, Value b, Loc loc = Loc::current());
-Value div(Value a, Value b, Loc loc = Loc::current());
-Value maximum(Value a, Value b, Loc loc = Loc::current());
-Value minimum(Value a, Value b, Loc loc = Loc::current());
-Value pow(Value a, Value b, Loc loc = Loc::current());
-Value greater(Value a, Value b, Loc loc = Loc::current());
-Value greater_equal(Value a, Value b, Loc loc = Loc::current());
-Value less(Value a, Value b, Loc loc = Loc::current());
-Value equal(Value a, Value b, Loc loc = Loc::current());
-Value select(Value cond, Value a, Value b, Loc loc = Loc::current());
-Value cast(Value x, DType to, Loc loc = Loc::current());
+Value add(Value a, Value b, Loc loc = {});
+Value sub(Value a, Value b, Loc loc = {});
+Value mul(Value a, Value b, Loc loc = {});
+Value div(Value a, Value b, Loc loc = {});
+Value maximum(Value a, Value b, Loc loc = {});
+Value minimum(Value a, Value b, Loc loc = {});
+Value pow(Value a, Value b, Loc loc = {});
+Value greater(Value a, Value b, Loc loc = {});
+Value greater_equal(Value a, Value b, Loc loc = {});
+Value less(Value a, Value b, Loc loc = {});
+Value equal(Value a, Value b, Loc loc = {});
+Value select(Value cond, Value a, Value b, Loc loc = {});
+Value cast(Value x, DType to, Loc loc = {});
 
 // ---- reductions --------------------------------------------------------------------------
 /// The axes of a reduction: a list (`{0, -1}`; `{}` reduces nothing), or Axes::all(), the
@@ -119,36 +125,34 @@ struct Axes {
   std::vector<int64_t> list;
   bool every = false;
 };
-Value reduce_sum(Value x, Axes axes = Axes::all(), bool keepdims = false, Loc loc = Loc::current());
-Value reduce_mean(Value x, Axes axes = Axes::all(), bool keepdims = false,
-                  Loc loc = Loc::current());
-Value reduce_max(Value x, Axes axes = Axes::all(), bool keepdims = false, Loc loc = Loc::current());
+Value reduce_sum(Value x, Axes axes = Axes::all(), bool keepdims = false, Loc loc = {});
+Value reduce_mean(Value x, Axes axes = Axes::all(), bool keepdims = false, Loc loc = {});
+Value reduce_max(Value x, Axes axes = Axes::all(), bool keepdims = false, Loc loc = {});
 
 // ---- linear algebra and layout -----------------------------------------------------------
 struct MatmulOptions {
   bool transpose_a = false;
   bool transpose_b = false;
 };
-Value matmul(Value a, Value b, MatmulOptions options = {}, Loc loc = Loc::current());
+Value matmul(Value a, Value b, MatmulOptions options = {}, Loc loc = {});
 /// Permutes dimensions; an empty `perm` reverses them.
-Value transpose(Value x, std::vector<int64_t> perm = {}, Loc loc = Loc::current());
+Value transpose(Value x, std::vector<int64_t> perm = {}, Loc loc = {});
 /// One entry of `shape` may be -1: it is inferred from the element count.
-Value reshape(Value x, Shape shape, Loc loc = Loc::current());
-Value broadcast_to(Value x, Shape shape, Loc loc = Loc::current());
-Value concat(const std::vector<Value>& xs, int64_t axis, Loc loc = Loc::current());
-Value slice(Value x, std::vector<int64_t> begin, std::vector<int64_t> end,
-            Loc loc = Loc::current());
+Value reshape(Value x, Shape shape, Loc loc = {});
+Value broadcast_to(Value x, Shape shape, Loc loc = {});
+Value concat(const std::vector<Value>& xs, int64_t axis, Loc loc = {});
+Value slice(Value x, std::vector<int64_t> begin, std::vector<int64_t> end, Loc loc = {});
 
 // ---- neural-network ops ------------------------------------------------------------------
-Value softmax(Value x, int64_t axis = -1, Loc loc = Loc::current());
-Value log_softmax(Value x, int64_t axis = -1, Loc loc = Loc::current());
+Value softmax(Value x, int64_t axis = -1, Loc loc = {});
+Value log_softmax(Value x, int64_t axis = -1, Loc loc = {});
 /// Mean over rows of the cross-entropy of softmax(logits) against integer class labels.
-Value softmax_cross_entropy(Value logits, Value labels, Loc loc = Loc::current());
-Value one_hot(Value indices, int64_t depth, DType dtype = DType::f32, Loc loc = Loc::current());
-Value gather(Value table, Value indices, Loc loc = Loc::current());
+Value softmax_cross_entropy(Value logits, Value labels, Loc loc = {});
+Value one_hot(Value indices, int64_t depth, DType dtype = DType::f32, Loc loc = {});
+Value gather(Value table, Value indices, Loc loc = {});
 
 // ---- state -------------------------------------------------------------------------------
-Value assign(Value variable, Value value, Loc loc = Loc::current());
+Value assign(Value variable, Value value, Loc loc = {});
 
 // ---- operators: elementwise, with the line of the expression -----------------------------
 Value operator+(Value a, At b);

@@ -339,7 +339,7 @@ TEST(Pow, FollowsCPow) {
 // A comparison of a = [1, 2, 3, NaN] with b = [2, 2, 2, 1]; `expected` covers the first three
 // (NaN compares false). Integers compare [1, 2, 3] with the scalar 2.
 void check_comparison(Value (*op)(Value, Value, Loc), const std::vector<double>& expected) {
-  auto apply = [&](Value a, Value b) { return op(a, b, Loc::current()); };
+  auto apply = [&](Value a, Value b) { return op(a, b, Loc{}); };
   std::vector<double> with_nan = expected;
   with_nan.push_back(0);
   for (DType dt : kFloatTypes) {

@@ -14,7 +14,7 @@ using ReduceFn = Value (*)(Value, Axes, bool, Loc);
 void check_reduce(ReduceFn op, DType dt, Shape shape, const std::vector<double>& x, Axes axes,
                   bool keepdims, Shape out, const std::vector<double>& expected, double tol = -1) {
   Graph g;
-  Tensor r = eval(op(lit(g, dt, shape, x), axes, keepdims, Loc::current()));
+  Tensor r = eval(op(lit(g, dt, shape, x), axes, keepdims, Loc{}));
   expect_values(r, dt, out, expected, tol);
 }
 

@@ -31,14 +31,6 @@ Value reduce(Op op, Value x, const Axes& axes, bool keepdims, Loc loc) {
               loc);
 }
 
-Value scalar_like(Value like, double v, const Location& loc) {
-  Tensor t({like.dtype(), {}});
-  visit_dtype(like.dtype(), [&]<typename T>() { t.data<T>()[0] = static_cast<T>(v); });
-  Graph& g = like.graph();
-  TensorType type = t.type();
-  return {g, g.add(Op::constant, {}, {{"value", std::move(t)}}, loc, {}, &type)};
-}
-
 } // namespace
 
 Attrs Init::attrs() const {
@@ -57,6 +49,20 @@ Value variable(Graph& g, std::string name, TensorType type, const Init& init, Lo
 Value constant(Graph& g, Tensor value, Loc loc) {
   TensorType type = value.type();
   return {g, g.add(Op::constant, {}, {{"value", std::move(value)}}, loc.where, {}, &type)};
+}
+
+Value scalar_like(Value like, double value, Loc loc) {
+  return scalar(like.graph(), value, like.dtype(), std::move(loc));
+}
+
+Value fill(Graph& g, const TensorType& type, double value, Loc loc) {
+  Tensor t(type);
+  visit_dtype(type.dtype, [&]<typename T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < t.num_elements(); ++i)
+      p[i] = static_cast<T>(value);
+  });
+  return constant(g, std::move(t), std::move(loc));
 }
 
 Value scalar(Graph& g, double value, DType dtype, Loc loc) {
@@ -87,6 +93,8 @@ SJ_UNARY(relu)
 SJ_UNARY(sigmoid)
 SJ_UNARY(tanh)
 SJ_UNARY(softplus)
+SJ_UNARY(erf)
+SJ_UNARY(stop_gradient)
 #undef SJ_UNARY
 
 Value gelu(Value x, bool approximate, Loc loc) {
@@ -213,6 +221,13 @@ Value operator/(Value a, Number b) {
 }
 Value operator*(Number a, Value b) {
   return make(Op::mul, {scalar_like(b, a.value, a.loc), b}, {}, a.loc);
+}
+
+Value operator+(Number a, Value b) {
+  return make(Op::add, {scalar_like(b, a.value, a.loc), b}, {}, a.loc);
+}
+Value operator-(Number a, Value b) {
+  return make(Op::sub, {scalar_like(b, a.value, a.loc), b}, {}, a.loc);
 }
 
 } // namespace sj

@@ -21,9 +21,12 @@ public:
   Value(Graph& graph, ValueId id) : graph_(&graph), id_(id) {}
   Graph& graph() const { return *graph_; }
   ValueId id() const { return id_; }
+  /// The node; the reference is invalidated when the graph grows.
   const Node& node() const { return graph_->node(id_); }
-  const TensorType& type() const { return node().type; }
-  const Shape& shape() const { return type().shape; }
+  // Copies, not references: an expression like f(add(...), x.shape()) may grow the graph
+  // (and move its nodes) after shape() was evaluated.
+  TensorType type() const { return node().type; }
+  Shape shape() const { return node().type.shape; }
   DType dtype() const { return type().dtype; }
   int rank() const { return type().rank(); }
 
@@ -78,6 +81,10 @@ Value variable(Graph& g, std::string name, TensorType type, const Init& init = {
 Value constant(Graph& g, Tensor value, Loc loc = {});
 /// A rank-0 constant of dtype `dtype`.
 Value scalar(Graph& g, double value, DType dtype = DType::f32, Loc loc = {});
+/// A rank-0 constant of v's dtype, in v's graph (it broadcasts against anything).
+Value scalar_like(Value v, double value, Loc loc = {});
+/// A constant of `type` with every element `value` (printed as a splat).
+Value fill(Graph& g, const TensorType& type, double value, Loc loc = {});
 /// Gives `v` a name in the text form (`%pred`); returns `v`.
 Value named(Value v, std::string name, Loc loc = {});
 /// Marks `v` as the graph output `name` (what later stages compute and return).
@@ -96,6 +103,9 @@ Value sigmoid(Value x, Loc loc = {});
 Value tanh(Value x, Loc loc = {});
 Value gelu(Value x, bool approximate = false, Loc loc = {});
 Value softplus(Value x, Loc loc = {});
+Value erf(Value x, Loc loc = {});
+/// The identity, except that no gradient flows through it.
+Value stop_gradient(Value x, Loc loc = {});
 
 Value add(Value a, Value b, Loc loc = {});
 Value sub(Value a, Value b, Loc loc = {});
@@ -173,5 +183,7 @@ Value operator-(Value a, Number b);
 Value operator*(Value a, Number b);
 Value operator/(Value a, Number b);
 Value operator*(Number a, Value b);
+Value operator+(Number a, Value b);
+Value operator-(Number a, Value b);
 
 } // namespace sj

@@ -1,7 +1,7 @@
 // The op table: one OpDef per op, the single place every stage looks an op up.
 //
-// An OpDef holds the op's name, arity, attribute schema, shape/dtype rule and interpreter
-// kernel (later stages add the gradient rule and the LLVM lowering as further fields). The
+// An OpDef holds the op's name, arity, attribute schema, shape/dtype rule, interpreter kernel
+// and gradient rule (the LLVM lowering will be a further field). The
 // entries live in graph/ops/<family>.cpp; graph/ops.def lists them.
 #pragma once
 
@@ -76,8 +76,13 @@ struct EvalCall {
   [[noreturn]] void fail(const std::string& message) const;
 };
 
+struct GradCall; // graph/gradient.h
+
 using InferFn = TensorType (*)(const OpCall&);
 using EvalFn = Tensor (*)(const EvalCall&);
+/// A gradient (vector-Jacobian product) rule: emits ordinary ops computing the gradient of each
+/// wanted operand from the gradient of the result (see graph/gradient.h).
+using GradFn = void (*)(GradCall&);
 
 /// One attribute of an op: its name, kind, default (nullopt: required) and, for names, the
 /// identifiers allowed.
@@ -99,6 +104,7 @@ struct OpDef {
   std::vector<AttrSpec> attrs;
   InferFn infer;              // shape and dtype rule; throws sj::Error through OpCall::fail
   EvalFn eval;                // reference interpreter kernel
+  GradFn grad = nullptr;      // gradient rule; nullptr: no gradient flows through this op
   bool declares_type = false; // input/variable/constant: the result type is written
   bool has_effect = false;    // assign: kept even when its result is unused
   std::string_view summary = {};

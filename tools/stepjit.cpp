@@ -1,13 +1,14 @@
 // The stepjit command-line tool.
 //
 //   stepjit check FILE                     parse and verify; print diagnostics
-//   stepjit dump FILE --stage=graph|dot    print a stage of the pipeline
+//   stepjit dump FILE --stage=graph|dot|grad   print a stage of the pipeline
 //   stepjit eval FILE --input x=x.npy ...  run the reference interpreter
 //   stepjit ops [--markdown]               list the op table
 //
 // Exit status: 0 on success, 1 when the input is wrong (a diagnostic is printed), 2 on a bad
 // command line.
 #include "codegen/host_cpu.h"
+#include "frontend/gradients.h"
 #include "graph/dot.h"
 #include "graph/format_number.h"
 #include "graph/op_docs.h"
@@ -98,12 +99,58 @@ int run_check(const std::string& file) {
   return 0;
 }
 
-int run_dump(const std::string& file, const std::string& stage) {
+// What `--stage=grad` differentiates: the loss output and the values named by --wrt.
+struct GradientRequest {
+  std::string loss = "loss";
+  std::string wrt = "all-variables";
+  bool zero_unconnected = false;
+};
+
+// Appends the gradient graph of `request` to `g`, with one output `grad.<name>` per gradient.
+void add_gradients(sj::Graph& g, const GradientRequest& request) {
+  auto loss = g.output(request.loss);
+  if (!loss) {
+    std::vector<std::string> names;
+    for (const sj::Output& o : g.outputs())
+      names.push_back(o.name);
+    throw sj::Error(
+        {}, fmt::format("--loss {}: graph '{}' has no output named '{}' (its outputs: "
+                        "{})",
+                        request.loss, g.name(), request.loss,
+                        names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+  }
+  std::vector<sj::ValueId> wrt;
+  if (request.wrt == "all-variables") {
+    wrt = g.nodes_of(sj::Op::variable);
+  } else {
+    std::stringstream list(request.wrt);
+    for (std::string name; std::getline(list, name, ',');) {
+      auto v = g.find(name);
+      if (!v)
+        throw sj::Error({},
+                        fmt::format("--wrt: graph '{}' has no value named '{}'", g.name(), name));
+      wrt.push_back(*v);
+    }
+  }
+  sj::GradientOptions options;
+  if (request.zero_unconnected) options.unconnected = sj::Unconnected::zero;
+  auto grads = sj::differentiate(g, *loss, wrt, options);
+  for (size_t i = 0; i < wrt.size(); ++i) {
+    const std::string& name = g.node(wrt[i]).name;
+    g.add_output("grad." + (name.empty() ? std::to_string(wrt[i]) : name), grads[i]);
+  }
+}
+
+int run_dump(const std::string& file, const std::string& stage, const GradientRequest& request) {
   sj::Graph g = load(file);
-  if (stage == "graph")
-    std::cout << sj::print(g);
-  else if (stage == "dot")
+  if (stage == "grad") {
+    add_gradients(g, request);
+    sj::verify(g);
+  }
+  if (stage == "dot")
     std::cout << sj::to_dot(g);
+  else
+    std::cout << sj::print(g);
   return 0;
 }
 
@@ -165,9 +212,20 @@ int main(int argc, char** argv) {
   auto* dump = app.add_subcommand("dump", "Print a stage of the pipeline for a graph.");
   dump->add_option("FILE", file, "graph in stepjit text form ('-' reads standard input)")
       ->required();
-  dump->add_option("--stage", stage, "graph: the verified graph as text; dot: Graphviz")
-      ->check(CLI::IsMember({"graph", "dot"}))
+  dump->add_option("--stage", stage,
+                   "graph: the verified graph as text; dot: Graphviz; grad: the graph with its "
+                   "gradient graph appended (outputs grad.<name>)")
+      ->check(CLI::IsMember({"graph", "dot", "grad"}))
       ->capture_default_str();
+  GradientRequest request;
+  dump->add_option("--loss", request.loss, "with --stage=grad: the output to differentiate")
+      ->capture_default_str();
+  dump->add_option("--wrt", request.wrt,
+                   "with --stage=grad: all-variables, or a comma-separated list of value names")
+      ->capture_default_str();
+  dump->add_flag("--zero-unconnected", request.zero_unconnected,
+                 "with --stage=grad: values the loss does not depend on get zero gradients "
+                 "instead of an error");
 
   std::vector<std::string> inputs, saves;
   int steps = 1;
@@ -196,7 +254,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*check) return run_check(file);
-    if (*dump) return run_dump(file, stage);
+    if (*dump) return run_dump(file, stage, request);
     if (*ops) return run_ops(markdown);
     if (*eval) return run_eval(file, inputs, saves, steps, full, show_variables);
   } catch (const sj::Error& e) {

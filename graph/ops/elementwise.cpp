@@ -1,5 +1,7 @@
 // Elementwise ops: unary math, binary arithmetic with NumPy broadcasting, comparisons,
-// select and cast. Rules of each op: shape/dtype (infer_*) and interpreter kernel (eval_*).
+// select, cast, stop_gradient. Rules of each op: shape/dtype (infer_*), interpreter kernel
+// (eval_*) and gradient (grad_*).
+#include "graph/gradient.h"
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
@@ -51,6 +53,8 @@ TensorType infer_select(const OpCall& c) {
   Shape s = broadcast_shapes(c, c.types[0].shape, c.types[1].shape);
   return {c.types[1].dtype, broadcast_shapes(c, s, c.types[2].shape)};
 }
+
+TensorType infer_any(const OpCall& c) { return c.types[0]; }
 
 TensorType infer_cast(const OpCall& c) { return {c.attrs.dtype("to"), c.types[0].shape}; }
 
@@ -172,6 +176,15 @@ Tensor eval_softplus(const EvalCall& c) {
                    [](double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); });
 }
 
+Tensor eval_erf(const EvalCall& c) {
+  return map_float(c, [](double x) { return std::erf(x); });
+}
+Tensor eval_stop_gradient(const EvalCall& c) {
+  return visit_dtype(c.type().dtype, [&]<typename T>() {
+    return map_elements<T, T>(c.type(), c.args, [](T x) { return x; });
+  });
+}
+
 Tensor eval_add(const EvalCall& c) {
   return map_arith2(c, [](auto a, auto b) { return a + b; });
 }
@@ -221,7 +234,88 @@ Tensor eval_cast(const EvalCall& c) {
   });
 }
 
-OpDef binary(Op op, std::string_view name, InferFn infer, EvalFn eval, std::string_view summary) {
+// ---- gradient rules --------------------------------------------------------------------
+// Given g = d loss / d y, each rule sets d loss / d x[i] (graph/gradient.h). Binary ops sum
+// their gradients back to the operand's shape (unbroadcast).
+
+Value zero(Value like) { return scalar_like(like, 0); }
+
+void grad_neg(GradCall& c) { c.set(0, -c.g); }
+void grad_abs(GradCall& c) {
+  // sign(x) * g, with sign(0) = 0.
+  Value x = c.x[0];
+  c.set(0, c.g * (mask(greater(x, zero(x)), x.dtype()) - mask(less(x, zero(x)), x.dtype())));
+}
+void grad_exp(GradCall& c) { c.set(0, c.g * c.y); }
+void grad_log(GradCall& c) { c.set(0, c.g / c.x[0]); }
+void grad_sqrt(GradCall& c) { c.set(0, c.g / (c.y * 2.0)); }
+void grad_rsqrt(GradCall& c) { c.set(0, c.g * (c.y * c.y * c.y) * -0.5); }
+void grad_square(GradCall& c) { c.set(0, c.g * c.x[0] * 2.0); }
+void grad_relu(GradCall& c) {
+  // Tie rule: at x = 0 the gradient is 0 (as in PyTorch and TensorFlow).
+  c.set(0, select(greater(c.x[0], zero(c.x[0])), c.g, zero(c.g)));
+}
+void grad_sigmoid(GradCall& c) { c.set(0, c.g * (c.y - square(c.y))); }
+void grad_tanh(GradCall& c) { c.set(0, c.g * (1.0 - square(c.y))); }
+void grad_gelu(GradCall& c) {
+  Value x = c.x[0];
+  if (c.attrs().flag("approximate")) {
+    // y = x/2 (1 + tanh u), u = k (x + a x^3): y' = (1 + t)/2 + x/2 (1 - t^2) k (1 + 3 a x^2).
+    double k = std::sqrt(2 / std::numbers::pi), a = 0.044715;
+    Value t = tanh((x + x * square(x) * a) * k);
+    Value du = (1.0 + square(x) * (3 * a)) * k;
+    c.set(0, c.g * ((t + 1.0) * 0.5 + x * 0.5 * (1.0 - square(t)) * du));
+    return;
+  }
+  // y = x Phi(x): y' = Phi(x) + x phi(x).
+  Value cdf = (erf(x * (1 / std::numbers::sqrt2)) + 1.0) * 0.5;
+  Value pdf = exp(square(x) * -0.5) * (1 / std::sqrt(2 * std::numbers::pi));
+  c.set(0, c.g * (cdf + x * pdf));
+}
+void grad_softplus(GradCall& c) { c.set(0, c.g * sigmoid(c.x[0])); }
+void grad_erf(GradCall& c) {
+  c.set(0, c.g * exp(-square(c.x[0])) * (2 / std::sqrt(std::numbers::pi)));
+}
+
+void grad_add(GradCall& c) {
+  c.set(0, unbroadcast(c.g, c.x[0].shape()));
+  c.set(1, unbroadcast(c.g, c.x[1].shape()));
+}
+void grad_sub(GradCall& c) {
+  c.set(0, unbroadcast(c.g, c.x[0].shape()));
+  if (c.wants(1)) c.set(1, unbroadcast(-c.g, c.x[1].shape()));
+}
+void grad_mul(GradCall& c) {
+  if (c.wants(0)) c.set(0, unbroadcast(c.g * c.x[1], c.x[0].shape()));
+  if (c.wants(1)) c.set(1, unbroadcast(c.g * c.x[0], c.x[1].shape()));
+}
+void grad_div(GradCall& c) {
+  // y = a / b: dy/da = 1 / b, dy/db = -a / b^2 = -y / b.
+  if (c.wants(0)) c.set(0, unbroadcast(c.g / c.x[1], c.x[0].shape()));
+  if (c.wants(1)) c.set(1, unbroadcast(-(c.g * c.y / c.x[1]), c.x[1].shape()));
+}
+// Tie rule of maximum and minimum: where a == b the whole gradient goes to `a` (TensorFlow's).
+void route(GradCall& c, Value to_a) {
+  if (c.wants(0)) c.set(0, unbroadcast(select(to_a, c.g, zero(c.g)), c.x[0].shape()));
+  if (c.wants(1)) c.set(1, unbroadcast(select(to_a, zero(c.g), c.g), c.x[1].shape()));
+}
+void grad_maximum(GradCall& c) { route(c, greater_equal(c.x[0], c.x[1])); }
+void grad_minimum(GradCall& c) { route(c, greater_equal(c.x[1], c.x[0])); }
+void grad_pow(GradCall& c) {
+  Value a = c.x[0], b = c.x[1];
+  // dy/da = b a^(b-1); dy/db = y log a, taken as 0 where a <= 0 (log a is not real there).
+  if (c.wants(0)) c.set(0, unbroadcast(c.g * b * pow(a, b - 1.0), a.shape()));
+  if (c.wants(1))
+    c.set(1, unbroadcast(select(greater(a, zero(a)), c.g * c.y * log(a), zero(c.g)), b.shape()));
+}
+void grad_select(GradCall& c) {
+  if (c.wants(1)) c.set(1, unbroadcast(select(c.x[0], c.g, zero(c.g)), c.x[1].shape()));
+  if (c.wants(2)) c.set(2, unbroadcast(select(c.x[0], zero(c.g), c.g), c.x[2].shape()));
+}
+void grad_cast(GradCall& c) { c.set(0, cast(c.g, c.x[0].dtype())); }
+
+OpDef binary(Op op, std::string_view name, InferFn infer, EvalFn eval, GradFn grad,
+             std::string_view summary) {
   return {.op = op,
           .name = name,
           .num_operands = 2,
@@ -229,50 +323,68 @@ OpDef binary(Op op, std::string_view name, InferFn infer, EvalFn eval, std::stri
           .attrs = {},
           .infer = infer,
           .eval = eval,
+          .grad = grad,
           .summary = summary};
 }
 
 } // namespace
 
-extern const OpDef neg_def = unary_def(Op::neg, "neg", infer_unary_numeric, eval_neg, "-x");
-extern const OpDef abs_def = unary_def(Op::abs, "abs", infer_unary_numeric, eval_abs, "|x|");
-extern const OpDef exp_def = unary_def(Op::exp, "exp", infer_unary_float, eval_exp, "e^x");
+extern const OpDef neg_def =
+    unary_def(Op::neg, "neg", infer_unary_numeric, eval_neg, grad_neg, "-x");
+extern const OpDef abs_def =
+    unary_def(Op::abs, "abs", infer_unary_numeric, eval_abs, grad_abs, "|x|");
+extern const OpDef exp_def =
+    unary_def(Op::exp, "exp", infer_unary_float, eval_exp, grad_exp, "e^x");
 extern const OpDef log_def =
-    unary_def(Op::log, "log", infer_unary_float, eval_log, "natural logarithm");
+    unary_def(Op::log, "log", infer_unary_float, eval_log, grad_log, "natural logarithm");
 extern const OpDef sqrt_def =
-    unary_def(Op::sqrt, "sqrt", infer_unary_float, eval_sqrt, "square root");
+    unary_def(Op::sqrt, "sqrt", infer_unary_float, eval_sqrt, grad_sqrt, "square root");
 extern const OpDef rsqrt_def =
-    unary_def(Op::rsqrt, "rsqrt", infer_unary_float, eval_rsqrt, "1 / sqrt(x)");
+    unary_def(Op::rsqrt, "rsqrt", infer_unary_float, eval_rsqrt, grad_rsqrt, "1 / sqrt(x)");
 extern const OpDef square_def =
-    unary_def(Op::square, "square", infer_unary_numeric, eval_square, "x * x");
-extern const OpDef relu_def =
-    unary_def(Op::relu, "relu", infer_unary_numeric, eval_relu, "max(x, 0)");
+    unary_def(Op::square, "square", infer_unary_numeric, eval_square, grad_square, "x * x");
+extern const OpDef relu_def = unary_def(Op::relu, "relu", infer_unary_numeric, eval_relu, grad_relu,
+                                        "max(x, 0); gradient 0 at x = 0");
 extern const OpDef sigmoid_def = unary_def(Op::sigmoid, "sigmoid", infer_unary_float, eval_sigmoid,
-                                           "1 / (1 + e^-x), computed stably");
+                                           grad_sigmoid, "1 / (1 + e^-x), computed stably");
 extern const OpDef tanh_def =
-    unary_def(Op::tanh, "tanh", infer_unary_float, eval_tanh, "hyperbolic tangent");
+    unary_def(Op::tanh, "tanh", infer_unary_float, eval_tanh, grad_tanh, "hyperbolic tangent");
 extern const OpDef gelu_def =
-    unary_def(Op::gelu, "gelu", infer_unary_float, eval_gelu,
+    unary_def(Op::gelu, "gelu", infer_unary_float, eval_gelu, grad_gelu,
               "x * Phi(x) (exact, with erf); approximate = true uses the tanh form",
               {{"approximate", AttrKind::boolean, false}});
-extern const OpDef softplus_def = unary_def(Op::softplus, "softplus", infer_unary_float,
-                                            eval_softplus, "log(1 + e^x), computed stably");
+extern const OpDef softplus_def =
+    unary_def(Op::softplus, "softplus", infer_unary_float, eval_softplus, grad_softplus,
+              "log(1 + e^x), computed stably");
+extern const OpDef erf_def =
+    unary_def(Op::erf, "erf", infer_unary_float, eval_erf, grad_erf, "the error function");
+extern const OpDef stop_gradient_def =
+    unary_def(Op::stop_gradient, "stop_gradient", infer_any, eval_stop_gradient, nullptr,
+              "x unchanged; no gradient flows through it");
 
-extern const OpDef add_def = binary(Op::add, "add", infer_binary_numeric, eval_add, "a + b");
-extern const OpDef sub_def = binary(Op::sub, "sub", infer_binary_numeric, eval_sub, "a - b");
-extern const OpDef mul_def = binary(Op::mul, "mul", infer_binary_numeric, eval_mul, "a * b");
-extern const OpDef div_def = binary(Op::div, "div", infer_binary_float, eval_div, "a / b (IEEE)");
-extern const OpDef maximum_def = binary(Op::maximum, "maximum", infer_binary_numeric, eval_maximum,
-                                        "max(a, b); NaN if either is NaN");
-extern const OpDef minimum_def = binary(Op::minimum, "minimum", infer_binary_numeric, eval_minimum,
-                                        "min(a, b); NaN if either is NaN");
-extern const OpDef pow_def = binary(Op::pow, "pow", infer_binary_float, eval_pow, "a ^ b (C pow)");
+extern const OpDef add_def =
+    binary(Op::add, "add", infer_binary_numeric, eval_add, grad_add, "a + b");
+extern const OpDef sub_def =
+    binary(Op::sub, "sub", infer_binary_numeric, eval_sub, grad_sub, "a - b");
+extern const OpDef mul_def =
+    binary(Op::mul, "mul", infer_binary_numeric, eval_mul, grad_mul, "a * b");
+extern const OpDef div_def =
+    binary(Op::div, "div", infer_binary_float, eval_div, grad_div, "a / b (IEEE)");
+extern const OpDef maximum_def =
+    binary(Op::maximum, "maximum", infer_binary_numeric, eval_maximum, grad_maximum,
+           "max(a, b); NaN if either is NaN; at a tie the gradient goes to a");
+extern const OpDef minimum_def =
+    binary(Op::minimum, "minimum", infer_binary_numeric, eval_minimum, grad_minimum,
+           "min(a, b); NaN if either is NaN; at a tie the gradient goes to a");
+extern const OpDef pow_def =
+    binary(Op::pow, "pow", infer_binary_float, eval_pow, grad_pow, "a ^ b (C pow)");
 extern const OpDef greater_def =
-    binary(Op::greater, "greater", infer_compare, eval_greater, "a > b");
-extern const OpDef greater_equal_def =
-    binary(Op::greater_equal, "greater_equal", infer_compare, eval_greater_equal, "a >= b");
-extern const OpDef less_def = binary(Op::less, "less", infer_compare, eval_less, "a < b");
-extern const OpDef equal_def = binary(Op::equal, "equal", infer_compare, eval_equal, "a == b");
+    binary(Op::greater, "greater", infer_compare, eval_greater, nullptr, "a > b");
+extern const OpDef greater_equal_def = binary(Op::greater_equal, "greater_equal", infer_compare,
+                                              eval_greater_equal, nullptr, "a >= b");
+extern const OpDef less_def = binary(Op::less, "less", infer_compare, eval_less, nullptr, "a < b");
+extern const OpDef equal_def =
+    binary(Op::equal, "equal", infer_compare, eval_equal, nullptr, "a == b");
 
 extern const OpDef select_def = {.op = Op::select,
                                  .name = "select",
@@ -281,6 +393,7 @@ extern const OpDef select_def = {.op = Op::select,
                                  .attrs = {},
                                  .infer = infer_select,
                                  .eval = eval_select,
+                                 .grad = grad_select,
                                  .summary = "cond ? a : b, all three broadcast together"};
 
 extern const OpDef cast_def = {
@@ -291,7 +404,8 @@ extern const OpDef cast_def = {
     .attrs = {{"to", AttrKind::dtype, std::nullopt}},
     .infer = infer_cast,
     .eval = eval_cast,
+    .grad = grad_cast,
     .summary = "convert to dtype `to`: float to int truncates toward zero and saturates (NaN "
-               "gives 0); to bool is x != 0"};
+               "gives 0); to bool is x != 0; only float to float passes a gradient"};
 
 } // namespace sj

@@ -1,4 +1,5 @@
 // Layout ops: move data without arithmetic (transpose, reshape, broadcast_to, concat, slice).
+#include "graph/gradient.h"
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
@@ -138,19 +139,65 @@ Tensor eval_concat(const EvalCall& c) {
   return out;
 }
 
+// ---- gradient rules: each op's exact adjoint ---------------------------------------------
+
+void grad_transpose(GradCall& c) {
+  const auto& perm = c.attrs().ints("perm");
+  std::vector<int64_t> inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i)
+    inverse[perm[i]] = int64_t(i);
+  c.set(0, transpose(c.g, inverse));
+}
+void grad_reshape(GradCall& c) { c.set(0, reshape(c.g, c.x[0].shape())); }
+void grad_broadcast_to(GradCall& c) { c.set(0, unbroadcast(c.g, c.x[0].shape())); }
+
+void grad_concat(GradCall& c) {
+  int rank = c.y.rank();
+  int64_t axis = c.attrs().integer("axis");
+  if (axis < 0) axis += rank;
+  std::vector<int64_t> begin(rank, 0), end = c.y.shape();
+  for (size_t i = 0; i < c.x.size(); ++i) {
+    end[axis] = begin[axis] + c.x[i].shape()[axis];
+    if (c.wants(i)) c.set(i, slice(c.g, begin, end));
+    begin[axis] = end[axis];
+  }
+}
+
+void grad_slice(GradCall& c) {
+  // Pad g with zeros back to x's shape, one dimension at a time (concat with zero blocks).
+  const auto& begin = c.attrs().ints("begin");
+  const auto& end = c.attrs().ints("end");
+  Value padded = c.g;
+  for (int d = 0; d < c.x[0].rank(); ++d) {
+    int64_t before = begin[d], after = c.x[0].shape()[d] - end[d];
+    if (before == 0 && after == 0) continue;
+    std::vector<Value> parts;
+    auto zeros = [&](int64_t n) {
+      Shape s = padded.shape();
+      s[d] = n;
+      return fill(c.graph, {padded.dtype(), s}, 0.0);
+    };
+    if (before > 0) parts.push_back(zeros(before));
+    parts.push_back(padded);
+    if (after > 0) parts.push_back(zeros(after));
+    padded = concat(parts, d);
+  }
+  c.set(0, padded);
+}
+
 } // namespace
 
 extern const OpDef transpose_def = unary_def(
-    Op::transpose, "transpose", infer_transpose, eval_transpose,
+    Op::transpose, "transpose", infer_transpose, eval_transpose, grad_transpose,
     "result dimension i is operand dimension perm[i]", {{"perm", AttrKind::ints, std::nullopt}});
-extern const OpDef reshape_def = unary_def(Op::reshape, "reshape", infer_reshape, eval_reshape,
-                                           "same elements in row-major order, new shape",
-                                           {{"shape", AttrKind::ints, std::nullopt}});
+extern const OpDef reshape_def = unary_def(
+    Op::reshape, "reshape", infer_reshape, eval_reshape, grad_reshape,
+    "same elements in row-major order, new shape", {{"shape", AttrKind::ints, std::nullopt}});
 extern const OpDef broadcast_to_def = unary_def(
-    Op::broadcast_to, "broadcast_to", infer_broadcast_to, eval_broadcast_to,
+    Op::broadcast_to, "broadcast_to", infer_broadcast_to, eval_broadcast_to, grad_broadcast_to,
     "repeat size-1 and missing leading dimensions", {{"shape", AttrKind::ints, std::nullopt}});
 extern const OpDef slice_def =
-    unary_def(Op::slice, "slice", infer_slice, eval_slice,
+    unary_def(Op::slice, "slice", infer_slice, eval_slice, grad_slice,
               "the box [begin, end) of the operand, one entry per dimension",
               {{"begin", AttrKind::ints, std::nullopt}, {"end", AttrKind::ints, std::nullopt}});
 extern const OpDef concat_def = {.op = Op::concat,
@@ -160,6 +207,7 @@ extern const OpDef concat_def = {.op = Op::concat,
                                  .attrs = {{"axis", AttrKind::integer, std::nullopt}},
                                  .infer = infer_concat,
                                  .eval = eval_concat,
+                                 .grad = grad_concat,
                                  .summary = "join operands along `axis`"};
 
 } // namespace sj

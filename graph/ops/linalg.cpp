@@ -1,4 +1,5 @@
 // Matrix multiplication: 2-D, and batched with NumPy-broadcast batch dimensions.
+#include "graph/gradient.h"
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
@@ -83,6 +84,28 @@ Tensor eval_matmul(const EvalCall& c) {
   return out;
 }
 
+// C = op(A) op(B), op transposing when its flag is set. Each operand's gradient is again one
+// matmul of g with the other operand, with flags chosen so no transpose node is needed:
+//   C = A B      dA = g B^T           dB = A^T g
+//   C = A B^T    dA = g B             dB = g^T A
+//   C = A^T B    dA = B g^T           dB = A g
+//   C = A^T B^T  dA = B^T g^T         dB = g^T A^T
+// Batch dimensions that were broadcast are summed back (unbroadcast).
+void grad_matmul(GradCall& c) {
+  bool ta = c.attrs().flag("transpose_a"), tb = c.attrs().flag("transpose_b");
+  Value a = c.x[0], b = c.x[1], g = c.g;
+  if (c.wants(0)) {
+    Value da = !ta ? matmul(g, b, {.transpose_a = false, .transpose_b = !tb})
+                   : matmul(b, g, {.transpose_a = tb, .transpose_b = true});
+    c.set(0, unbroadcast(da, a.shape()));
+  }
+  if (c.wants(1)) {
+    Value db = !tb ? matmul(a, g, {.transpose_a = !ta, .transpose_b = false})
+                   : matmul(g, a, {.transpose_a = true, .transpose_b = ta});
+    c.set(1, unbroadcast(db, b.shape()));
+  }
+}
+
 } // namespace
 
 extern const OpDef matmul_def = {
@@ -93,6 +116,7 @@ extern const OpDef matmul_def = {
     .attrs = {{"transpose_a", AttrKind::boolean, false}, {"transpose_b", AttrKind::boolean, false}},
     .infer = infer_matmul,
     .eval = eval_matmul,
+    .grad = grad_matmul,
     .summary = "[..., m, k] x [..., k, n] -> [..., m, n]; batch dimensions broadcast"};
 
 } // namespace sj

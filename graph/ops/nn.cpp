@@ -1,4 +1,5 @@
 // Neural-network ops: softmax, log_softmax, softmax cross-entropy, one_hot, gather.
+#include "graph/gradient.h"
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
@@ -150,6 +151,38 @@ Tensor eval_gather(const EvalCall& c) {
   return out;
 }
 
+// ---- gradient rules --------------------------------------------------------------------
+
+void grad_softmax(GradCall& c) {
+  // dx = y (g - sum(g y)) along the axis.
+  int64_t axis = c.attrs().integer("axis");
+  c.set(0, c.y * (c.g - reduce_sum(c.g * c.y, {axis}, /*keepdims=*/true)));
+}
+void grad_log_softmax(GradCall& c) {
+  // dx = g - softmax(x) sum(g) along the axis; softmax(x) = exp(y).
+  int64_t axis = c.attrs().integer("axis");
+  c.set(0, c.g - exp(c.y) * reduce_sum(c.g, {axis}, /*keepdims=*/true));
+}
+void grad_softmax_cross_entropy(GradCall& c) {
+  // The fused, stable form: d loss / d logits = (softmax(logits) - one_hot(labels)) / rows.
+  Value logits = c.x[0];
+  int64_t classes = logits.shape().back();
+  double rows = double(logits.type().num_elements() / std::max<int64_t>(classes, 1));
+  Value target = one_hot(c.x[1], classes, logits.dtype());
+  c.set(0, (softmax(logits) - target) * (c.g / rows));
+}
+void grad_gather(GradCall& c) {
+  // Scatter-add of g's rows into the table's shape, as one matmul with the one-hot indices:
+  // repeated indices accumulate. [n, V]^T x [n, D] -> [V, D].
+  Value table = c.x[0];
+  int64_t rows = table.shape()[0];
+  int64_t n = c.x[1].type().num_elements();
+  int64_t row_size = table.type().num_elements() / std::max<int64_t>(rows, 1);
+  Value hot = reshape(one_hot(c.x[1], rows, table.dtype()), {n, rows});
+  Value dt = matmul(hot, reshape(c.g, {n, row_size}), {.transpose_a = true});
+  c.set(0, reshaped(dt, table.shape()));
+}
+
 } // namespace
 
 extern const OpDef softmax_def = {.op = Op::softmax,
@@ -159,6 +192,7 @@ extern const OpDef softmax_def = {.op = Op::softmax,
                                   .attrs = {{"axis", AttrKind::integer, int64_t{-1}}},
                                   .infer = infer_softmax,
                                   .eval = eval_softmax,
+                                  .grad = grad_softmax,
                                   .summary = "exp(x - max) / sum(exp(x - max)) along `axis`"};
 
 extern const OpDef log_softmax_def = {.op = Op::log_softmax,
@@ -168,6 +202,7 @@ extern const OpDef log_softmax_def = {.op = Op::log_softmax,
                                       .attrs = {{"axis", AttrKind::integer, int64_t{-1}}},
                                       .infer = infer_softmax,
                                       .eval = eval_log_softmax,
+                                      .grad = grad_log_softmax,
                                       .summary = "x - max - log(sum(exp(x - max))) along `axis`"};
 
 extern const OpDef softmax_cross_entropy_def = {
@@ -178,6 +213,7 @@ extern const OpDef softmax_cross_entropy_def = {
     .attrs = {},
     .infer = infer_softmax_cross_entropy,
     .eval = eval_softmax_cross_entropy,
+    .grad = grad_softmax_cross_entropy,
     .summary = "mean over rows of -log_softmax(logits)[label]; labels out of [0, classes) are "
                "an error at run time"};
 
@@ -199,6 +235,7 @@ extern const OpDef gather_def = {
     .attrs = {},
     .infer = infer_gather,
     .eval = eval_gather,
+    .grad = grad_gather,
     .summary = "rows of `table` by index (embedding lookup); out-of-range is a run-time error"};
 
 } // namespace sj

@@ -1,4 +1,5 @@
 // Reductions over a list of axes, with keepdims.
+#include "graph/gradient.h"
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
@@ -120,7 +121,35 @@ Tensor eval_reduce_max(const EvalCall& c) {
   });
 }
 
-OpDef reduction(Op op, std::string_view name, InferFn infer, EvalFn eval,
+// ---- gradient rules --------------------------------------------------------------------
+
+// x's shape with the reduced axes kept as 1: the shape g takes before broadcasting back.
+Shape keepdims_shape(const GradCall& c) {
+  Shape s = c.x[0].shape();
+  for (int64_t a : c.attrs().ints("axes"))
+    s[a < 0 ? a + c.x[0].rank() : a] = 1;
+  return s;
+}
+
+// A value of the reduction's result shape, reshaped to keep the reduced axes as 1.
+Value with_kept_dims(const GradCall& c, Value v) {
+  return c.attrs().flag("keepdims") ? v : reshaped(v, keepdims_shape(c));
+}
+
+void grad_reduce_sum(GradCall& c) { c.set(0, broadcasted(with_kept_dims(c, c.g), c.x[0].shape())); }
+void grad_reduce_mean(GradCall& c) {
+  double count = double(c.x[0].type().num_elements()) / double(c.y.type().num_elements());
+  c.set(0, broadcasted(with_kept_dims(c, c.g) / count, c.x[0].shape()));
+}
+void grad_reduce_max(GradCall& c) {
+  // Tie rule: the elements equal to the maximum share its gradient equally.
+  Value x = c.x[0];
+  Value hit = mask(equal(x, with_kept_dims(c, c.y)), x.dtype());
+  Value hits = reduce_sum(hit, c.attrs().ints("axes"), /*keepdims=*/true);
+  c.set(0, hit * (with_kept_dims(c, c.g) / hits));
+}
+
+OpDef reduction(Op op, std::string_view name, InferFn infer, EvalFn eval, GradFn grad,
                 std::string_view summary) {
   return {.op = op,
           .name = name,
@@ -129,17 +158,19 @@ OpDef reduction(Op op, std::string_view name, InferFn infer, EvalFn eval,
           .attrs = {{"axes", AttrKind::ints, std::nullopt}, {"keepdims", AttrKind::boolean, false}},
           .infer = infer,
           .eval = eval,
+          .grad = grad,
           .summary = summary};
 }
 
 } // namespace
 
-extern const OpDef reduce_sum_def =
-    reduction(Op::reduce_sum, "reduce_sum", infer_reduce_sum, eval_reduce_sum, "sum over `axes`");
-extern const OpDef reduce_mean_def = reduction(Op::reduce_mean, "reduce_mean", infer_reduce_mean,
-                                               eval_reduce_mean, "mean over `axes`");
+extern const OpDef reduce_sum_def = reduction(Op::reduce_sum, "reduce_sum", infer_reduce_sum,
+                                              eval_reduce_sum, grad_reduce_sum, "sum over `axes`");
+extern const OpDef reduce_mean_def =
+    reduction(Op::reduce_mean, "reduce_mean", infer_reduce_mean, eval_reduce_mean, grad_reduce_mean,
+              "mean over `axes`");
 extern const OpDef reduce_max_def =
-    reduction(Op::reduce_max, "reduce_max", infer_reduce_max, eval_reduce_max,
-              "maximum over `axes` (NaN if any is NaN)");
+    reduction(Op::reduce_max, "reduce_max", infer_reduce_max, eval_reduce_max, grad_reduce_max,
+              "maximum over `axes` (NaN if any is NaN); tied maxima share the gradient equally");
 
 } // namespace sj

@@ -84,8 +84,8 @@ void require_length(const OpCall& call, std::string_view attr, size_t got, int r
                           got, rank));
 }
 
-OpDef unary_def(Op op, std::string_view name, InferFn infer, EvalFn eval, std::string_view summary,
-                std::vector<AttrSpec> attrs) {
+OpDef unary_def(Op op, std::string_view name, InferFn infer, EvalFn eval, GradFn grad,
+                std::string_view summary, std::vector<AttrSpec> attrs) {
   return {.op = op,
           .name = name,
           .num_operands = 1,
@@ -93,6 +93,7 @@ OpDef unary_def(Op op, std::string_view name, InferFn infer, EvalFn eval, std::s
           .attrs = std::move(attrs),
           .infer = infer,
           .eval = eval,
+          .grad = grad,
           .summary = summary};
 }
 

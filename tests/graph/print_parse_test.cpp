@@ -64,6 +64,8 @@ const std::map<Op, std::string>& op_snippets() {
         {Op::tanh, unary("tanh")},
         {Op::gelu, x23 + "  %0 = gelu(%x) {approximate = true} : f32[2,3]\n"},
         {Op::softplus, unary("softplus")},
+        {Op::erf, unary("erf")},
+        {Op::stop_gradient, unary("stop_gradient")},
         {Op::add, binary("add", "f32")},
         {Op::sub, binary("sub", "f32")},
         {Op::mul, binary("mul", "f32")},

@@ -206,6 +206,22 @@ TEST(Softplus, LargeMagnitudesAreStable) {
   check_unary(softplus_op, DType::f64, {-50, 50}, {1.9287498479639178e-22, 50});
 }
 
+TEST(Erf, MatchesPublishedValues) {
+  // erf(0.5) = 0.5204998778130465, erf(1) = 0.8427007929497149, erf(2) = 0.9953222650189527.
+  check_float_unary([](Value v) { return sj::erf(v); }, {0, 0.5, -1, 2, kInf, -kInf},
+                    {0, 0.5204998778130465, -0.8427007929497149, 0.9953222650189527, 1, -1});
+}
+
+TEST(StopGradient, IsTheIdentityForEveryDtype) {
+  check_float_unary([](Value v) { return sj::stop_gradient(v); }, {0, -1.5, kInf, 3},
+                    {0, -1.5, kInf, 3});
+  Graph g;
+  Value i = constant(g, Tensor::from<int64_t>({2}, {I64::min(), 7}));
+  EXPECT_EQ(eval(stop_gradient(i)), Tensor::from<int64_t>({2}, {I64::min(), 7}));
+  Value b = constant(g, Tensor::from<bool>({2}, {true, false}));
+  EXPECT_EQ(eval(stop_gradient(b)), Tensor::from<bool>({2}, {true, false}));
+}
+
 // ---- binary arithmetic ---------------------------------------------------------------------
 
 TEST(Add, BroadcastsARowAcrossAMatrix) {

@@ -17,7 +17,7 @@ std::vector<Value> gradients(Value loss, const std::vector<Value>& wrt,
   }
   std::vector<Value> result;
   for (ValueId v : differentiate(g, loss.id(), ids, options, loc.where))
-    result.emplace_back(g, v);
+    result.push_back(v == kNoGradient ? Value() : Value(g, v));
   return result;
 }
 

@@ -7,6 +7,11 @@ namespace sj {
 namespace {
 
 Value make(Op op, std::vector<Value> operands, const Attrs& attrs, Loc loc) {
+  for (size_t i = 0; i < operands.size(); ++i)
+    if (operands[i].is_null())
+      throw Error(loc.where, fmt::format("{}: operand {} is a null Value (for example the "
+                                         "gradient of a value the loss does not depend on)",
+                                         op_name(op), i));
   Graph& g = operands.front().graph();
   std::vector<ValueId> ids;
   for (const Value& v : operands) {
@@ -32,6 +37,13 @@ Value reduce(Op op, Value x, const Axes& axes, bool keepdims, Loc loc) {
 }
 
 } // namespace
+
+Graph* Value::checked() const {
+  if (!graph_)
+    throw Error({}, "a null sj::Value was used (for example the gradient of a value the loss "
+                    "does not depend on, from Unconnected::none)");
+  return graph_;
+}
 
 Attrs Init::attrs() const {
   return {{"init", kind}, {"seed", seed}, {"value", value},  {"low", low},
@@ -94,6 +106,8 @@ SJ_UNARY(sigmoid)
 SJ_UNARY(tanh)
 SJ_UNARY(softplus)
 SJ_UNARY(erf)
+SJ_UNARY(sin)
+SJ_UNARY(cos)
 SJ_UNARY(stop_gradient)
 #undef SJ_UNARY
 

@@ -16,13 +16,21 @@
 namespace sj {
 
 /// A value of a graph under construction: a (graph, value id) pair, cheap to copy.
+///
+/// A default-constructed Value is null, like TensorFlow's None for a gradient that does not
+/// exist (see Unconnected::none). Using a null Value anywhere throws sj::Error.
 class Value {
 public:
+  Value() = default;
   Value(Graph& graph, ValueId id) : graph_(&graph), id_(id) {}
-  Graph& graph() const { return *graph_; }
-  ValueId id() const { return id_; }
+  bool is_null() const { return graph_ == nullptr; }
+  Graph& graph() const { return *checked(); }
+  ValueId id() const {
+    checked();
+    return id_;
+  }
   /// The node; the reference is invalidated when the graph grows.
-  const Node& node() const { return graph_->node(id_); }
+  const Node& node() const { return checked()->node(id_); }
   // Copies, not references: an expression like f(add(...), x.shape()) may grow the graph
   // (and move its nodes) after shape() was evaluated.
   TensorType type() const { return node().type; }
@@ -31,8 +39,10 @@ public:
   int rank() const { return type().rank(); }
 
 private:
-  Graph* graph_;
-  ValueId id_;
+  Graph* checked() const;
+
+  Graph* graph_ = nullptr;
+  ValueId id_ = 0;
 };
 
 /// A Value together with the line that mentions it. Operators such as `a + b` cannot take a
@@ -104,6 +114,8 @@ Value tanh(Value x, Loc loc = {});
 Value gelu(Value x, bool approximate = false, Loc loc = {});
 Value softplus(Value x, Loc loc = {});
 Value erf(Value x, Loc loc = {});
+Value sin(Value x, Loc loc = {});
+Value cos(Value x, Loc loc = {});
 /// The identity, except that no gradient flows through it.
 Value stop_gradient(Value x, Loc loc = {});
 

@@ -167,7 +167,12 @@ std::vector<ValueId> differentiate(Graph& g, ValueId loss, const std::vector<Val
 
   std::vector<ValueId> result;
   for (ValueId w : wrt) {
-    ValueId grad = w <= loss && adjoint[w] ? adjoint[w]->id() : fill(g, g.type(w), 0.0, loc).id();
+    bool connected = w <= loss && adjoint[w];
+    if (!connected && options.unconnected == Unconnected::none) {
+      result.push_back(kNoGradient);
+      continue;
+    }
+    ValueId grad = connected ? adjoint[w]->id() : fill(g, g.type(w), 0.0, loc).id();
     name_gradient(g, grad, w, first_new);
     result.push_back(grad);
   }

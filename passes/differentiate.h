@@ -11,7 +11,11 @@ namespace sj {
 enum class Unconnected {
   error, ///< an sj::Error listing every such value and why it is unconnected (the default)
   zero,  ///< its gradient is a constant zero (TensorFlow's unconnected_gradients=ZERO)
+  none,  ///< no gradient: kNoGradient in differentiate(), a null Value from gradients()
 };
+
+/// The "gradient" of an unconnected value under Unconnected::none (TensorFlow's None).
+inline constexpr ValueId kNoGradient = ~ValueId{0};
 
 struct GradientOptions {
   Unconnected unconnected = Unconnected::error;

@@ -179,6 +179,12 @@ Tensor eval_softplus(const EvalCall& c) {
 Tensor eval_erf(const EvalCall& c) {
   return map_float(c, [](double x) { return std::erf(x); });
 }
+Tensor eval_sin(const EvalCall& c) {
+  return map_float(c, [](double x) { return std::sin(x); });
+}
+Tensor eval_cos(const EvalCall& c) {
+  return map_float(c, [](double x) { return std::cos(x); });
+}
 Tensor eval_stop_gradient(const EvalCall& c) {
   return visit_dtype(c.type().dtype, [&]<typename T>() {
     return map_elements<T, T>(c.type(), c.args, [](T x) { return x; });
@@ -276,6 +282,8 @@ void grad_softplus(GradCall& c) { c.set(0, c.g * sigmoid(c.x[0])); }
 void grad_erf(GradCall& c) {
   c.set(0, c.g * exp(-square(c.x[0])) * (2 / std::sqrt(std::numbers::pi)));
 }
+void grad_sin(GradCall& c) { c.set(0, c.g * cos(c.x[0])); }
+void grad_cos(GradCall& c) { c.set(0, -(c.g * sin(c.x[0]))); }
 
 void grad_add(GradCall& c) {
   c.set(0, unbroadcast(c.g, c.x[0].shape()));
@@ -358,6 +366,10 @@ extern const OpDef softplus_def =
               "log(1 + e^x), computed stably");
 extern const OpDef erf_def =
     unary_def(Op::erf, "erf", infer_unary_float, eval_erf, grad_erf, "the error function");
+extern const OpDef sin_def =
+    unary_def(Op::sin, "sin", infer_unary_float, eval_sin, grad_sin, "sine (radians)");
+extern const OpDef cos_def =
+    unary_def(Op::cos, "cos", infer_unary_float, eval_cos, grad_cos, "cosine (radians)");
 extern const OpDef stop_gradient_def =
     unary_def(Op::stop_gradient, "stop_gradient", infer_any, eval_stop_gradient, nullptr,
               "x unchanged; no gradient flows through it");

@@ -65,6 +65,8 @@ const std::map<Op, std::string>& op_snippets() {
         {Op::gelu, x23 + "  %0 = gelu(%x) {approximate = true} : f32[2,3]\n"},
         {Op::softplus, unary("softplus")},
         {Op::erf, unary("erf")},
+        {Op::sin, unary("sin")},
+        {Op::cos, unary("cos")},
         {Op::stop_gradient, unary("stop_gradient")},
         {Op::add, binary("add", "f32")},
         {Op::sub, binary("sub", "f32")},

@@ -212,6 +212,18 @@ TEST(Erf, MatchesPublishedValues) {
                     {0, 0.5204998778130465, -0.8427007929497149, 0.9953222650189527, 1, -1});
 }
 
+TEST(Sin, MatchesKnownValues) {
+  const double pi = std::numbers::pi;
+  check_float_unary([](Value v) { return sj::sin(v); }, {0, pi / 6, pi / 2, -pi / 2, 1},
+                    {0, 0.5, 1, -1, 0.8414709848078965});
+}
+
+TEST(Cos, MatchesKnownValues) {
+  const double pi = std::numbers::pi;
+  check_float_unary([](Value v) { return sj::cos(v); }, {0, pi / 3, pi, -pi, 1},
+                    {1, 0.5, -1, -1, 0.5403023058681398});
+}
+
 TEST(StopGradient, IsTheIdentityForEveryDtype) {
   check_float_unary([](Value v) { return sj::stop_gradient(v); }, {0, -1.5, kInf, 3},
                     {0, -1.5, kInf, 3});

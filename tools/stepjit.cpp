@@ -9,6 +9,7 @@
 // command line.
 #include "codegen/host_cpu.h"
 #include "frontend/gradients.h"
+#include "frontend/optimizers.h"
 #include "graph/dot.h"
 #include "graph/format_number.h"
 #include "graph/op_docs.h"
@@ -106,47 +107,62 @@ struct GradientRequest {
   bool zero_unconnected = false;
 };
 
+// The loss output named by --loss.
+sj::ValueId loss_value(const sj::Graph& g, const GradientRequest& request) {
+  auto loss = g.output(request.loss);
+  if (loss) return *loss;
+  std::vector<std::string> names;
+  for (const sj::Output& o : g.outputs())
+    names.push_back(o.name);
+  throw sj::Error({},
+                  fmt::format("--loss {}: graph '{}' has no output named '{}' (its outputs: {})",
+                              request.loss, g.name(), request.loss,
+                              names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+}
+
+// The values named by --wrt: all-variables, or a comma-separated list of names.
+std::vector<sj::ValueId> wrt_values(const sj::Graph& g, const GradientRequest& request) {
+  if (request.wrt == "all-variables") return g.nodes_of(sj::Op::variable);
+  std::vector<sj::ValueId> wrt;
+  std::stringstream list(request.wrt);
+  for (std::string name; std::getline(list, name, ',');) {
+    auto v = g.find(name);
+    if (!v)
+      throw sj::Error({}, fmt::format("--wrt: graph '{}' has no value named '{}'", g.name(), name));
+    wrt.push_back(*v);
+  }
+  return wrt;
+}
+
 // Appends the gradient graph of `request` to `g`, with one output `grad.<name>` per gradient.
 void add_gradients(sj::Graph& g, const GradientRequest& request) {
-  auto loss = g.output(request.loss);
-  if (!loss) {
-    std::vector<std::string> names;
-    for (const sj::Output& o : g.outputs())
-      names.push_back(o.name);
-    throw sj::Error(
-        {}, fmt::format("--loss {}: graph '{}' has no output named '{}' (its outputs: "
-                        "{})",
-                        request.loss, g.name(), request.loss,
-                        names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
-  }
-  std::vector<sj::ValueId> wrt;
-  if (request.wrt == "all-variables") {
-    wrt = g.nodes_of(sj::Op::variable);
-  } else {
-    std::stringstream list(request.wrt);
-    for (std::string name; std::getline(list, name, ',');) {
-      auto v = g.find(name);
-      if (!v)
-        throw sj::Error({},
-                        fmt::format("--wrt: graph '{}' has no value named '{}'", g.name(), name));
-      wrt.push_back(*v);
-    }
-  }
+  std::vector<sj::ValueId> wrt = wrt_values(g, request);
   sj::GradientOptions options;
   if (request.zero_unconnected) options.unconnected = sj::Unconnected::zero;
-  auto grads = sj::differentiate(g, *loss, wrt, options);
+  auto grads = sj::differentiate(g, loss_value(g, request), wrt, options);
   for (size_t i = 0; i < wrt.size(); ++i) {
     const std::string& name = g.node(wrt[i]).name;
     g.add_output("grad." + (name.empty() ? std::to_string(wrt[i]) : name), grads[i]);
   }
 }
 
-int run_dump(const std::string& file, const std::string& stage, const GradientRequest& request) {
+// Appends the training step: gradients of the loss, then the optimizer's update of every
+// variable in `wrt` (all variables by default).
+void add_training_step(sj::Graph& g, const GradientRequest& request,
+                       const sj::OptimizerSpec& spec) {
+  std::vector<sj::Value> vars;
+  for (sj::ValueId v : wrt_values(g, request))
+    vars.emplace_back(g, v);
+  auto optimizer = sj::make_optimizer(spec);
+  optimizer->minimize(sj::Value(g, loss_value(g, request)), vars);
+}
+
+int run_dump(const std::string& file, const std::string& stage, const GradientRequest& request,
+             const sj::OptimizerSpec& spec) {
   sj::Graph g = load(file);
-  if (stage == "grad") {
-    add_gradients(g, request);
-    sj::verify(g);
-  }
+  if (stage == "grad") add_gradients(g, request);
+  if (stage == "train") add_training_step(g, request, spec);
+  sj::verify(g);
   if (stage == "dot")
     std::cout << sj::to_dot(g);
   else
@@ -195,6 +211,21 @@ int run_eval(const std::string& file, const std::vector<std::string>& inputs,
   return 0;
 }
 
+// The optimizer flags shared by every command that builds a training step.
+void add_optimizer_options(CLI::App* cmd, sj::OptimizerSpec& spec) {
+  cmd->add_option("--optimizer", spec.name, "sgd, adam, adamw, rmsprop or adagrad")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop", "adagrad"}))
+      ->capture_default_str();
+  cmd->add_option("--lr", spec.learning_rate, "learning rate (default: the optimizer's)");
+  cmd->add_option("--momentum", spec.momentum, "momentum (sgd, rmsprop)");
+  cmd->add_option("--weight-decay", spec.weight_decay, "weight decay");
+  cmd->add_flag_callback(
+      "--keras", [&spec] { spec.flavor = sj::Flavor::keras; },
+      "Keras's formulas and defaults instead of PyTorch's");
+  cmd->add_option("--clip-norm", spec.clipping.global_norm, "clip gradients by global norm");
+  cmd->add_option("--clip-value", spec.clipping.value, "clip each gradient element");
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -214,8 +245,9 @@ int main(int argc, char** argv) {
       ->required();
   dump->add_option("--stage", stage,
                    "graph: the verified graph as text; dot: Graphviz; grad: the graph with its "
-                   "gradient graph appended (outputs grad.<name>)")
-      ->check(CLI::IsMember({"graph", "dot", "grad"}))
+                   "gradient graph appended (outputs grad.<name>); train: the whole training "
+                   "step (forward, gradients, optimizer update)")
+      ->check(CLI::IsMember({"graph", "dot", "grad", "train"}))
       ->capture_default_str();
   GradientRequest request;
   dump->add_option("--loss", request.loss, "with --stage=grad: the output to differentiate")
@@ -223,6 +255,8 @@ int main(int argc, char** argv) {
   dump->add_option("--wrt", request.wrt,
                    "with --stage=grad: all-variables, or a comma-separated list of value names")
       ->capture_default_str();
+  sj::OptimizerSpec spec;
+  add_optimizer_options(dump, spec);
   dump->add_flag("--zero-unconnected", request.zero_unconnected,
                  "with --stage=grad: values the loss does not depend on get zero gradients "
                  "instead of an error");
@@ -254,7 +288,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*check) return run_check(file);
-    if (*dump) return run_dump(file, stage, request);
+    if (*dump) return run_dump(file, stage, request, spec);
     if (*ops) return run_ops(markdown);
     if (*eval) return run_eval(file, inputs, saves, steps, full, show_variables);
   } catch (const sj::Error& e) {

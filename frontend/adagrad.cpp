@@ -1,0 +1,46 @@
+// Adagrad with learning-rate decay, in PyTorch's and Keras's forms (see optimizers.h).
+#include "frontend/optimizers.h"
+
+namespace sj {
+
+Adagrad::Adagrad(AdagradOptions o, Flavor flavor)
+    : Optimizer("adagrad", flavor, o.common.schedule, o.common.clipping), o_(o) {
+  require(o.learning_rate >= 0, "learning_rate must be >= 0");
+  require(o.lr_decay >= 0, "lr_decay must be >= 0");
+  require(o.initial_accumulator_value >= 0, "initial_accumulator_value must be >= 0");
+  require(o.epsilon >= 0, "epsilon must be >= 0");
+  require(o.weight_decay >= 0, "weight_decay must be >= 0");
+  require(flavor == Flavor::torch || o.lr_decay == 0, "Keras's Adagrad has no lr_decay");
+  declare("learning_rate", o.learning_rate);
+  declare("epsilon", o.epsilon);
+  if (o.lr_decay != 0) declare("lr_decay", o.lr_decay);
+  if (o.weight_decay != 0) declare("weight_decay", o.weight_decay);
+}
+
+Adagrad Adagrad::keras(double learning_rate) {
+  return Adagrad(
+      {.learning_rate = learning_rate, .initial_accumulator_value = 0.1, .epsilon = 1e-7},
+      Flavor::keras);
+}
+
+Value Adagrad::update(UpdateContext& c, Value g, Value theta) {
+  DType dt = theta.dtype();
+  bool keras = flavor() == Flavor::keras;
+  Value lr = c.learning_rate(dt);
+  Value eps = c.hyper("epsilon", dt);
+  Value base = theta;
+  if (o_.weight_decay != 0) {
+    Value wd = c.hyper("weight_decay", dt);
+    if (keras)
+      base = theta - lr * wd * theta;
+    else
+      g = g + wd * theta;
+  }
+  if (o_.lr_decay != 0) lr = lr / (1.0 + c.k(dt) * c.hyper("lr_decay", dt));
+  Value s = c.slot(theta, "sum", o_.initial_accumulator_value);
+  Value s_new = s + square(g);
+  c.set(s, s_new);
+  return keras ? base - lr * g / sqrt(s_new + eps) : base - lr * g / (sqrt(s_new) + eps);
+}
+
+} // namespace sj

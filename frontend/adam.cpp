@@ -1,0 +1,66 @@
+// Adam and AdamW, with AMSGrad, in PyTorch's and Keras's forms (see optimizers.h).
+#include "frontend/optimizers.h"
+
+namespace sj {
+
+Adam::Adam(AdamOptions o, Flavor flavor) : Adam(o, flavor, "adam", false) {}
+
+Adam::Adam(AdamOptions o, Flavor flavor, std::string name, bool decoupled)
+    : Optimizer(std::move(name), flavor, o.common.schedule, o.common.clipping), o_(o),
+      decoupled_(decoupled || flavor == Flavor::keras) {
+  require(o.learning_rate >= 0, "learning_rate must be >= 0");
+  require(o.beta1 >= 0 && o.beta1 < 1, "beta1 must be in [0, 1)");
+  require(o.beta2 >= 0 && o.beta2 < 1, "beta2 must be in [0, 1)");
+  require(o.epsilon >= 0, "epsilon must be >= 0");
+  require(o.weight_decay >= 0, "weight_decay must be >= 0");
+  declare("learning_rate", o.learning_rate);
+  declare("beta1", o.beta1);
+  declare("beta2", o.beta2);
+  declare("epsilon", o.epsilon);
+  if (o.weight_decay != 0) declare("weight_decay", o.weight_decay);
+}
+
+Adam Adam::keras(double learning_rate) {
+  return Adam({.learning_rate = learning_rate, .epsilon = 1e-7}, Flavor::keras);
+}
+
+AdamW::AdamW(AdamOptions o, Flavor flavor) : Adam(o, flavor, "adamw", true) {}
+
+AdamW AdamW::keras(double learning_rate, double weight_decay) {
+  return AdamW({.learning_rate = learning_rate, .epsilon = 1e-7, .weight_decay = weight_decay},
+               Flavor::keras);
+}
+
+Value Adam::update(UpdateContext& c, Value g, Value theta) {
+  DType dt = theta.dtype();
+  Value lr = c.learning_rate(dt);
+  Value b1 = c.hyper("beta1", dt), b2 = c.hyper("beta2", dt), eps = c.hyper("epsilon", dt);
+  Value t = c.t(dt);
+  Value base = theta;
+  if (o_.weight_decay != 0) {
+    Value wd = c.hyper("weight_decay", dt);
+    if (decoupled_)
+      base = theta - lr * wd * theta;
+    else
+      g = g + wd * theta;
+  }
+  Value m = c.slot(theta, "m"), v = c.slot(theta, "v");
+  Value m_new = b1 * m + (1.0 - b1) * g;
+  Value v_new = b2 * v + (1.0 - b2) * square(g);
+  c.set(m, m_new);
+  c.set(v, v_new);
+  Value v_used = v_new;
+  if (o_.amsgrad) {
+    Value vmax = c.slot(theta, "vmax");
+    v_used = maximum(vmax, v_new);
+    c.set(vmax, v_used);
+  }
+  Value bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
+  if (flavor() == Flavor::keras) {
+    Value alpha = lr * sqrt(bc2) / bc1;
+    return base - alpha * m_new / (sqrt(v_used) + eps);
+  }
+  return base - lr * (m_new / bc1) / (sqrt(v_used / bc2) + eps);
+}
+
+} // namespace sj

@@ -1,0 +1,198 @@
+#include "frontend/optimizer.h"
+
+#include "frontend/gradients.h"
+
+#include <fmt/format.h>
+#include <set>
+
+namespace sj {
+
+namespace {
+
+std::string label(const Value& v) {
+  const Node& n = v.node();
+  return n.name.empty() ? fmt::format("an unnamed {}", n.def().name) : fmt::format("'{}'", n.name);
+}
+
+} // namespace
+
+std::vector<GradVar> zip(const std::vector<Value>& grads, const std::vector<Value>& vars, Loc loc) {
+  if (grads.size() != vars.size())
+    throw Error(loc.where, fmt::format("zip: {} gradient{} but {} variable{}: each gradient pairs "
+                                       "with the variable at the same position, so the lists "
+                                       "must have the same length",
+                                       grads.size(), grads.size() == 1 ? "" : "s", vars.size(),
+                                       vars.size() == 1 ? "" : "s"));
+  std::vector<GradVar> pairs;
+  for (size_t i = 0; i < grads.size(); ++i)
+    pairs.emplace_back(grads[i], vars[i]);
+  return pairs;
+}
+
+Optimizer::Optimizer(std::string name, Flavor flavor, Schedule schedule, Clipping clipping)
+    : name_(std::move(name)), flavor_(flavor), schedule_(std::move(schedule)), clipping_(clipping) {
+  require(clipping.value >= 0 && clipping.global_norm >= 0,
+          fmt::format("clipping thresholds must be >= 0 (0 disables), got value = {}, "
+                      "global_norm = {}",
+                      clipping.value, clipping.global_norm));
+}
+
+void Optimizer::declare(std::string name, double initial) {
+  hypers_.emplace_back(std::move(name), initial);
+}
+
+void Optimizer::require(bool ok, const std::string& message) const {
+  if (!ok) throw Error({}, fmt::format("{}: {}", name_, message));
+}
+
+Value Optimizer::hyperparameter(std::string_view name) const {
+  if (!graph_)
+    throw Error({}, fmt::format("{}: hyperparameter '{}' exists once the optimizer is applied "
+                                "(apply_gradients or minimize)",
+                                name_, name));
+  for (const auto& [n, v] : hyper_vars_)
+    if (n == name) return {*graph_, v};
+  std::vector<std::string> names;
+  for (const auto& [n, v] : hyper_vars_)
+    names.push_back(n);
+  throw Error({}, fmt::format("{}: has no hyperparameter '{}' (it has: {})", name_, name,
+                              fmt::join(names, ", ")));
+}
+
+Value Optimizer::step() const {
+  if (!graph_)
+    throw Error({},
+                fmt::format("{}: the step counter exists once the optimizer is applied", name_));
+  return {*graph_, step_};
+}
+
+std::vector<Value> Optimizer::minimize(Value loss, const std::vector<Value>& vars, Loc loc) {
+  return apply_gradients(zip(gradients(loss, vars, {}, loc), vars, loc), loc);
+}
+
+std::vector<Value> Optimizer::apply_gradients(const std::vector<GradVar>& pairs, Loc loc) {
+  const Location& where = loc.where;
+  auto fail = [&](const std::string& message) {
+    throw Error(where, fmt::format("{}.apply_gradients: {}", name_, message));
+  };
+  if (pairs.empty()) fail("no (gradient, variable) pairs: there is nothing to update");
+
+  // Everything that compiles but is wrong is rejected here, before the graph changes.
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const GradVar& p = pairs[i];
+    if (p.var.is_null()) fail(fmt::format("pair {}: the variable is a null Value", i));
+    const Node& target = p.var.node();
+    if (target.op != Op::variable)
+      fail(fmt::format("pair {}: the target {} is {} {}, not a variable: only variables hold "
+                       "state that an optimizer can update",
+                       i, label(p.var), target.op == Op::input ? "an" : "a", target.def().name));
+    if (p.grad.is_null())
+      fail(fmt::format("no gradient for variable '{}' (pair {}): the loss does not depend on "
+                       "it, so gradients() with Unconnected::none gave a null gradient. Leave "
+                       "it out of the variables to train, or use Unconnected::zero",
+                       target.name, i));
+    if (&p.grad.graph() != &p.var.graph())
+      fail(fmt::format("pair {}: the gradient and variable '{}' belong to different graphs", i,
+                       target.name));
+    if (&p.var.graph() != &pairs[0].var.graph())
+      fail(fmt::format("pair {}: variable '{}' belongs to another graph than pair 0's", i,
+                       target.name));
+    if (p.grad.type() != p.var.type())
+      fail(fmt::format("the gradient for variable '{}' is {} but the variable is {}: a "
+                       "gradient must have its variable's dtype and shape (are the lists "
+                       "given to zip in the same order?)",
+                       target.name, p.grad.type().str(), p.var.type().str()));
+    for (size_t j = 0; j < i; ++j)
+      if (pairs[j].var.id() == p.var.id())
+        fail(fmt::format("variable '{}' appears twice (pairs {} and {}): a step updates each "
+                         "variable once; sum its gradients first",
+                         target.name, j, i));
+  }
+  Graph& g = pairs[0].var.graph();
+  if (graph_)
+    fail(fmt::format("this optimizer was already applied to graph '{}': one optimizer builds one "
+                     "step, updating each variable once; apply it to all variables in one call",
+                     graph_->name()));
+
+  // Hyperparameter variables and the step counter, under a name unused in this graph.
+  std::string base = name_;
+  for (int n = 1; g.find(name_ + "/step"); ++n)
+    name_ = fmt::format("{}_{}", base, n);
+  graph_ = &g;
+  DType dtype = pairs[0].var.dtype();
+  for (const auto& [hp, value] : hypers_)
+    hyper_vars_.emplace_back(
+        hp, variable(g, name_ + "/" + hp, {dtype, {}}, Init::constant(value), where).id());
+  Value counter = variable(g, name_ + "/step", {DType::i64, {}}, Init::zeros(), where);
+  step_ = counter.id();
+
+  // Clipping, as graph nodes on the gradients.
+  std::vector<Value> grads;
+  for (const GradVar& p : pairs)
+    grads.push_back(p.grad);
+  if (clipping_.value > 0)
+    for (Value& gr : grads)
+      gr = minimum(maximum(gr, scalar_like(gr, -clipping_.value, where), where),
+                   scalar_like(gr, clipping_.value, where), where);
+  if (clipping_.global_norm > 0) {
+    Value sum;
+    for (const Value& gr : grads) {
+      Value s = cast(reduce_sum(square(gr, where), Axes::all(), false, where), dtype, where);
+      sum = sum.is_null() ? s : add(sum, s, where);
+    }
+    Value norm = sqrt(sum, where);
+    Value limit = scalar_like(norm, clipping_.global_norm, where);
+    Value scale = div(limit, maximum(norm, limit, where), where);
+    for (Value& gr : grads)
+      gr = mul(gr, gr.dtype() == dtype ? scale : cast(scale, gr.dtype()), where);
+  }
+
+  UpdateContext ctx(*this, g, counter, where);
+  std::vector<Value> updated;
+  for (size_t i = 0; i < pairs.size(); ++i)
+    updated.push_back(assign(pairs[i].var, update(ctx, grads[i], pairs[i].var), where));
+  assign(counter, add(counter, scalar_like(counter, 1, where), where), where);
+  return updated;
+}
+
+Value UpdateContext::hyper(std::string_view name, DType dtype) {
+  auto key = std::pair{std::string(name), dtype};
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  Value v = opt_.hyperparameter(name);
+  if (v.dtype() != dtype) v = cast(v, dtype, loc_);
+  return cache_.emplace(key, v).first->second;
+}
+
+Value UpdateContext::k(DType dtype) {
+  auto key = std::pair{std::string("/k"), dtype};
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  return cache_.emplace(key, cast(k_, dtype, loc_)).first->second;
+}
+
+Value UpdateContext::t(DType dtype) {
+  auto key = std::pair{std::string("/t"), dtype};
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  return cache_.emplace(key, add(k(dtype), scalar(graph_, 1, dtype, loc_), loc_)).first->second;
+}
+
+Value UpdateContext::learning_rate(DType dtype) {
+  auto key = std::pair{std::string("/lr"), dtype};
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  return cache_.emplace(key, opt_.schedule_.rate(hyper("learning_rate", dtype), k(dtype)))
+      .first->second;
+}
+
+Value UpdateContext::first_step() {
+  auto key = std::pair{std::string("/first"), DType::boolean};
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  return cache_.emplace(key, equal(k_, scalar_like(k_, 0, loc_), loc_)).first->second;
+}
+
+Value UpdateContext::slot(Value var, std::string_view slot, double init) {
+  std::string name = fmt::format("{}.{}_{}", var.node().name, opt_.name_, slot);
+  return variable(graph_, name, var.type(), init == 0 ? Init::zeros() : Init::constant(init), loc_);
+}
+
+void UpdateContext::set(Value slot, Value value) { assign(slot, value, loc_); }
+
+} // namespace sj

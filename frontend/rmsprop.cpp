@@ -1,0 +1,58 @@
+// RMSprop, centered or not, with momentum, in PyTorch's and Keras's forms (see optimizers.h).
+#include "frontend/optimizers.h"
+
+namespace sj {
+
+RMSprop::RMSprop(RMSpropOptions o, Flavor flavor)
+    : Optimizer("rmsprop", flavor, o.common.schedule, o.common.clipping), o_(o) {
+  require(o.learning_rate >= 0, "learning_rate must be >= 0");
+  require(o.alpha >= 0 && o.alpha < 1, "alpha must be in [0, 1)");
+  require(o.epsilon >= 0, "epsilon must be >= 0");
+  require(o.momentum >= 0, "momentum must be >= 0");
+  require(o.weight_decay >= 0, "weight_decay must be >= 0");
+  declare("learning_rate", o.learning_rate);
+  declare("alpha", o.alpha);
+  declare("epsilon", o.epsilon);
+  if (o.momentum != 0) declare("momentum", o.momentum);
+  if (o.weight_decay != 0) declare("weight_decay", o.weight_decay);
+}
+
+RMSprop RMSprop::keras(double learning_rate) {
+  return RMSprop({.learning_rate = learning_rate, .alpha = 0.9, .epsilon = 1e-7}, Flavor::keras);
+}
+
+Value RMSprop::update(UpdateContext& c, Value g, Value theta) {
+  DType dt = theta.dtype();
+  bool keras = flavor() == Flavor::keras;
+  Value lr = c.learning_rate(dt);
+  Value alpha = c.hyper("alpha", dt), eps = c.hyper("epsilon", dt);
+  Value base = theta;
+  if (o_.weight_decay != 0) {
+    Value wd = c.hyper("weight_decay", dt);
+    if (keras)
+      base = theta - lr * wd * theta;
+    else
+      g = g + wd * theta;
+  }
+  Value v = c.slot(theta, "v");
+  Value v_new = alpha * v + (1.0 - alpha) * square(g);
+  c.set(v, v_new);
+  Value spread = v_new;
+  if (o_.centered) {
+    Value a = c.slot(theta, "avg");
+    Value a_new = alpha * a + (1.0 - alpha) * g;
+    c.set(a, a_new);
+    spread = v_new - square(a_new);
+  }
+  // PyTorch adds epsilon to the root; Keras adds it under the root and scales by lr first.
+  Value step = keras ? lr * g / sqrt(spread + eps) : g / (sqrt(spread) + eps);
+  if (o_.momentum != 0) {
+    Value b = c.slot(theta, "momentum");
+    Value b_new = c.hyper("momentum", dt) * b + step;
+    c.set(b, b_new);
+    step = b_new;
+  }
+  return keras ? base - step : base - lr * step;
+}
+
+} // namespace sj

@@ -7,15 +7,6 @@
 
 namespace sj {
 
-namespace {
-
-std::string label(const Value& v) {
-  const Node& n = v.node();
-  return n.name.empty() ? fmt::format("an unnamed {}", n.def().name) : fmt::format("'{}'", n.name);
-}
-
-} // namespace
-
 std::vector<GradVar> zip(const std::vector<Value>& grads, const std::vector<Value>& vars, Loc loc) {
   if (grads.size() != vars.size())
     throw Error(loc.where, fmt::format("zip: {} gradient{} but {} variable{}: each gradient pairs "
@@ -76,6 +67,7 @@ std::vector<Value> Optimizer::apply_gradients(const std::vector<GradVar>& pairs,
     throw Error(where, fmt::format("{}.apply_gradients: {}", name_, message));
   };
   if (pairs.empty()) fail("no (gradient, variable) pairs: there is nothing to update");
+  auto g0 = [](const GradVar& p) -> const Graph& { return p.var.graph(); };
 
   // Everything that compiles but is wrong is rejected here, before the graph changes.
   for (size_t i = 0; i < pairs.size(); ++i) {
@@ -83,9 +75,9 @@ std::vector<Value> Optimizer::apply_gradients(const std::vector<GradVar>& pairs,
     if (p.var.is_null()) fail(fmt::format("pair {}: the variable is a null Value", i));
     const Node& target = p.var.node();
     if (target.op != Op::variable)
-      fail(fmt::format("pair {}: the target {} is {} {}, not a variable: only variables hold "
+      fail(fmt::format("pair {}: the target {} is {}, not a variable: only variables hold "
                        "state that an optimizer can update",
-                       i, label(p.var), target.op == Op::input ? "an" : "a", target.def().name));
+                       i, value_label(g0(p), p.var.id()), op_with_article(target)));
     if (p.grad.is_null())
       fail(fmt::format("no gradient for variable '{}' (pair {}): the loss does not depend on "
                        "it, so gradients() with Unconnected::none gave a null gradient. Leave "

@@ -14,6 +14,23 @@ bool is_valid_name(std::string_view name) {
   return true;
 }
 
+std::string node_label(const Node& node) {
+  return node.name.empty() ? std::string(node.def().name)
+                           : fmt::format("{} '{}'", node.def().name, node.name);
+}
+
+std::string op_with_article(const Node& node) {
+  std::string_view op = node.def().name;
+  bool vowel = std::string_view("aeiou").find(op.front()) != std::string_view::npos;
+  return fmt::format("{} {}", vowel ? "an" : "a", op);
+}
+
+std::string value_label(const Graph& graph, ValueId v) {
+  const Node& n = graph.node(v);
+  return n.name.empty() ? fmt::format("%{} (an unnamed {})", v, n.def().name)
+                        : fmt::format("'{}'", n.name);
+}
+
 Graph::Graph(std::string name) : name_(std::move(name)) {}
 
 ValueId Graph::add(Op op, std::vector<ValueId> operands, const Attrs& attrs, Location loc,

@@ -33,8 +33,17 @@ struct Output {
   ValueId value;
 };
 
+/// How messages name a node: `input 'x'`, or just `add` for an unnamed one.
+std::string node_label(const Node& node);
+/// A node's op with its article: "a variable", "an input".
+std::string op_with_article(const Node& node);
+
 /// True for names the text form can spell: `[A-Za-z_][A-Za-z0-9_./]*`.
 bool is_valid_name(std::string_view name);
+
+class Graph;
+/// How messages name a value: `'w'`, or `%7 (an unnamed add)`.
+std::string value_label(const Graph& graph, ValueId v);
 
 class Graph {
 public:

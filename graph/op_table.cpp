@@ -90,9 +90,7 @@ const Attrs& EvalCall::attrs() const { return node.attrs; }
 const TensorType& EvalCall::type() const { return node.type; }
 
 void EvalCall::fail(const std::string& message) const {
-  std::string who = node.name.empty() ? std::string(node.def().name)
-                                      : fmt::format("{} '{}'", node.def().name, node.name);
-  throw Error(node.loc, fmt::format("{}: {}", who, message));
+  throw Error(node.loc, fmt::format("{}: {}", node_label(node), message));
 }
 
 } // namespace sj

@@ -9,13 +9,6 @@ namespace sj {
 
 namespace {
 
-// `'w'` for a named value, `%7 (an unnamed add)` otherwise: how messages name a value.
-std::string label(const Graph& g, ValueId v) {
-  const Node& n = g.node(v);
-  return n.name.empty() ? fmt::format("%{} (an unnamed {})", v, n.def().name)
-                        : fmt::format("'{}'", n.name);
-}
-
 // For every node up to `last`: does it depend on a wrt value through gradient-carrying edges?
 std::vector<bool> depends_on(const Graph& g, const std::vector<bool>& is_wrt, ValueId last) {
   std::vector<bool> d(last + 1, false);
@@ -65,11 +58,12 @@ std::string blocked_reason(const Graph& g, ValueId w, ValueId loss,
               ? fmt::format("its operand is {}, and integer and bool values carry no gradient",
                             g.type(n.operands[i]).str())
               : fmt::format("{} passes no gradient", n.def().name);
-      return fmt::format("{} reaches the loss only through {} at {}: {}", label(g, w), n.def().name,
-                         n.loc.str(), why);
+      return fmt::format("{} reaches the loss only through {} at {}: {}", value_label(g, w),
+                         n.def().name, n.loc.str(), why);
     }
   }
-  return fmt::format("{} reaches the loss only through ops that pass no gradient", label(g, w));
+  return fmt::format("{} reaches the loss only through ops that pass no gradient",
+                     value_label(g, w));
 }
 
 void check_arguments(const Graph& g, ValueId loss, const std::vector<ValueId>& wrt,
@@ -81,10 +75,10 @@ void check_arguments(const Graph& g, ValueId loss, const std::vector<ValueId>& w
   if (t.rank() != 0)
     throw Error(loc, fmt::format("gradients: the loss must be a scalar, but {} is {}; reduce it "
                                  "first, e.g. with reduce_mean or reduce_sum",
-                                 label(g, loss), t.str()));
+                                 value_label(g, loss), t.str()));
   if (!is_float(t.dtype))
     throw Error(loc, fmt::format("gradients: the loss must be floating point, but {} is {}",
-                                 label(g, loss), t.str()));
+                                 value_label(g, loss), t.str()));
   if (wrt.empty())
     throw Error(loc, "gradients: `wrt` is empty: list the values to differentiate with respect "
                      "to (usually every trainable variable)");
@@ -95,7 +89,7 @@ void check_arguments(const Graph& g, ValueId loss, const std::vector<ValueId>& w
     if (!is_float(g.type(w).dtype))
       throw Error(loc, fmt::format("gradients: {} is {}: integer and bool values carry no "
                                    "gradient, so it cannot be in `wrt`",
-                                   label(g, w), g.type(w).str()));
+                                   value_label(g, w), g.type(w).str()));
   }
 }
 
@@ -125,14 +119,14 @@ std::vector<ValueId> differentiate(Graph& g, ValueId loss, const std::vector<Val
     std::vector<bool> reach_any = reaches(g, loss, /*any_edge=*/true);
     std::vector<std::string> names, reasons;
     for (ValueId w : unconnected) {
-      names.push_back(label(g, w));
+      names.push_back(value_label(g, w));
       if (w <= loss && reach_any[w]) reasons.push_back(blocked_reason(g, w, loss, reach_any));
     }
     std::string msg = fmt::format(
         "gradients: the loss {} does not depend on {}{}. If zero gradients are intended, pass "
         "GradientOptions{{.unconnected = Unconnected::zero}} (like TensorFlow's "
         "unconnected_gradients=ZERO)",
-        label(g, loss), fmt::join(names, ", "),
+        value_label(g, loss), fmt::join(names, ", "),
         reasons.empty() ? "" : fmt::format(" ({})", fmt::join(reasons, "; ")));
     throw Error(loc, msg);
   }

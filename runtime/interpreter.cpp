@@ -40,19 +40,6 @@ private:
   std::map<std::string, Tensor> pending_;
 };
 
-// `input 'x'`, or `add` for an unnamed node: how messages name a node.
-std::string node_label(const Node& node) {
-  return node.name.empty() ? std::string(node.def().name)
-                           : fmt::format("{} '{}'", node.def().name, node.name);
-}
-
-// "a variable node", "an input node": for messages that name a node's op.
-std::string a_node_of(const Node& node) {
-  std::string_view op = node.def().name;
-  bool vowel = std::string_view("aeiou").find(op.front()) != std::string_view::npos;
-  return fmt::format("{} {} node", vowel ? "an" : "a", op);
-}
-
 // A graph too big for this machine is the user's problem to fix, not the end of the process:
 // running out of memory becomes an sj::Error saying what was being allocated.
 [[noreturn]] void out_of_memory(const Location& loc, const std::string& doing) {
@@ -95,7 +82,8 @@ void Interpreter::check_feeds(const std::map<std::string, Tensor>& feeds) const 
     if (!v)
       unknown.push_back(fmt::format("'{}'", name));
     else if (graph_.node(*v).op != Op::input)
-      unknown.push_back(fmt::format("'{}' ({}, not an input)", name, a_node_of(graph_.node(*v))));
+      unknown.push_back(
+          fmt::format("'{}' ({}, not an input)", name, op_with_article(graph_.node(*v)) + " node"));
   }
   if (!missing.empty() || !unknown.empty()) {
     std::vector<std::string> parts;
@@ -160,7 +148,8 @@ const Tensor& Interpreter::variable(const std::string& name) const {
   for (const auto& [n, value] : variables_)
     names.push_back(n);
   auto v = graph_.find(name);
-  std::string what = v ? fmt::format("'{}' is {}, not a variable", name, a_node_of(graph_.node(*v)))
+  std::string what = v ? fmt::format("'{}' is {}, not a variable", name,
+                                     op_with_article(graph_.node(*v)) + " node")
                        : fmt::format("there is no variable '{}'", name);
   throw Error({}, fmt::format("{} in graph '{}'; its variables are {}", what, graph_.name(),
                               quoted(names)));

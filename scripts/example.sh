@@ -4,4 +4,4 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"
 build="${STEPJIT_BUILD_DIR:-$root/build}"
-exec "$build/examples/hello_graph" "$@"
+exec "$build/examples/seed_adam" "$@"

@@ -95,6 +95,14 @@ struct AttrSpec {
 
 inline constexpr int kVariadic = -1;
 
+/// How an op's loop can be fused (passes/fuse.h), by the shape of its computation.
+enum class Fusion : uint8_t {
+  none,        ///< writes its result as a whole (matmul, softmax, concat, sources, assign)
+  elementwise, ///< result[i] from operand elements at the same (broadcast) position
+  index_map,   ///< result[i] is an operand element at a computed position (layout, gather)
+  reduction,   ///< reads each operand element once, folding into fewer results
+};
+
 /// One row of the op table.
 struct OpDef {
   Op op;
@@ -102,9 +110,10 @@ struct OpDef {
   int num_operands;                            // kVariadic: one or more
   std::vector<std::string_view> operand_names; // for messages and docs; variadic: one name
   std::vector<AttrSpec> attrs;
-  InferFn infer;              // shape and dtype rule; throws sj::Error through OpCall::fail
-  EvalFn eval;                // reference interpreter kernel
-  GradFn grad = nullptr;      // gradient rule; nullptr: no gradient flows through this op
+  InferFn infer;         // shape and dtype rule; throws sj::Error through OpCall::fail
+  EvalFn eval;           // reference interpreter kernel
+  GradFn grad = nullptr; // gradient rule; nullptr: no gradient flows through this op
+  Fusion fusion = Fusion::none;
   bool declares_type = false; // input/variable/constant: the result type is written
   bool has_effect = false;    // assign: kept even when its result is unused
   std::string_view summary = {};

@@ -332,47 +332,49 @@ OpDef binary(Op op, std::string_view name, InferFn infer, EvalFn eval, GradFn gr
           .infer = infer,
           .eval = eval,
           .grad = grad,
+          .fusion = Fusion::elementwise,
           .summary = summary};
 }
 
 } // namespace
 
 extern const OpDef neg_def =
-    unary_def(Op::neg, "neg", infer_unary_numeric, eval_neg, grad_neg, "-x");
+    unary_def(Op::neg, "neg", infer_unary_numeric, eval_neg, grad_neg, Fusion::elementwise, "-x");
 extern const OpDef abs_def =
-    unary_def(Op::abs, "abs", infer_unary_numeric, eval_abs, grad_abs, "|x|");
+    unary_def(Op::abs, "abs", infer_unary_numeric, eval_abs, grad_abs, Fusion::elementwise, "|x|");
 extern const OpDef exp_def =
-    unary_def(Op::exp, "exp", infer_unary_float, eval_exp, grad_exp, "e^x");
-extern const OpDef log_def =
-    unary_def(Op::log, "log", infer_unary_float, eval_log, grad_log, "natural logarithm");
-extern const OpDef sqrt_def =
-    unary_def(Op::sqrt, "sqrt", infer_unary_float, eval_sqrt, grad_sqrt, "square root");
-extern const OpDef rsqrt_def =
-    unary_def(Op::rsqrt, "rsqrt", infer_unary_float, eval_rsqrt, grad_rsqrt, "1 / sqrt(x)");
-extern const OpDef square_def =
-    unary_def(Op::square, "square", infer_unary_numeric, eval_square, grad_square, "x * x");
+    unary_def(Op::exp, "exp", infer_unary_float, eval_exp, grad_exp, Fusion::elementwise, "e^x");
+extern const OpDef log_def = unary_def(Op::log, "log", infer_unary_float, eval_log, grad_log,
+                                       Fusion::elementwise, "natural logarithm");
+extern const OpDef sqrt_def = unary_def(Op::sqrt, "sqrt", infer_unary_float, eval_sqrt, grad_sqrt,
+                                        Fusion::elementwise, "square root");
+extern const OpDef rsqrt_def = unary_def(Op::rsqrt, "rsqrt", infer_unary_float, eval_rsqrt,
+                                         grad_rsqrt, Fusion::elementwise, "1 / sqrt(x)");
+extern const OpDef square_def = unary_def(Op::square, "square", infer_unary_numeric, eval_square,
+                                          grad_square, Fusion::elementwise, "x * x");
 extern const OpDef relu_def = unary_def(Op::relu, "relu", infer_unary_numeric, eval_relu, grad_relu,
-                                        "max(x, 0); gradient 0 at x = 0");
-extern const OpDef sigmoid_def = unary_def(Op::sigmoid, "sigmoid", infer_unary_float, eval_sigmoid,
-                                           grad_sigmoid, "1 / (1 + e^-x), computed stably");
-extern const OpDef tanh_def =
-    unary_def(Op::tanh, "tanh", infer_unary_float, eval_tanh, grad_tanh, "hyperbolic tangent");
+                                        Fusion::elementwise, "max(x, 0); gradient 0 at x = 0");
+extern const OpDef sigmoid_def =
+    unary_def(Op::sigmoid, "sigmoid", infer_unary_float, eval_sigmoid, grad_sigmoid,
+              Fusion::elementwise, "1 / (1 + e^-x), computed stably");
+extern const OpDef tanh_def = unary_def(Op::tanh, "tanh", infer_unary_float, eval_tanh, grad_tanh,
+                                        Fusion::elementwise, "hyperbolic tangent");
 extern const OpDef gelu_def =
-    unary_def(Op::gelu, "gelu", infer_unary_float, eval_gelu, grad_gelu,
+    unary_def(Op::gelu, "gelu", infer_unary_float, eval_gelu, grad_gelu, Fusion::elementwise,
               "x * Phi(x) (exact, with erf); approximate = true uses the tanh form",
               {{"approximate", AttrKind::boolean, false}});
 extern const OpDef softplus_def =
     unary_def(Op::softplus, "softplus", infer_unary_float, eval_softplus, grad_softplus,
-              "log(1 + e^x), computed stably");
-extern const OpDef erf_def =
-    unary_def(Op::erf, "erf", infer_unary_float, eval_erf, grad_erf, "the error function");
-extern const OpDef sin_def =
-    unary_def(Op::sin, "sin", infer_unary_float, eval_sin, grad_sin, "sine (radians)");
-extern const OpDef cos_def =
-    unary_def(Op::cos, "cos", infer_unary_float, eval_cos, grad_cos, "cosine (radians)");
+              Fusion::elementwise, "log(1 + e^x), computed stably");
+extern const OpDef erf_def = unary_def(Op::erf, "erf", infer_unary_float, eval_erf, grad_erf,
+                                       Fusion::elementwise, "the error function");
+extern const OpDef sin_def = unary_def(Op::sin, "sin", infer_unary_float, eval_sin, grad_sin,
+                                       Fusion::elementwise, "sine (radians)");
+extern const OpDef cos_def = unary_def(Op::cos, "cos", infer_unary_float, eval_cos, grad_cos,
+                                       Fusion::elementwise, "cosine (radians)");
 extern const OpDef stop_gradient_def =
     unary_def(Op::stop_gradient, "stop_gradient", infer_any, eval_stop_gradient, nullptr,
-              "x unchanged; no gradient flows through it");
+              Fusion::elementwise, "x unchanged; no gradient flows through it");
 
 extern const OpDef add_def =
     binary(Op::add, "add", infer_binary_numeric, eval_add, grad_add, "a + b");
@@ -406,6 +408,7 @@ extern const OpDef select_def = {.op = Op::select,
                                  .infer = infer_select,
                                  .eval = eval_select,
                                  .grad = grad_select,
+                                 .fusion = Fusion::elementwise,
                                  .summary = "cond ? a : b, all three broadcast together"};
 
 extern const OpDef cast_def = {
@@ -417,6 +420,7 @@ extern const OpDef cast_def = {
     .infer = infer_cast,
     .eval = eval_cast,
     .grad = grad_cast,
+    .fusion = Fusion::elementwise,
     .summary = "convert to dtype `to`: float to int truncates toward zero and saturates (NaN "
                "gives 0); to bool is x != 0; only float to float passes a gradient"};
 

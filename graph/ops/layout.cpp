@@ -188,16 +188,17 @@ void grad_slice(GradCall& c) {
 } // namespace
 
 extern const OpDef transpose_def = unary_def(
-    Op::transpose, "transpose", infer_transpose, eval_transpose, grad_transpose,
+    Op::transpose, "transpose", infer_transpose, eval_transpose, grad_transpose, Fusion::index_map,
     "result dimension i is operand dimension perm[i]", {{"perm", AttrKind::ints, std::nullopt}});
 extern const OpDef reshape_def = unary_def(
-    Op::reshape, "reshape", infer_reshape, eval_reshape, grad_reshape,
+    Op::reshape, "reshape", infer_reshape, eval_reshape, grad_reshape, Fusion::index_map,
     "same elements in row-major order, new shape", {{"shape", AttrKind::ints, std::nullopt}});
-extern const OpDef broadcast_to_def = unary_def(
-    Op::broadcast_to, "broadcast_to", infer_broadcast_to, eval_broadcast_to, grad_broadcast_to,
-    "repeat size-1 and missing leading dimensions", {{"shape", AttrKind::ints, std::nullopt}});
+extern const OpDef broadcast_to_def =
+    unary_def(Op::broadcast_to, "broadcast_to", infer_broadcast_to, eval_broadcast_to,
+              grad_broadcast_to, Fusion::index_map, "repeat size-1 and missing leading dimensions",
+              {{"shape", AttrKind::ints, std::nullopt}});
 extern const OpDef slice_def =
-    unary_def(Op::slice, "slice", infer_slice, eval_slice, grad_slice,
+    unary_def(Op::slice, "slice", infer_slice, eval_slice, grad_slice, Fusion::index_map,
               "the box [begin, end) of the operand, one entry per dimension",
               {{"begin", AttrKind::ints, std::nullopt}, {"end", AttrKind::ints, std::nullopt}});
 extern const OpDef concat_def = {.op = Op::concat,

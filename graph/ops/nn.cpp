@@ -225,6 +225,7 @@ extern const OpDef one_hot_def = {
     .attrs = {{"depth", AttrKind::integer, std::nullopt}, {"dtype", AttrKind::dtype, DType::f32}},
     .infer = infer_one_hot,
     .eval = eval_one_hot,
+    .fusion = Fusion::index_map,
     .summary = "[..., depth] with 1 at each index; an index out of [0, depth) gives a zero row"};
 
 extern const OpDef gather_def = {
@@ -236,6 +237,7 @@ extern const OpDef gather_def = {
     .infer = infer_gather,
     .eval = eval_gather,
     .grad = grad_gather,
+    .fusion = Fusion::index_map,
     .summary = "rows of `table` by index (embedding lookup); out-of-range is a run-time error"};
 
 } // namespace sj

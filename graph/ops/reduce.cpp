@@ -159,6 +159,7 @@ OpDef reduction(Op op, std::string_view name, InferFn infer, EvalFn eval, GradFn
           .infer = infer,
           .eval = eval,
           .grad = grad,
+          .fusion = Fusion::reduction,
           .summary = summary};
 }
 

@@ -85,7 +85,7 @@ void require_length(const OpCall& call, std::string_view attr, size_t got, int r
 }
 
 OpDef unary_def(Op op, std::string_view name, InferFn infer, EvalFn eval, GradFn grad,
-                std::string_view summary, std::vector<AttrSpec> attrs) {
+                Fusion fusion, std::string_view summary, std::vector<AttrSpec> attrs) {
   return {.op = op,
           .name = name,
           .num_operands = 1,
@@ -94,6 +94,7 @@ OpDef unary_def(Op op, std::string_view name, InferFn infer, EvalFn eval, GradFn
           .infer = infer,
           .eval = eval,
           .grad = grad,
+          .fusion = fusion,
           .summary = summary};
 }
 

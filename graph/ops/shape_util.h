@@ -27,7 +27,7 @@ void require_same_dtype(const OpCall& call, size_t i, size_t j);
 
 /// The table row of an op with one operand `x` (unary math, layout ops).
 OpDef unary_def(Op op, std::string_view name, InferFn infer, EvalFn eval, GradFn grad,
-                std::string_view summary, std::vector<AttrSpec> attrs = {});
+                Fusion fusion, std::string_view summary, std::vector<AttrSpec> attrs = {});
 
 /// Attribute lists describing one entry per dimension must have exactly `rank` entries.
 void require_length(const OpCall& call, std::string_view attr, size_t got, int rank);

@@ -1,0 +1,29 @@
+// Fusion: which values are computed inside their user's loop instead of being stored.
+#pragma once
+
+#include "graph/graph.h"
+
+#include <string>
+#include <vector>
+
+namespace sj {
+
+/// `inlined[v]`: value v is never stored; its single user computes it element by element in
+/// its own loop. The other (materialized) values each get a buffer and a loop nest (or a whole-
+/// buffer routine); a chain of inlined values ending in one materialized value is one group.
+struct FusionPlan {
+  std::vector<bool> inlined;
+  /// The materialized value whose loop computes v (v itself when v is materialized).
+  std::vector<ValueId> root;
+};
+
+/// Inlines a value when it has an element rule (elementwise math or an index map), exactly one
+/// use, is not an output, and its user either has an element rule over the same shape or is a
+/// reduction (which reads each element once): so an intermediate used once never reaches
+/// memory, and nothing is computed twice.
+FusionPlan fuse(const Graph& graph);
+
+/// The groups, one line each: `%7 <- mul %5, sub %6` (root, then the inlined values).
+std::string print_fusion(const Graph& graph, const FusionPlan& plan);
+
+} // namespace sj

@@ -11,10 +11,9 @@
 
 #include "graph/graph.h"
 
+#include <functional>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
-
-#include <functional>
 #include <vector>
 
 namespace sj {
@@ -26,7 +25,9 @@ struct MemoryPlan;
 /// index, each computed from the other on demand (with IR instructions).
 class Index {
 public:
-  static Index flat(Shape shape, llvm::Value* linear) { return Index(std::move(shape), {}, linear); }
+  static Index flat(Shape shape, llvm::Value* linear) {
+    return Index(std::move(shape), {}, linear);
+  }
   static Index dims(Shape shape, std::vector<llvm::Value*> dims) {
     return Index(std::move(shape), std::move(dims), nullptr);
   }

@@ -14,7 +14,7 @@ enum class Storage {
   input,    ///< the caller's feed buffer
   variable, ///< the variable's persistent buffer
   constant, ///< read-only data in the compiled code
-  alias,    ///< the buffer of operand 0 (assign: its value is its operand's)
+  alias,    ///< the buffer of the assigned value (an assign's result is its operand 1)
   arena,    ///< the scratch arena, at `offset`
 };
 
@@ -22,8 +22,8 @@ struct Buffer {
   Storage storage = Storage::none;
   int64_t offset = 0; // arena only
   int64_t bytes = 0;
-  ValueId first = 0;  // the node that writes it
-  ValueId last = 0;   // the last node that reads it (graph size: read at the end of the step)
+  ValueId first = 0; // the node that writes it
+  ValueId last = 0;  // the last node that reads it (graph size: read at the end of the step)
 };
 
 struct MemoryPlan {

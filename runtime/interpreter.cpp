@@ -1,6 +1,6 @@
 #include "runtime/interpreter.h"
 
-#include "graph/initializers.h"
+#include "runtime/feeds.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -40,74 +40,13 @@ private:
   std::map<std::string, Tensor> pending_;
 };
 
-// A graph too big for this machine is the user's problem to fix, not the end of the process:
-// running out of memory becomes an sj::Error saying what was being allocated.
-[[noreturn]] void out_of_memory(const Location& loc, const std::string& doing) {
-  throw Error(loc, fmt::format("out of memory {} (the interpreter keeps every variable and every "
-                               "value of a step in memory)",
-                               doing));
-}
-
-std::string quoted(const std::vector<std::string>& names) {
-  std::vector<std::string> q;
-  for (const std::string& n : names)
-    q.push_back("'" + n + "'");
-  return q.empty() ? std::string("none") : fmt::format("{}", fmt::join(q, ", "));
-}
-
 } // namespace
 
-Interpreter::Interpreter(Graph graph) : graph_(std::move(graph)) {
-  for (ValueId v : graph_.nodes_of(Op::variable)) {
-    const Node& node = graph_.node(v);
-    try {
-      variables_.emplace(node.name, initial_value(node));
-    } catch (const std::bad_alloc&) {
-      out_of_memory(node.loc, fmt::format("initializing variable '{}' of type {}", node.name,
-                                          node.type.str()));
-    }
-  }
-}
-
-void Interpreter::check_feeds(const std::map<std::string, Tensor>& feeds) const {
-  std::vector<std::string> inputs, missing, unknown;
-  for (ValueId v : graph_.nodes_of(Op::input)) {
-    const Node& node = graph_.node(v);
-    inputs.push_back(node.name);
-    if (!feeds.count(node.name))
-      missing.push_back(fmt::format("'{}' ({})", node.name, node.type.str()));
-  }
-  for (const auto& [name, value] : feeds) {
-    auto v = graph_.find(name);
-    if (!v)
-      unknown.push_back(fmt::format("'{}'", name));
-    else if (graph_.node(*v).op != Op::input)
-      unknown.push_back(
-          fmt::format("'{}' ({}, not an input)", name, op_with_article(graph_.node(*v)) + " node"));
-  }
-  if (!missing.empty() || !unknown.empty()) {
-    std::vector<std::string> parts;
-    if (!missing.empty())
-      parts.push_back(fmt::format("missing feed{} for {}", missing.size() == 1 ? "" : "s",
-                                  fmt::join(missing, ", ")));
-    if (!unknown.empty())
-      parts.push_back(fmt::format("unknown feed{} {}", unknown.size() == 1 ? "" : "s",
-                                  fmt::join(unknown, ", ")));
-    throw Error({}, fmt::format("run: {}; graph '{}' has the inputs {}", fmt::join(parts, "; "),
-                                graph_.name(), quoted(inputs)));
-  }
-  for (ValueId v : graph_.nodes_of(Op::input)) {
-    const Node& node = graph_.node(v);
-    const TensorType& given = feeds.at(node.name).type();
-    if (given != node.type)
-      throw Error(node.loc, fmt::format("run: input '{}' is declared {}, but its feed is {}",
-                                        node.name, node.type.str(), given.str()));
-  }
-}
+Interpreter::Interpreter(Graph graph) : graph_(std::move(graph)), variables_(graph_) {}
 
 std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tensor>& feeds) {
-  check_feeds(feeds);
-  StepState state(feeds, variables_);
+  check_feeds(graph_, feeds);
+  StepState state(feeds, variables_.all());
   std::vector<Tensor> values(graph_.size());
   std::map<std::string, Tensor> outputs;
   const Node* current = nullptr;
@@ -141,26 +80,10 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
   return outputs;
 }
 
-const Tensor& Interpreter::variable(const std::string& name) const {
-  auto it = variables_.find(name);
-  if (it != variables_.end()) return it->second;
-  std::vector<std::string> names;
-  for (const auto& [n, value] : variables_)
-    names.push_back(n);
-  auto v = graph_.find(name);
-  std::string what = v ? fmt::format("'{}' is {}, not a variable", name,
-                                     op_with_article(graph_.node(*v)) + " node")
-                       : fmt::format("there is no variable '{}'", name);
-  throw Error({}, fmt::format("{} in graph '{}'; its variables are {}", what, graph_.name(),
-                              quoted(names)));
-}
+const Tensor& Interpreter::variable(const std::string& name) const { return variables_.get(name); }
 
 void Interpreter::set_variable(const std::string& name, Tensor value) {
-  const Tensor& current = variable(name); // checks the name
-  if (value.type() != current.type())
-    throw Error({}, fmt::format("set_variable: variable '{}' has type {}, but the value is {}",
-                                name, current.type().str(), value.type().str()));
-  variables_.at(name) = std::move(value);
+  variables_.set(name, std::move(value));
 }
 
 } // namespace sj

@@ -10,6 +10,7 @@
 
 #include "graph/graph.h"
 #include "graph/tensor.h"
+#include "runtime/variables.h"
 
 #include <map>
 #include <string>
@@ -35,11 +36,8 @@ public:
   const Graph& graph() const { return graph_; }
 
 private:
-  /// Throws sj::Error unless `feeds` holds exactly the inputs, with their declared types.
-  void check_feeds(const std::map<std::string, Tensor>& feeds) const;
-
   Graph graph_;
-  std::map<std::string, Tensor> variables_;
+  Variables variables_; // after graph_: initialized from it
 };
 
 } // namespace sj

@@ -1,0 +1,347 @@
+#include "codegen/lower_to_llvm.h"
+
+#include "codegen/lowerer.h"
+
+#include <fmt/format.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+namespace sj {
+
+// ---- Index -------------------------------------------------------------------------------
+
+llvm::Value* Index::linear(llvm::IRBuilder<>& b) {
+  if (linear_) return linear_;
+  llvm::Value* acc = b.getInt64(0);
+  for (size_t d = 0; d < shape_.size(); ++d)
+    acc = b.CreateAdd(b.CreateMul(acc, b.getInt64(shape_[d])), dims_[d]);
+  return linear_ = acc;
+}
+
+const std::vector<llvm::Value*>& Index::dims(llvm::IRBuilder<>& b) {
+  if (dims_.size() == shape_.size()) return dims_;
+  dims_.assign(shape_.size(), nullptr);
+  llvm::Value* rest = linear_;
+  for (size_t d = shape_.size(); d-- > 0;) {
+    llvm::Value* size = b.getInt64(shape_[d]);
+    dims_[d] = d == 0 ? rest : b.CreateURem(rest, size);
+    if (d > 0) rest = b.CreateUDiv(rest, size);
+  }
+  return dims_;
+}
+
+// ---- what rules see ------------------------------------------------------------------------
+
+namespace {
+
+// Operand `shape`'s index for result position `at` under NumPy broadcasting.
+Index broadcast_index(llvm::IRBuilder<>& b, const Shape& shape, Index& at) {
+  if (shape == at.shape()) return at;
+  if (num_elements(shape) == 1) return Index::flat(shape, b.getInt64(0));
+  const auto& dims = at.dims(b);
+  size_t offset = at.shape().size() - shape.size();
+  std::vector<llvm::Value*> mapped;
+  for (size_t d = 0; d < shape.size(); ++d)
+    mapped.push_back(shape[d] == 1 ? b.getInt64(0) : dims[offset + d]);
+  return Index::dims(shape, mapped);
+}
+
+} // namespace
+
+llvm::IRBuilder<>& ElementCall::b() const { return lowerer.b(); }
+llvm::Value* ElementCall::operand(size_t i) const {
+  ValueId o = node.operands[i];
+  Index at = broadcast_index(b(), lowerer.graph().type(o).shape, index);
+  return lowerer.element(o, at);
+}
+llvm::Value* ElementCall::operand_at(size_t i, Index& at) const {
+  return lowerer.element(node.operands[i], at);
+}
+DType ElementCall::operand_dtype(size_t i) const {
+  return lowerer.graph().type(node.operands[i]).dtype;
+}
+llvm::Type* ElementCall::type(DType t) const { return lowerer.reg_type(t); }
+void ElementCall::error_if(llvm::Value* condition, int64_t code, llvm::Value* value) const {
+  lowerer.error_if(condition, static_cast<StepError>(code), id, value);
+}
+
+llvm::IRBuilder<>& LowerCall::b() const { return lowerer.b(); }
+llvm::Value* LowerCall::result() const { return lowerer.buffer(id); }
+llvm::Value* LowerCall::operand_at(size_t i, Index& at) const {
+  return lowerer.element(node.operands[i], at);
+}
+void LowerCall::loop(llvm::Value* n, const std::function<void(llvm::Value*)>& body) const {
+  lowerer.loop(lowerer.i64(0), n, body);
+}
+void LowerCall::loop(int64_t n, const std::function<void(llvm::Value*)>& body) const {
+  lowerer.loop(lowerer.i64(0), lowerer.i64(n), body);
+}
+void LowerCall::for_each(const Shape& shape, const std::function<void(Index&)>& body) const {
+  lowerer.for_each(shape, false, body);
+}
+llvm::Type* LowerCall::type(DType t) const { return lowerer.reg_type(t); }
+llvm::Value* LowerCall::i64(int64_t v) const { return lowerer.i64(v); }
+void LowerCall::error_if(llvm::Value* condition, int64_t code, llvm::Value* value) const {
+  lowerer.error_if(condition, static_cast<StepError>(code), id, value);
+}
+
+// ---- the driver --------------------------------------------------------------------------
+
+Lowerer::Lowerer(const Graph& graph, const FusionPlan& fusion, const MemoryPlan& memory,
+                 llvm::Module& module)
+    : graph_(graph), fusion_(fusion), memory_(memory), module_(module), b_(module.getContext()) {}
+
+llvm::Type* Lowerer::reg_type(DType t) {
+  switch (t) {
+  case DType::f32:
+    return b_.getFloatTy();
+  case DType::f64:
+    return b_.getDoubleTy();
+  case DType::i32:
+    return b_.getInt32Ty();
+  case DType::i64:
+    return b_.getInt64Ty();
+  case DType::boolean:
+    return b_.getInt1Ty();
+  }
+  internal_error("reg_type: bad dtype");
+}
+
+llvm::Type* Lowerer::mem_type(DType t) {
+  return t == DType::boolean ? b_.getInt8Ty() : reg_type(t);
+}
+
+llvm::Value* Lowerer::buffer(ValueId v) {
+  if (!buffers_[v]) internal_error(fmt::format("lowering: %{} has no buffer", v));
+  return buffers_[v];
+}
+
+llvm::Value* Lowerer::element(ValueId v, Index& at) {
+  const Node& node = graph_.node(v);
+  if (fusion_.inlined[v]) {
+    ElementCall call{*this, node, v, at};
+    return lowering_of(node.op).element(call);
+  }
+  DType t = node.type.dtype;
+  llvm::Value* ptr = b_.CreateInBoundsGEP(mem_type(t), buffer(v), at.linear(b_));
+  llvm::Value* x = b_.CreateAlignedLoad(mem_type(t), ptr, llvm::Align(dtype_size(t)));
+  return t == DType::boolean ? b_.CreateICmpNE(x, b_.getInt8(0)) : x;
+}
+
+void Lowerer::store(ValueId v, llvm::Value* linear, llvm::Value* value) {
+  DType t = graph_.node(v).type.dtype;
+  if (t == DType::boolean) value = b_.CreateZExt(value, b_.getInt8Ty());
+  llvm::Value* ptr = b_.CreateInBoundsGEP(mem_type(t), buffer(v), linear);
+  b_.CreateAlignedStore(value, ptr, llvm::Align(dtype_size(t)));
+}
+
+void Lowerer::loop(llvm::Value* begin, llvm::Value* end,
+                   const std::function<void(llvm::Value*)>& body) {
+  llvm::BasicBlock* pre = b_.GetInsertBlock();
+  llvm::BasicBlock* head = llvm::BasicBlock::Create(context(), "loop", fn_);
+  llvm::BasicBlock* exit = llvm::BasicBlock::Create(context(), "loop.end", fn_);
+  b_.CreateCondBr(b_.CreateICmpSLT(begin, end), head, exit);
+  b_.SetInsertPoint(head);
+  llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, "i");
+  i->addIncoming(begin, pre);
+  body(i);
+  llvm::Value* next = b_.CreateAdd(i, b_.getInt64(1), "", /*HasNUW=*/true, /*HasNSW=*/true);
+  i->addIncoming(next, b_.GetInsertBlock());
+  b_.CreateCondBr(b_.CreateICmpSLT(next, end), head, exit);
+  b_.SetInsertPoint(exit);
+}
+
+void Lowerer::for_each(const Shape& shape, bool flat, const std::function<void(Index&)>& body) {
+  if (shape.empty() || flat) {
+    if (shape.empty()) {
+      Index at = Index::flat(shape, i64(0));
+      body(at);
+      return;
+    }
+    loop(i64(0), i64(num_elements(shape)), [&](llvm::Value* i) {
+      Index at = Index::flat(shape, i);
+      body(at);
+    });
+    return;
+  }
+  std::vector<llvm::Value*> ivs;
+  std::function<void(size_t)> nest = [&](size_t d) {
+    if (d == shape.size()) {
+      Index at = Index::dims(shape, ivs);
+      body(at);
+      return;
+    }
+    loop(i64(0), i64(shape[d]), [&](llvm::Value* i) {
+      ivs.push_back(i);
+      nest(d + 1);
+      ivs.pop_back();
+    });
+  };
+  nest(0);
+}
+
+void Lowerer::error_if(llvm::Value* condition, StepError code, ValueId node, llvm::Value* value) {
+  llvm::BasicBlock* fail = llvm::BasicBlock::Create(context(), "error", fn_);
+  llvm::BasicBlock* first = llvm::BasicBlock::Create(context(), "error.first", fn_);
+  llvm::BasicBlock* cont = llvm::BasicBlock::Create(context(), "ok", fn_);
+  b_.CreateCondBr(condition, fail, cont);
+  b_.SetInsertPoint(fail);
+  llvm::Value* code_now = b_.CreateLoad(b_.getInt64Ty(), status_);
+  b_.CreateCondBr(b_.CreateICmpEQ(code_now, i64(0)), first, cont);
+  b_.SetInsertPoint(first);
+  b_.CreateStore(i64(static_cast<int64_t>(code)), status_);
+  b_.CreateStore(i64(node), b_.CreateConstGEP1_64(b_.getInt64Ty(), status_, 1));
+  b_.CreateStore(b_.CreateSExtOrTrunc(value, b_.getInt64Ty()),
+                 b_.CreateConstGEP1_64(b_.getInt64Ty(), status_, 2));
+  b_.CreateBr(cont);
+  b_.SetInsertPoint(cont);
+}
+
+llvm::Value* Lowerer::slot(llvm::Type* type) {
+  llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+  return entry.CreateAlloca(type);
+}
+
+llvm::Value* Lowerer::accumulate(llvm::Value* a, llvm::Value* b) {
+  if (!a->getType()->isFloatingPointTy()) return b_.CreateAdd(a, b);
+  llvm::FastMathFlags reassoc;
+  reassoc.setAllowReassoc();
+  llvm::Value* sum = b_.CreateFAdd(a, b);
+  if (auto* inst = llvm::dyn_cast<llvm::Instruction>(sum)) inst->setFastMathFlags(reassoc);
+  return sum;
+}
+
+llvm::FunctionCallee Lowerer::math(const std::string& name, llvm::Type* type, int arity) {
+  std::vector<llvm::Type*> params(arity, type);
+  return module_.getOrInsertFunction(name, llvm::FunctionType::get(type, params, false));
+}
+
+namespace {
+
+// True when every element the loop of `v` reads is at v's own position or a single element,
+// so one flat loop (no index arithmetic) covers it.
+bool flat_loop(const Graph& g, const FusionPlan& fusion, ValueId v) {
+  const Node& n = g.node(v);
+  if (n.def().fusion != Fusion::elementwise) return false;
+  for (ValueId o : n.operands) {
+    const Shape& s = g.type(o).shape;
+    if (num_elements(s) == 1) continue;
+    if (s != n.type.shape) return false;
+    if (fusion.inlined[o] && !flat_loop(g, fusion, o)) return false;
+  }
+  return true;
+}
+
+} // namespace
+
+void Lowerer::lower_node(ValueId v) {
+  const Node& node = graph_.node(v);
+  const Lowering& rule = lowering_of(node.op);
+  if (fusion_.inlined[v] || rule.source) return;
+  if (rule.element) {
+    for_each(node.type.shape, flat_loop(graph_, fusion_, v), [&](Index& at) {
+      ElementCall call{*this, node, v, at};
+      store(v, at.linear(b_), rule.element(call));
+    });
+    return;
+  }
+  if (!rule.lower) internal_error(fmt::format("no lowering for {}", node.def().name));
+  rule.lower(LowerCall{*this, node, v});
+}
+
+void Lowerer::commit() {
+  llvm::BasicBlock* store_all = llvm::BasicBlock::Create(context(), "commit", fn_);
+  llvm::BasicBlock* done = llvm::BasicBlock::Create(context(), "done", fn_);
+  llvm::Value* code = b_.CreateLoad(b_.getInt64Ty(), status_);
+  b_.CreateCondBr(b_.CreateICmpEQ(code, i64(0)), store_all, done);
+  b_.SetInsertPoint(store_all);
+  // Outputs first: an output that reads a variable must see its value from before the step.
+  for (size_t i = 0; i < graph_.outputs().size(); ++i) {
+    ValueId v = graph_.outputs()[i].value;
+    llvm::Value* dst =
+        b_.CreateLoad(b_.getPtrTy(), b_.CreateConstGEP1_64(b_.getPtrTy(), outputs_, i));
+    b_.CreateMemCpy(dst, llvm::MaybeAlign(dtype_size(graph_.type(v).dtype)), buffer(v),
+                    llvm::MaybeAlign(dtype_size(graph_.type(v).dtype)),
+                    i64(int64_t(graph_.type(v).byte_size())));
+  }
+  for (ValueId v = 0; v < graph_.size(); ++v) {
+    const Node& n = graph_.node(v);
+    if (n.op != Op::assign) continue;
+    auto align = llvm::MaybeAlign(dtype_size(n.type.dtype));
+    b_.CreateMemMove(buffer(n.operands[0]), align, buffer(n.operands[1]), align,
+                     i64(int64_t(n.type.byte_size())));
+  }
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+}
+
+void Lowerer::run() {
+  llvm::Type* ptr = b_.getPtrTy();
+  auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, ptr, ptr, ptr}, false);
+  fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, kStepFunction, module_);
+  const char* arg_names[] = {"inputs", "variables", "outputs", "arena", "status"};
+  for (unsigned i = 0; i < 5; ++i)
+    fn_->getArg(i)->setName(arg_names[i]);
+  inputs_ = fn_->getArg(0);
+  variables_ = fn_->getArg(1);
+  outputs_ = fn_->getArg(2);
+  arena_ = fn_->getArg(3);
+  status_ = fn_->getArg(4);
+  b_.SetInsertPoint(llvm::BasicBlock::Create(context(), "entry", fn_));
+
+  // Every stored value's address, computed once up front.
+  buffers_.assign(graph_.size(), nullptr);
+  int inputs = 0, variables = 0;
+  for (ValueId v = 0; v < graph_.size(); ++v) {
+    const Node& n = graph_.node(v);
+    const Buffer& buf = memory_.buffers[v];
+    std::string name = n.name.empty() ? fmt::format("v{}", v) : n.name;
+    switch (buf.storage) {
+    case Storage::none:
+      break;
+    case Storage::input:
+      buffers_[v] = b_.CreateLoad(ptr, b_.CreateConstGEP1_64(ptr, inputs_, inputs++), name);
+      break;
+    case Storage::variable:
+      buffers_[v] = b_.CreateLoad(ptr, b_.CreateConstGEP1_64(ptr, variables_, variables++), name);
+      break;
+    case Storage::constant: {
+      const Tensor& t = n.attrs.tensor("value");
+      auto bytes = t.bytes();
+      llvm::Constant* data = llvm::ConstantDataArray::getRaw(
+          llvm::StringRef(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+          t.num_elements(), mem_type(t.dtype()));
+      auto* global = new llvm::GlobalVariable(module_, data->getType(), true,
+                                              llvm::GlobalValue::PrivateLinkage, data, name);
+      global->setAlignment(llvm::Align(64));
+      buffers_[v] = global;
+      break;
+    }
+    case Storage::alias:
+      buffers_[v] = buffers_[n.operands[1]];
+      break;
+    case Storage::arena:
+      buffers_[v] = b_.CreateInBoundsGEP(b_.getInt8Ty(), arena_, i64(buf.offset), name);
+      break;
+    }
+  }
+  b_.CreateStore(i64(0), status_);
+  for (ValueId v = 0; v < graph_.size(); ++v)
+    lower_node(v);
+  commit();
+  b_.CreateRetVoid();
+}
+
+std::unique_ptr<llvm::Module> lower_to_llvm(const Graph& graph, const FusionPlan& fusion,
+                                            const MemoryPlan& memory, llvm::LLVMContext& context) {
+  auto module = std::make_unique<llvm::Module>(graph.name(), context);
+  Lowerer lowerer(graph, fusion, memory, *module);
+  lowerer.run();
+  std::string problems;
+  llvm::raw_string_ostream os(problems);
+  if (llvm::verifyModule(*module, &os))
+    internal_error("lower_to_llvm produced invalid LLVM IR: " + os.str());
+  return module;
+}
+
+} // namespace sj

@@ -1,0 +1,32 @@
+// Lowering a graph to one LLVM function: the whole step, forward to update, with no per-op
+// dispatch at run time.
+#pragma once
+
+#include "graph/graph.h"
+#include "passes/fuse.h"
+#include "passes/plan_memory.h"
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <memory>
+
+namespace sj {
+
+/// The entry function's name and signature:
+///
+///   void sj_step(void* const* inputs, void* const* variables, void* const* outputs,
+///                char* arena, int64_t* status);
+///
+/// `inputs` in the order of graph.nodes_of(Op::input), `variables` in the order of
+/// graph.nodes_of(Op::variable), `outputs` in the order of graph.outputs(); `arena` holds
+/// plan.arena_bytes bytes, 64-byte aligned. `status` (3 words) is zero on return unless a
+/// run-time error happened (status[0] a StepError, status[1] the node, status[2] the offending
+/// value); then no variable was written. Otherwise every variable with an `assign` holds its
+/// new value and every output buffer its value.
+inline constexpr const char* kStepFunction = "sj_step";
+
+/// Builds the module of `graph`, stored and fused as `fusion` and `memory` say.
+std::unique_ptr<llvm::Module> lower_to_llvm(const Graph& graph, const FusionPlan& fusion,
+                                            const MemoryPlan& memory, llvm::LLVMContext& context);
+
+} // namespace sj

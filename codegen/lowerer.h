@@ -1,0 +1,67 @@
+// The lowering driver's state, shared by the rules in codegen/ops/ (see lowering.h).
+#pragma once
+
+#include "codegen/lowering.h"
+#include "passes/fuse.h"
+#include "passes/plan_memory.h"
+
+#include <llvm/IR/IRBuilder.h>
+
+namespace sj {
+
+class Lowerer {
+public:
+  Lowerer(const Graph& graph, const FusionPlan& fusion, const MemoryPlan& memory,
+          llvm::Module& module);
+
+  /// Emits the entry function.
+  void run();
+
+  llvm::IRBuilder<>& b() { return b_; }
+  llvm::LLVMContext& context() { return module_.getContext(); }
+  llvm::Module& module() { return module_; }
+  const Graph& graph() const { return graph_; }
+
+  /// The LLVM type of a dtype's elements in registers (bool is i1) and in memory (bool is i8).
+  llvm::Type* reg_type(DType t);
+  llvm::Type* mem_type(DType t);
+  llvm::Value* i64(int64_t v) { return b_.getInt64(v); }
+
+  /// Pointer to the first element of a stored value.
+  llvm::Value* buffer(ValueId v);
+  /// Value v's element at `at` (in v's shape): loaded, or computed if v is fused into its user.
+  llvm::Value* element(ValueId v, Index& at);
+  /// Stores `value` (register type) as element `linear` of value v's buffer.
+  void store(ValueId v, llvm::Value* linear, llvm::Value* value);
+
+  /// for (i = begin; i < end; ++i) body(i)
+  void loop(llvm::Value* begin, llvm::Value* end, const std::function<void(llvm::Value*)>& body);
+  /// Every position of `shape`, row-major: one flat loop when `flat`, else one loop per dim.
+  void for_each(const Shape& shape, bool flat, const std::function<void(Index&)>& body);
+  /// Records a run-time error (first one wins) when `condition` holds.
+  void error_if(llvm::Value* condition, StepError code, ValueId node, llvm::Value* value);
+  /// A stack slot in the entry block (promoted to a register by LLVM): loop-carried values.
+  llvm::Value* slot(llvm::Type* type);
+  /// a + b for an accumulator: floats may be reassociated (so the loop vectorizes; the result
+  /// is deterministic for a given machine), integers wrap.
+  llvm::Value* accumulate(llvm::Value* a, llvm::Value* b);
+  /// A declared C math function (e.g. "erf" or "erff").
+  llvm::FunctionCallee math(const std::string& name, llvm::Type* type, int arity = 1);
+
+private:
+  void lower_node(ValueId v);
+  void commit();
+
+  const Graph& graph_;
+  const FusionPlan& fusion_;
+  const MemoryPlan& memory_;
+  llvm::Module& module_;
+  llvm::IRBuilder<> b_;
+  llvm::Function* fn_ = nullptr;
+  llvm::Value *inputs_ = nullptr, *variables_ = nullptr, *outputs_ = nullptr, *arena_ = nullptr,
+              *status_ = nullptr;
+  std::vector<int> slot_; // per value: its position among inputs or variables
+  std::vector<llvm::Value*> buffers_;
+};
+
+} // namespace sj

@@ -1,0 +1,74 @@
+// Lowering of matmul: per batch, C[m, :] += A[m, k] * B[k, :] in i-k-j order, so the innermost
+// loop walks a row of B and of C contiguously and vectorizes, and each C element sums its
+// products in k order (no reassociation). Cache blocking and register tiling come with the
+// performance work.
+#include "codegen/lowerer.h"
+
+namespace sj::codegen {
+
+namespace {
+
+using V = llvm::Value*;
+
+void lower_matmul(const LowerCall& c) {
+  Lowerer& L = c.lowerer;
+  auto& b = c.b();
+  const Graph& g = L.graph();
+  const Shape& as = g.type(c.node.operands[0]).shape;
+  const Shape& bs = g.type(c.node.operands[1]).shape;
+  const Shape& cs = c.node.type.shape;
+  bool ta = c.attrs().flag("transpose_a"), tb = c.attrs().flag("transpose_b");
+  size_t rank = cs.size();
+  int64_t M = cs[rank - 2], N = cs[rank - 1];
+  int64_t K = ta ? as[as.size() - 2] : as[as.size() - 1];
+  Shape batch(cs.begin(), cs.end() - 2);
+  llvm::Type* t = L.reg_type(c.node.type.dtype);
+
+  // Batch dims of an operand, broadcast from the result's batch position.
+  auto batch_of = [&](const Shape& s, const std::vector<V>& bd) {
+    std::vector<V> r;
+    size_t nb = s.size() - 2, off = batch.size() - nb;
+    for (size_t d = 0; d < nb; ++d)
+      r.push_back(s[d] == 1 ? c.i64(0) : bd[off + d]);
+    return r;
+  };
+  c.for_each(batch, [&](Index& bi) {
+    std::vector<V> bd = bi.dims(b);
+    std::vector<V> ab = batch_of(as, bd), bb = batch_of(bs, bd);
+    c.loop(M, [&](V m) {
+      c.loop(N, [&](V n) {
+        std::vector<V> cd = bd;
+        cd.push_back(m);
+        cd.push_back(n);
+        Index ci = Index::dims(cs, cd);
+        L.store(c.id, ci.linear(b), llvm::ConstantFP::get(t, 0.0));
+      });
+      c.loop(K, [&](V k) {
+        std::vector<V> ad = ab;
+        ad.push_back(ta ? k : m);
+        ad.push_back(ta ? m : k);
+        Index ai = Index::dims(as, ad);
+        V a = c.operand_at(0, ai);
+        c.loop(N, [&](V n) {
+          std::vector<V> bdx = bb;
+          bdx.push_back(tb ? n : k);
+          bdx.push_back(tb ? k : n);
+          Index bi2 = Index::dims(bs, bdx);
+          std::vector<V> cd = bd;
+          cd.push_back(m);
+          cd.push_back(n);
+          Index ci = Index::dims(cs, cd);
+          V ptr = b.CreateInBoundsGEP(t, L.buffer(c.id), ci.linear(b));
+          V sum = b.CreateFAdd(b.CreateLoad(t, ptr), b.CreateFMul(a, c.operand_at(1, bi2)));
+          b.CreateStore(sum, ptr);
+        });
+      });
+    });
+  });
+}
+
+} // namespace
+
+extern const Lowering matmul_lowering{.lower = lower_matmul};
+
+} // namespace sj::codegen

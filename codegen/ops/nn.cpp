@@ -1,0 +1,157 @@
+// Lowering of the neural-network ops: softmax and log_softmax (three passes over each row,
+// subtracting the maximum), the fused cross-entropy, and the index maps one_hot and gather.
+#include "codegen/lowerer.h"
+
+namespace sj::codegen {
+
+namespace {
+
+using V = llvm::Value*;
+
+V exp_of(Lowerer& L, V x) { return L.b().CreateUnaryIntrinsic(llvm::Intrinsic::exp, x); }
+
+// Walks every row along `axis` of `shape`; calls body(index-of-element-j) builder per pass.
+struct Rows {
+  const LowerCall& c;
+  Shape shape;
+  int axis;
+
+  // For each row: the max, the sum of exp(x - max) (in f64), then `finish(row_at, max, sum)`.
+  void run(const std::function<void(const std::function<Index(V)>&, V, V)>& finish) const {
+    Lowerer& L = c.lowerer;
+    auto& b = c.b();
+    DType t = L.graph().type(c.node.operands[0]).dtype;
+    llvm::Type* rt = L.reg_type(t);
+    Shape outer = shape;
+    outer[axis] = 1;
+    V max_slot = L.slot(rt), sum_slot = L.slot(b.getDoubleTy());
+    c.for_each(outer, [&](Index& o) {
+      std::vector<V> od = o.dims(b);
+      auto at = [&, od](V j) mutable {
+        std::vector<V> d = od;
+        d[axis] = j;
+        return Index::dims(shape, d);
+      };
+      b.CreateStore(llvm::ConstantFP::getInfinity(rt, true), max_slot);
+      c.loop(shape[axis], [&](V j) {
+        Index i = at(j);
+        V x = c.operand_at(0, i);
+        b.CreateStore(
+            b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, b.CreateLoad(rt, max_slot), x),
+            max_slot);
+      });
+      V max = b.CreateLoad(rt, max_slot);
+      b.CreateStore(llvm::ConstantFP::get(b.getDoubleTy(), 0.0), sum_slot);
+      c.loop(shape[axis], [&](V j) {
+        Index i = at(j);
+        V e = exp_of(L, b.CreateFSub(c.operand_at(0, i), max));
+        b.CreateStore(L.accumulate(b.CreateLoad(b.getDoubleTy(), sum_slot),
+                                   b.CreateFPExt(e, b.getDoubleTy())),
+                      sum_slot);
+      });
+      finish(at, max, b.CreateLoad(b.getDoubleTy(), sum_slot));
+    });
+  }
+};
+
+int axis_of(const LowerCall& c) {
+  int64_t axis = c.attrs().integer("axis");
+  int rank = c.node.type.rank();
+  return static_cast<int>(axis < 0 ? axis + rank : axis);
+}
+
+void lower_softmax(const LowerCall& c) {
+  auto& b = c.b();
+  Rows{c, c.node.type.shape, axis_of(c)}.run([&](const auto& at, V max, V sum) {
+    llvm::Type* rt = max->getType();
+    V inv = b.CreateFPCast(b.CreateFDiv(llvm::ConstantFP::get(b.getDoubleTy(), 1.0), sum), rt);
+    c.loop(c.node.type.shape[axis_of(c)], [&](V j) {
+      Index i = at(j);
+      V e = exp_of(c.lowerer, b.CreateFSub(c.operand_at(0, i), max));
+      c.lowerer.store(c.id, i.linear(b), b.CreateFMul(e, inv));
+    });
+  });
+}
+
+void lower_log_softmax(const LowerCall& c) {
+  auto& b = c.b();
+  Rows{c, c.node.type.shape, axis_of(c)}.run([&](const auto& at, V max, V sum) {
+    llvm::Type* rt = max->getType();
+    V shift =
+        b.CreateFAdd(max, b.CreateFPCast(b.CreateUnaryIntrinsic(llvm::Intrinsic::log, sum), rt));
+    c.loop(c.node.type.shape[axis_of(c)], [&](V j) {
+      Index i = at(j);
+      c.lowerer.store(c.id, i.linear(b), b.CreateFSub(c.operand_at(0, i), shift));
+    });
+  });
+}
+
+void lower_softmax_cross_entropy(const LowerCall& c) {
+  Lowerer& L = c.lowerer;
+  auto& b = c.b();
+  const Graph& g = L.graph();
+  Shape logits = g.type(c.node.operands[0]).shape;
+  Shape labels = g.type(c.node.operands[1]).shape;
+  int axis = static_cast<int>(logits.size()) - 1;
+  int64_t classes = logits[axis];
+  llvm::Type* dt = b.getDoubleTy();
+  V total = L.slot(dt);
+  b.CreateStore(llvm::ConstantFP::get(dt, 0.0), total);
+  Rows{c, logits, axis}.run([&](const auto& at, V max, V sum) {
+    // The row's label, at the row's position without the class axis.
+    Index row = at(c.i64(0));
+    std::vector<V> ld(row.dims(b).begin(), row.dims(b).end() - 1);
+    Index li = Index::dims(labels, ld);
+    V label = b.CreateSExt(c.operand_at(1, li), b.getInt64Ty());
+    V bad = b.CreateOr(b.CreateICmpSLT(label, c.i64(0)), b.CreateICmpSGE(label, c.i64(classes)));
+    c.error_if(bad, int64_t(StepError::label_out_of_range), label);
+    V safe = b.CreateSelect(bad, c.i64(0), label);
+    Index xi = at(safe);
+    V picked = b.CreateFPExt(c.operand_at(0, xi), dt);
+    V lse = b.CreateFAdd(b.CreateUnaryIntrinsic(llvm::Intrinsic::log, sum), b.CreateFPExt(max, dt));
+    b.CreateStore(L.accumulate(b.CreateLoad(dt, total), b.CreateFSub(lse, picked)), total);
+  });
+  V mean = b.CreateFDiv(b.CreateLoad(dt, total),
+                        llvm::ConstantFP::get(dt, double(num_elements(labels))));
+  L.store(c.id, c.i64(0), b.CreateFPCast(mean, L.reg_type(c.node.type.dtype)));
+}
+
+V lower_one_hot(const ElementCall& c) {
+  auto& b = c.b();
+  const auto& d = c.index.dims(b);
+  std::vector<V> idx(d.begin(), d.end() - 1);
+  Index at = Index::dims(c.lowerer.graph().type(c.node.operands[0]).shape, idx);
+  V index = b.CreateSExt(c.operand_at(0, at), b.getInt64Ty());
+  V hit = b.CreateICmpEQ(index, d.back());
+  llvm::Type* t = c.type(c.dtype());
+  if (c.dtype() == DType::boolean) return hit;
+  return is_float(c.dtype()) ? b.CreateUIToFP(hit, t) : b.CreateZExt(hit, t);
+}
+
+V lower_gather(const ElementCall& c) {
+  auto& b = c.b();
+  const Graph& g = c.lowerer.graph();
+  const Shape& table = g.type(c.node.operands[0]).shape;
+  const Shape& indices = g.type(c.node.operands[1]).shape;
+  const auto& d = c.index.dims(b);
+  std::vector<V> id(d.begin(), d.begin() + indices.size());
+  Index ii = Index::dims(indices, id);
+  V row = b.CreateSExt(c.operand_at(1, ii), b.getInt64Ty());
+  V bad =
+      b.CreateOr(b.CreateICmpSLT(row, b.getInt64(0)), b.CreateICmpSGE(row, b.getInt64(table[0])));
+  c.error_if(bad, int64_t(StepError::index_out_of_range), row);
+  std::vector<V> td{b.CreateSelect(bad, b.getInt64(0), row)};
+  td.insert(td.end(), d.begin() + indices.size(), d.end());
+  Index ti = Index::dims(table, td);
+  return c.operand_at(0, ti);
+}
+
+} // namespace
+
+extern const Lowering softmax_lowering{.lower = lower_softmax};
+extern const Lowering log_softmax_lowering{.lower = lower_log_softmax};
+extern const Lowering softmax_cross_entropy_lowering{.lower = lower_softmax_cross_entropy};
+extern const Lowering one_hot_lowering{.element = lower_one_hot};
+extern const Lowering gather_lowering{.element = lower_gather};
+
+} // namespace sj::codegen

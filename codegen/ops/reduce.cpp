@@ -1,0 +1,85 @@
+// Lowering of reductions: an outer loop over the result, an inner loop over the reduced
+// elements. f32 sums accumulate in f64 (as close to the interpreter as a plain loop gets); the
+// accumulation may be reassociated so it vectorizes (deterministic for a given machine).
+#include "codegen/lowerer.h"
+
+#include <limits>
+
+namespace sj::codegen {
+
+namespace {
+
+using V = llvm::Value*;
+
+enum class Kind { sum, mean, max };
+
+void lower_reduce(const LowerCall& c, Kind kind) {
+  Lowerer& L = c.lowerer;
+  auto& b = c.b();
+  const Shape& x = L.graph().type(c.node.operands[0]).shape;
+  int rank = static_cast<int>(x.size());
+  std::vector<bool> reduced(rank, false);
+  for (int64_t a : c.attrs().ints("axes"))
+    reduced[a < 0 ? a + rank : a] = true;
+  Shape inner; // the reduced dimensions, in order
+  for (int d = 0; d < rank; ++d)
+    if (reduced[d]) inner.push_back(x[d]);
+  bool keepdims = c.attrs().flag("keepdims");
+  DType t = c.node.type.dtype;
+  bool fp = is_float(t);
+  llvm::Type* acc_type = fp && kind != Kind::max ? b.getDoubleTy() : L.reg_type(t);
+  V acc = L.slot(acc_type);
+
+  c.for_each(c.node.type.shape, [&](Index& out) {
+    const auto& od = out.dims(b);
+    V start;
+    if (kind == Kind::max)
+      start = fp ? llvm::ConstantFP::getInfinity(acc_type, true)
+                 : llvm::ConstantInt::get(acc_type, t == DType::i32 ? uint64_t(int64_t(INT32_MIN))
+                                                                    : uint64_t(INT64_MIN));
+    else
+      start = fp ? llvm::ConstantFP::get(acc_type, 0.0) : llvm::ConstantInt::get(acc_type, 0);
+    b.CreateStore(start, acc);
+    c.loop(num_elements(inner), [&](V r) {
+      Index red = Index::flat(inner, r);
+      const auto& rd = red.dims(b);
+      std::vector<V> xd;
+      size_t next_out = 0, next_red = 0;
+      for (int d = 0; d < rank; ++d) {
+        if (reduced[d]) {
+          xd.push_back(rd[next_red++]);
+          if (keepdims) ++next_out;
+        } else {
+          xd.push_back(od[next_out++]);
+        }
+      }
+      Index at = Index::dims(x, xd);
+      V v = c.operand_at(0, at);
+      V old = b.CreateLoad(acc_type, acc);
+      V next;
+      if (kind == Kind::max)
+        next =
+            b.CreateBinaryIntrinsic(fp ? llvm::Intrinsic::maximum : llvm::Intrinsic::smax, old, v);
+      else
+        next = L.accumulate(old, fp ? b.CreateFPExt(v, acc_type) : v);
+      b.CreateStore(next, acc);
+    });
+    V result = b.CreateLoad(acc_type, acc);
+    if (kind == Kind::mean)
+      result = b.CreateFDiv(result, llvm::ConstantFP::get(acc_type, double(num_elements(inner))));
+    if (result->getType() != L.reg_type(t)) result = b.CreateFPTrunc(result, L.reg_type(t));
+    L.store(c.id, out.linear(b), result);
+  });
+}
+
+void lower_reduce_sum(const LowerCall& c) { lower_reduce(c, Kind::sum); }
+void lower_reduce_mean(const LowerCall& c) { lower_reduce(c, Kind::mean); }
+void lower_reduce_max(const LowerCall& c) { lower_reduce(c, Kind::max); }
+
+} // namespace
+
+extern const Lowering reduce_sum_lowering{.lower = lower_reduce_sum};
+extern const Lowering reduce_mean_lowering{.lower = lower_reduce_mean};
+extern const Lowering reduce_max_lowering{.lower = lower_reduce_max};
+
+} // namespace sj::codegen

@@ -1,0 +1,106 @@
+#include "passes/plan_memory.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace sj {
+
+namespace {
+
+constexpr int64_t kAlign = 64; // a cache line, and the widest vector load
+
+int64_t align_up(int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+Storage storage_of(const Node& n, bool inlined) {
+  switch (n.op) {
+  case Op::input:
+    return Storage::input;
+  case Op::variable:
+    return Storage::variable;
+  case Op::constant:
+    return Storage::constant;
+  case Op::assign:
+    return Storage::alias;
+  default:
+    return inlined ? Storage::none : Storage::arena;
+  }
+}
+
+} // namespace
+
+MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
+  auto n = static_cast<ValueId>(g.size());
+  MemoryPlan plan;
+  plan.buffers.resize(n);
+  for (ValueId v = 0; v < n; ++v) {
+    Buffer& b = plan.buffers[v];
+    b.storage = storage_of(g.node(v), fusion.inlined[v]);
+    b.bytes = static_cast<int64_t>(g.node(v).type.byte_size());
+    b.first = b.last = v;
+  }
+  // A stored value is read where the loop of its reader's group runs (its root).
+  auto reads = [&](ValueId value, ValueId at) {
+    while (plan.buffers[value].storage == Storage::alias)
+      value = g.node(value).operands[1];
+    plan.buffers[value].last = std::max(plan.buffers[value].last, at);
+  };
+  for (ValueId v = 0; v < n; ++v) {
+    const Node& node = g.node(v);
+    for (ValueId o : node.operands)
+      reads(o, fusion.root[v]);
+    if (node.op == Op::assign) reads(node.operands[1], n); // copied into the variable at the end
+  }
+  for (const Output& o : g.outputs())
+    reads(o.value, n); // copied out at the end
+
+  // First fit over the live arena blocks, in node order.
+  std::vector<ValueId> live; // arena values, sorted by offset
+  for (ValueId v = 0; v < n; ++v) {
+    std::erase_if(live, [&](ValueId u) { return plan.buffers[u].last < v; });
+    Buffer& b = plan.buffers[v];
+    if (b.storage != Storage::arena) continue;
+    int64_t offset = 0;
+    for (ValueId u : live) {
+      const Buffer& other = plan.buffers[u];
+      if (offset + b.bytes <= other.offset) break;
+      offset = std::max(offset, align_up(other.offset + other.bytes));
+    }
+    b.offset = offset;
+    plan.arena_bytes = std::max(plan.arena_bytes, align_up(offset + b.bytes));
+    live.insert(std::upper_bound(live.begin(), live.end(), v,
+                                 [&](ValueId a, ValueId c) {
+                                   return plan.buffers[a].offset < plan.buffers[c].offset;
+                                 }),
+                v);
+  }
+  // The lower bound: the most bytes simultaneously live.
+  for (ValueId v = 0; v < n; ++v) {
+    int64_t bytes = 0;
+    for (ValueId u = 0; u < n; ++u) {
+      const Buffer& b = plan.buffers[u];
+      if (b.storage == Storage::arena && b.first <= v && v <= b.last) bytes += align_up(b.bytes);
+    }
+    plan.lower_bound_bytes = std::max(plan.lower_bound_bytes, bytes);
+  }
+  return plan;
+}
+
+std::string print_memory(const Graph& g, const MemoryPlan& plan) {
+  static const char* names[] = {"inlined", "input", "variable", "constant", "alias", "arena"};
+  std::string s = "# value                          storage     offset      bytes  live\n";
+  for (ValueId v = 0; v < g.size(); ++v) {
+    const Buffer& b = plan.buffers[v];
+    if (b.storage == Storage::none) continue;
+    const Node& n = g.node(v);
+    std::string label = n.name.empty() ? fmt::format("%{}", v) : "%" + n.name;
+    std::string offset = b.storage == Storage::arena ? fmt::format("{}", b.offset) : "-";
+    std::string last = b.last == g.size() ? "end" : fmt::format("{}", b.last);
+    s += fmt::format("  {:<30} {:<9} {:>8} {:>10}  [{}, {}]\n", label,
+                     names[static_cast<int>(b.storage)], offset, b.bytes, b.first, last);
+  }
+  s += fmt::format("# arena: {} bytes (lower bound {} bytes)\n", plan.arena_bytes,
+                   plan.lower_bound_bytes);
+  return s;
+}
+
+} // namespace sj

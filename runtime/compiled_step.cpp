@@ -1,0 +1,151 @@
+#include "runtime/compiled_step.h"
+
+#include "codegen/jit.h"
+#include "codegen/lower_to_llvm.h"
+#include "codegen/lowering.h"
+#include "graph/print.h"
+#include "passes/fuse.h"
+#include "passes/plan_memory.h"
+#include "passes/simplify.h"
+#include "runtime/feeds.h"
+
+#include <chrono>
+#include <fmt/format.h>
+#include <mutex>
+
+namespace sj {
+
+namespace {
+
+using StepFn = void (*)(void* const*, void* const*, void* const*, char*, int64_t*);
+
+// Compiled code by graph text: the same graph compiled twice in a process compiles once.
+struct Compiled {
+  std::shared_ptr<const Graph> graph;
+  std::shared_ptr<JitCode> code;
+  StepFn fn;
+  int64_t arena_bytes, lower_bound_bytes;
+};
+std::mutex cache_mutex;
+std::map<std::string, std::shared_ptr<Compiled>>& cache() {
+  static std::map<std::string, std::shared_ptr<Compiled>> entries;
+  return entries;
+}
+
+std::string simplify_report(const SimplifyStats& stats) {
+  std::string s;
+  for (const auto& [rule, count] : stats)
+    if (count) s += fmt::format("# simplify: {} removed {}\n", rule, count);
+  return s;
+}
+
+std::shared_ptr<Compiled> build(const Graph& input, const CompileOptions& options) {
+  auto add = [&](const char* stage, const char* file, std::string text) {
+    if (options.stages) options.stages->push_back({stage, file, std::move(text)});
+  };
+  add("graph", "01-graph.sj", print(input));
+  SimplifyStats stats;
+  auto graph = std::make_shared<const Graph>(options.simplify ? simplify(input, &stats) : input);
+  if (options.simplify)
+    add("simplified", "03-simplified.sj", print(*graph) + simplify_report(stats));
+  FusionPlan fusion = fuse(*graph);
+  add("fused", "04-fused.txt", print_fusion(*graph, fusion));
+  MemoryPlan memory = plan_memory(*graph, fusion);
+  add("memory", "05-memory.txt", print_memory(*graph, memory));
+  auto context = std::make_unique<llvm::LLVMContext>();
+  auto module = lower_to_llvm(*graph, fusion, memory, *context);
+  JitDumps dumps{.want = options.stages != nullptr};
+  auto code = jit_compile(std::move(module), std::move(context), &dumps);
+  if (options.stages) {
+    add("llvm", "06-step.ll", std::move(dumps.llvm));
+    add("llvm-opt", "07-step-opt.ll", std::move(dumps.llvm_opt));
+    add("asm", "08-step.s", std::move(dumps.assembly));
+  }
+  auto fn = reinterpret_cast<StepFn>(code->lookup(kStepFunction));
+  return std::make_shared<Compiled>(
+      Compiled{graph, code, fn, memory.arena_bytes, memory.lower_bound_bytes});
+}
+
+} // namespace
+
+CompiledStep CompiledStep::compile(const Graph& graph, const CompileOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  std::shared_ptr<Compiled> compiled;
+  bool reused = false;
+  std::string key = print(graph) + (options.simplify ? "" : "#nosimplify");
+  if (!options.stages) {
+    std::lock_guard lock(cache_mutex);
+    if (auto it = cache().find(key); it != cache().end()) {
+      compiled = it->second;
+      reused = true;
+    }
+  }
+  if (!compiled) {
+    compiled = build(graph, options);
+    std::lock_guard lock(cache_mutex);
+    cache().emplace(key, compiled);
+  }
+
+  CompiledStep step(compiled->graph, Variables(*compiled->graph));
+  step.code_ = compiled->code;
+  step.fn_ = compiled->fn;
+  step.reused_ = reused;
+  step.arena_bytes_ = compiled->arena_bytes;
+  step.arena_lower_bound_bytes_ = compiled->lower_bound_bytes;
+  // The arena, 64-byte aligned inside a byte vector.
+  step.arena_storage_.resize(size_t(compiled->arena_bytes) + 64);
+  auto base = reinterpret_cast<uintptr_t>(step.arena_storage_.data());
+  step.arena_ = reinterpret_cast<char*>((base + 63) & ~uintptr_t(63));
+  const Graph& g = *compiled->graph;
+  for (ValueId v : g.nodes_of(Op::input))
+    step.input_names_.push_back(g.node(v).name);
+  for (ValueId v : g.nodes_of(Op::variable))
+    step.variable_names_.push_back(g.node(v).name);
+  for (const Output& o : g.outputs()) {
+    Tensor& t = step.outputs_.emplace(o.name, Tensor(g.type(o.value))).first->second;
+    step.output_ptrs_.push_back(t.bytes().data());
+  }
+  step.input_ptrs_.resize(step.input_names_.size());
+  step.compile_ms_ =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return step;
+}
+
+const std::map<std::string, Tensor>& CompiledStep::run(const std::map<std::string, Tensor>& feeds) {
+  check_feeds(*graph_, feeds);
+  for (size_t i = 0; i < input_names_.size(); ++i)
+    input_ptrs_[i] = const_cast<std::byte*>(feeds.at(input_names_[i]).bytes().data());
+  variable_ptrs_.clear();
+  for (const std::string& name : variable_names_)
+    variable_ptrs_.push_back(variables_.at(name).bytes().data());
+  output_ptrs_.clear();
+  for (const Output& o : graph_->outputs())
+    output_ptrs_.push_back(outputs_.at(o.name).bytes().data());
+  int64_t status[3] = {0, 0, 0};
+  fn_(input_ptrs_.data(), variable_ptrs_.data(), output_ptrs_.data(), arena_, status);
+  if (status[0] != 0) report(status);
+  return outputs_;
+}
+
+void CompiledStep::report(const int64_t* status) const {
+  const Node& node = graph_->node(static_cast<ValueId>(status[1]));
+  switch (static_cast<StepError>(status[0])) {
+  case StepError::index_out_of_range: {
+    int64_t rows = graph_->type(node.operands[0]).shape[0];
+    throw Error(node.loc, fmt::format("{}: index {} is out of range for a table of {} rows "
+                                      "(valid: [0, {})); no variable was updated",
+                                      node_label(node), status[2], rows, rows));
+  }
+  case StepError::label_out_of_range: {
+    int64_t classes = graph_->type(node.operands[0]).shape.back();
+    throw Error(node.loc, fmt::format("{}: label {} is out of range for {} classes (valid: [0, "
+                                      "{})); no variable was updated",
+                                      node_label(node), status[2], classes, classes));
+  }
+  case StepError::none:
+    break;
+  }
+  internal_error(fmt::format("compiled step reported unknown status {}", status[0]));
+}
+
+} // namespace sj

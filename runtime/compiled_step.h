@@ -1,0 +1,84 @@
+// A training step (or any graph) compiled to one native function, with the state it runs on.
+//
+//   auto step = sj::CompiledStep::compile(graph);
+//   for (...) {
+//     const auto& out = step.run({{"x", x}, {"y", y}});  // checks feeds, calls native code
+//     float loss = out.at("loss").data<float>()[0];
+//   }
+//
+// Thread safety: compile() may be called from several threads (the code cache is locked).
+// One CompiledStep is not thread-safe: run(), variable() and set_variable() must not overlap on
+// the same object. Different CompiledSteps, even of the same graph, share only read-only code
+// and may run concurrently.
+#pragma once
+
+#include "graph/graph.h"
+#include "graph/tensor.h"
+#include "runtime/variables.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sj {
+
+class JitCode;
+
+/// One stage of a compilation as text, for dumps: `01-graph.sj`, ..., `08-step.s`.
+struct StageText {
+  std::string stage; // graph, simplified, fused, memory, llvm, llvm-opt, asm
+  std::string file;  // the file name --dump-dir writes
+  std::string text;
+};
+
+struct CompileOptions {
+  bool simplify = true;                     ///< run passes/simplify first
+  std::vector<StageText>* stages = nullptr; ///< if set, receives the text of every stage
+};
+
+class CompiledStep {
+public:
+  /// Runs the pipeline (simplify, fuse, plan_memory, lower_to_llvm, O2, JIT) on `graph`.
+  /// Variables start from their initializers. The same graph compiled again in this process
+  /// reuses the native code.
+  static CompiledStep compile(const Graph& graph, const CompileOptions& options = {});
+
+  /// Checks every feed's name, dtype and shape (sj::Error, nothing run or written, on a
+  /// mismatch), runs the step, and returns the outputs by name. The returned map lives in this
+  /// object until the next run: a step allocates nothing. A run-time error (an index out of
+  /// range) is an sj::Error naming the op and the value; the variables are unchanged then.
+  const std::map<std::string, Tensor>& run(const std::map<std::string, Tensor>& feeds);
+
+  const Tensor& variable(const std::string& name) const { return variables_.get(name); }
+  void set_variable(const std::string& name, Tensor value) {
+    variables_.set(name, std::move(value));
+  }
+  const Graph& graph() const { return *graph_; }
+
+  /// Figures of the compilation.
+  double compile_ms() const { return compile_ms_; }
+  int64_t arena_bytes() const { return arena_bytes_; }
+  int64_t arena_lower_bound_bytes() const { return arena_lower_bound_bytes_; }
+  bool reused_code() const { return reused_; }
+
+private:
+  CompiledStep(std::shared_ptr<const Graph> graph, Variables variables)
+      : graph_(std::move(graph)), variables_(std::move(variables)) {}
+  [[noreturn]] void report(const int64_t* status) const;
+
+  std::shared_ptr<const Graph> graph_; // the compiled (simplified) graph
+  Variables variables_;
+  std::shared_ptr<JitCode> code_;
+  void (*fn_)(void* const*, void* const*, void* const*, char*, int64_t*) = nullptr;
+  std::vector<std::byte> arena_storage_;
+  char* arena_ = nullptr;
+  std::vector<std::string> input_names_, variable_names_;
+  std::map<std::string, Tensor> outputs_;
+  std::vector<void*> input_ptrs_, variable_ptrs_, output_ptrs_;
+  double compile_ms_ = 0;
+  int64_t arena_bytes_ = 0, arena_lower_bound_bytes_ = 0;
+  bool reused_ = false;
+};
+
+} // namespace sj

@@ -1,0 +1,158 @@
+// Compiled steps against the reference interpreter: the examples, training steps, feeds,
+// run-time errors, determinism, and the code cache.
+#include "frontend/gradients.h"
+#include "frontend/optimizers.h"
+#include "graph/parse.h"
+#include "runtime/compiled_step.h"
+#include "runtime/interpreter.h"
+#include "tests/support/cli.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace sj {
+namespace {
+
+using ::testing::HasSubstr;
+
+Tensor sample(TensorType type, uint64_t seed) {
+  Tensor t(type);
+  visit_dtype(type.dtype, [&]<typename T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < t.num_elements(); ++i) {
+      double u = std::sin(double(seed) * 12.9898 + double(i) * 78.233) * 0.5;
+      if constexpr (std::is_same_v<T, bool>) p[i] = u > 0;
+      else if constexpr (std::is_integral_v<T>) p[i] = T(i % 3);
+      else p[i] = T(u * 2);
+    }
+  });
+  return t;
+}
+
+std::map<std::string, Tensor> feeds_for(const Graph& g, uint64_t seed) {
+  std::map<std::string, Tensor> feeds;
+  for (ValueId v : g.nodes_of(Op::input)) feeds.emplace(g.node(v).name, sample(g.type(v), seed++));
+  return feeds;
+}
+
+void expect_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
+  ASSERT_EQ(got.type(), want.type()) << what;
+  for (int64_t i = 0; i < got.num_elements(); ++i) {
+    double a = got.as_double(i), b = want.as_double(i);
+    if (std::isnan(b)) {
+      EXPECT_TRUE(std::isnan(a)) << what << "[" << i << "]";
+      continue;
+    }
+    EXPECT_NEAR(a, b, tol * std::max({1.0, std::abs(a), std::abs(b)})) << what << "[" << i << "]";
+  }
+}
+
+Graph load(const std::string& file) {
+  std::string path = test::source_path(file);
+  return parse(test::read_file(path), path);
+}
+
+TEST(CompiledStep, SeedModelForwardMatchesTheInterpreter) {
+  Graph g = load("examples/models/seed.sj");
+  auto step = CompiledStep::compile(g);
+  Interpreter reference(g);
+  auto feeds = feeds_for(g, 1);
+  auto want = reference.run(feeds);
+  const auto& got = step.run(feeds);
+  for (const auto& [name, t] : want) expect_close(got.at(name), t, 1e-5, name);
+}
+
+TEST(CompiledStep, AdamTrainingStepMatchesTheInterpreterFor100Steps) {
+  for (const char* optimizer : {"adam", "sgd"}) {
+    SCOPED_TRACE(optimizer);
+    Graph g("mlp");
+    auto x = input(g, "x", {DType::f32, {16, 8}});
+    auto labels = input(g, "labels", {DType::i32, {16}});
+    auto w0 = variable(g, "w0", {DType::f32, {8, 12}}, Init::glorot_uniform(1));
+    auto b0 = variable(g, "b0", {DType::f32, {12}});
+    auto w1 = variable(g, "w1", {DType::f32, {12, 3}}, Init::glorot_uniform(2));
+    auto b1 = variable(g, "b1", {DType::f32, {3}});
+    auto loss = softmax_cross_entropy(matmul(relu(matmul(x, w0) + b0), w1) + b1, labels);
+    output("loss", loss);
+    OptimizerSpec spec{.name = optimizer, .learning_rate = 0.01};
+    if (std::string(optimizer) == "sgd") spec.momentum = 0.9;
+    make_optimizer(spec)->minimize(loss, all_variables(g));
+
+    auto step = CompiledStep::compile(g);
+    Interpreter reference(g);
+    for (int i = 0; i < 100; ++i) {
+      auto feeds = feeds_for(g, uint64_t(i % 7));
+      auto want = reference.run(feeds);
+      const auto& got = step.run(feeds);
+      expect_close(got.at("loss"), want.at("loss"), 1e-5, "loss");
+      if (HasFailure()) return;
+    }
+    for (ValueId v : g.nodes_of(Op::variable))
+      expect_close(step.variable(g.node(v).name), reference.variable(g.node(v).name), 1e-5,
+                   g.node(v).name);
+  }
+}
+
+TEST(CompiledStep, FeedErrorsLeaveTheVariablesUnchanged) {
+  Graph g = load("examples/affine.sj");
+  auto step = CompiledStep::compile(g);
+  Tensor before = step.variable("steps");
+  auto expect_error = [&](const std::map<std::string, Tensor>& feeds, const char* text) {
+    try {
+      step.run(feeds);
+      ADD_FAILURE() << "expected an error: " << text;
+    } catch (const Error& e) {
+      EXPECT_THAT(e.what(), HasSubstr(text));
+    }
+    EXPECT_EQ(step.variable("steps"), before);
+  };
+  expect_error({}, "missing feed for 'x' (f32[2,3])");
+  expect_error({{"x", Tensor({DType::f32, {2, 3}})}, {"nope", Tensor::scalar(1.0f)}},
+               "unknown feed 'nope'");
+  expect_error({{"x", Tensor({DType::f32, {3, 2}})}}, "input 'x' is declared f32[2,3], but its feed is f32[3,2]");
+  expect_error({{"x", Tensor({DType::f64, {2, 3}})}}, "but its feed is f64[2,3]");
+  step.run({{"x", Tensor({DType::f32, {2, 3}})}});
+  EXPECT_EQ(step.variable("steps"), Tensor::scalar(int64_t{1}));
+}
+
+TEST(CompiledStep, IndexErrorsAtRunTimeNameTheOpAndChangeNothing) {
+  Graph g("emb");
+  auto table = variable(g, "table", {DType::f32, {4, 2}}, Init::ones());
+  auto ids = input(g, "ids", {DType::i32, {3}});
+  auto loss = reduce_sum(gather(table, ids));
+  output("loss", loss);
+  SGD({.learning_rate = 0.1}).minimize(loss, {table});
+  auto step = CompiledStep::compile(g);
+  Tensor before = step.variable("table");
+  try {
+    step.run({{"ids", Tensor::from<int32_t>({3}, {0, 7, 1})}});
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("index 7 is out of range for a table of 4 rows"));
+  }
+  EXPECT_EQ(step.variable("table"), before);
+  step.run({{"ids", Tensor::from<int32_t>({3}, {0, 3, 3})}});
+  // Rows 0 and 3 got gradient 1 and 2 (3 is repeated): 1 - 0.1 * [1, 2].
+  EXPECT_EQ(step.variable("table"),
+            Tensor::from<float>({4, 2}, {0.9f, 0.9f, 1, 1, 1, 1, 0.8f, 0.8f}));
+}
+
+TEST(CompiledStep, TwoRunsFromTheSameStateAreBitIdentical) {
+  Graph g = load("examples/models/seed.sj");
+  Adam({.learning_rate = 0.01}).minimize(Value(g, *g.output("loss")), all_variables(g));
+  auto a = CompiledStep::compile(g);
+  auto b = CompiledStep::compile(g);
+  EXPECT_TRUE(b.reused_code());
+  auto feeds = feeds_for(g, 3);
+  for (int i = 0; i < 5; ++i) {
+    Tensor la = a.run(feeds).at("loss");
+    Tensor lb = b.run(feeds).at("loss");
+    EXPECT_EQ(la, lb);
+  }
+  EXPECT_EQ(a.variable("dense_0/kernel"), b.variable("dense_0/kernel"));
+}
+
+} // namespace
+} // namespace sj

@@ -153,9 +153,9 @@ namespace sj {
 struct OptimizerSpec {
   std::string name = "adam";
   Flavor flavor = Flavor::torch;
-  std::optional<double> learning_rate;
-  std::optional<double> momentum;     // sgd, rmsprop
-  std::optional<double> weight_decay; // all
+  std::optional<double> learning_rate = std::nullopt;
+  std::optional<double> momentum = std::nullopt;     // sgd, rmsprop
+  std::optional<double> weight_decay = std::nullopt; // all
   Clipping clipping = {};
 };
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec);

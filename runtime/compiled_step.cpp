@@ -43,7 +43,6 @@ std::shared_ptr<Compiled> build(const Graph& input, const CompileOptions& option
   auto add = [&](const char* stage, const char* file, std::string text) {
     if (options.stages) options.stages->push_back({stage, file, std::move(text)});
   };
-  add("graph", "01-graph.sj", print(input));
   SimplifyStats stats;
   auto graph = std::make_shared<const Graph>(options.simplify ? simplify(input, &stats) : input);
   if (options.simplify)

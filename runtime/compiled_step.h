@@ -25,9 +25,9 @@ namespace sj {
 
 class JitCode;
 
-/// One stage of a compilation as text, for dumps: `01-graph.sj`, ..., `08-step.s`.
+/// One stage of a compilation as text, for dumps: `03-simplified.sj`, ..., `08-step.s`.
 struct StageText {
-  std::string stage; // graph, simplified, fused, memory, llvm, llvm-opt, asm
+  std::string stage; // simplified, fused, memory, llvm, llvm-opt, asm
   std::string file;  // the file name --dump-dir writes
   std::string text;
 };

@@ -1,9 +1,10 @@
 // The stepjit command-line tool.
 //
-//   stepjit check FILE                     parse and verify; print diagnostics
-//   stepjit dump FILE --stage=graph|dot|grad   print a stage of the pipeline
-//   stepjit eval FILE --input x=x.npy ...  run the reference interpreter
-//   stepjit ops [--markdown]               list the op table
+//   stepjit check FILE                        parse and verify; print diagnostics
+//   stepjit dump FILE --stage=STAGE           print one stage of the pipeline (or --dump-dir)
+//   stepjit eval FILE --input x=x.npy ...     run a graph (compiled; --interpret for the oracle)
+//   stepjit train FILE --input ... --steps N  build the training step and run it N times
+//   stepjit ops [--markdown]                  list the op table
 //
 // Exit status: 0 on success, 1 when the input is wrong (a diagnostic is printed), 2 on a bad
 // command line.
@@ -16,16 +17,19 @@
 #include "graph/parse.h"
 #include "graph/print.h"
 #include "graph/verify.h"
+#include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
 #include "runtime/npy.h"
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <sstream>
 
 namespace {
@@ -157,22 +161,87 @@ void add_training_step(sj::Graph& g, const GradientRequest& request,
   optimizer->minimize(sj::Value(g, loss_value(g, request)), vars);
 }
 
-int run_dump(const std::string& file, const std::string& stage, const GradientRequest& request,
-             const sj::OptimizerSpec& spec) {
-  sj::Graph g = load(file);
-  if (stage == "grad") add_gradients(g, request);
-  if (stage == "train") add_training_step(g, request, spec);
+// The stages `dump` knows, in pipeline order.
+const std::vector<std::string> kStages = {"graph", "dot",    "grad", "train",    "simplified",
+                                          "fused", "memory", "llvm", "llvm-opt", "asm"};
+
+// The step the compile stages work on: the training step when asked for one (--stage=train or
+// an explicit --optimizer), else the graph with its gradients (--stage=grad), else the graph.
+sj::Graph build_step(sj::Graph g, const std::string& stage, bool training,
+                     const GradientRequest& request, const sj::OptimizerSpec& spec) {
+  if (stage == "train" || training)
+    add_training_step(g, request, spec);
+  else if (stage == "grad")
+    add_gradients(g, request);
   sj::verify(g);
-  if (stage == "dot")
-    std::cout << sj::to_dot(g);
-  else
-    std::cout << sj::print(g);
+  return g;
+}
+
+int run_dump(const std::string& file, const std::string& stage, bool training,
+             const std::string& dump_dir, const GradientRequest& request,
+             const sj::OptimizerSpec& spec) {
+  sj::Graph parsed = load(file);
+  sj::Graph step = build_step(parsed, stage, training, request, spec);
+  std::vector<sj::StageText> stages{{"graph", "01-graph.sj", sj::print(parsed)},
+                                    {"step", "02-grad.sj", sj::print(step)}};
+  bool compile = !dump_dir.empty() ||
+                 (stage != "graph" && stage != "dot" && stage != "grad" && stage != "train");
+  if (compile) sj::CompiledStep::compile(step, {.stages = &stages});
+  if (!dump_dir.empty()) {
+    std::filesystem::create_directories(dump_dir);
+    for (const sj::StageText& s : stages) {
+      std::ofstream out(std::filesystem::path(dump_dir) / s.file);
+      out << s.text;
+      if (!out)
+        throw sj::Error({}, fmt::format("--dump-dir: cannot write '{}/{}'", dump_dir, s.file));
+    }
+    std::cout << fmt::format("wrote {} stages to {}\n", stages.size(), dump_dir);
+    return 0;
+  }
+  if (stage == "dot") {
+    std::cout << sj::to_dot(step);
+    return 0;
+  }
+  if (stage == "graph") {
+    std::cout << sj::print(parsed);
+    return 0;
+  }
+  if (stage == "grad" || stage == "train") {
+    std::cout << sj::print(step);
+    return 0;
+  }
+  for (const sj::StageText& s : stages)
+    if (s.stage == stage) std::cout << s.text;
   return 0;
 }
 
-int run_eval(const std::string& file, const std::vector<std::string>& inputs,
-             const std::vector<std::string>& saves, int steps, bool full, bool show_variables) {
-  sj::Graph g = load(file);
+// The interpreter or a compiled step, behind one face.
+struct Runner {
+  std::optional<sj::Interpreter> interpreter;
+  std::optional<sj::CompiledStep> compiled;
+
+  Runner(const sj::Graph& g, bool interpret, bool verbose) {
+    if (interpret) {
+      interpreter.emplace(g);
+      return;
+    }
+    compiled.emplace(sj::CompiledStep::compile(g));
+    if (verbose)
+      std::cerr << fmt::format("compiled in {:.1f} ms{}; arena {} bytes (lower bound {})\n",
+                               compiled->compile_ms(), compiled->reused_code() ? " (cached)" : "",
+                               compiled->arena_bytes(), compiled->arena_lower_bound_bytes());
+  }
+  std::map<std::string, sj::Tensor> run(const std::map<std::string, sj::Tensor>& feeds) {
+    return interpreter ? interpreter->run(feeds) : compiled->run(feeds);
+  }
+  const sj::Tensor& variable(const std::string& name) const {
+    return interpreter ? interpreter->variable(name) : compiled->variable(name);
+  }
+};
+
+// The feeds named by --input NAME=FILE.npy, checked against the graph's inputs.
+std::map<std::string, sj::Tensor> read_feeds(const sj::Graph& g,
+                                             const std::vector<std::string>& inputs) {
   std::map<std::string, sj::Tensor> feeds;
   for (const auto& [name, path] : name_path_pairs(inputs, "--input")) {
     if (!g.find(name) || g.node(*g.find(name)).op != sj::Op::input) {
@@ -187,35 +256,65 @@ int run_eval(const std::string& file, const std::vector<std::string>& inputs,
     }
     feeds.emplace(name, sj::read_npy(path));
   }
+  return feeds;
+}
+
+void print_variables(const sj::Graph& g, const Runner& runner, bool full) {
+  for (sj::ValueId v : g.nodes_of(sj::Op::variable)) {
+    const std::string& name = g.node(v).name;
+    std::cout << "variable " << describe(name, runner.variable(name), full) << "\n";
+  }
+}
+
+int run_train(const std::string& file, const std::vector<std::string>& inputs, int steps,
+              bool interpret, bool verbose, bool full, bool show_variables,
+              const GradientRequest& request, const sj::OptimizerSpec& spec) {
+  sj::Graph g = build_step(load(file), "train", true, request, spec);
+  auto feeds = read_feeds(g, inputs);
+  Runner runner(g, interpret, verbose);
+  double first = 0, last = 0;
+  for (int step = 1; step <= steps; ++step) {
+    auto outputs = runner.run(feeds);
+    last = outputs.at(request.loss).as_double(0);
+    if (step == 1) first = last;
+    std::cout << fmt::format("step {:>4}  {} {:.7g}\n", step, request.loss, last);
+  }
+  std::cout << fmt::format("{} {:.7g} -> {:.7g} over {} steps ({})\n", request.loss, first, last,
+                           steps, interpret ? "interpreter" : "compiled");
+  if (show_variables) print_variables(g, runner, full);
+  return 0;
+}
+
+int run_eval(const std::string& file, const std::vector<std::string>& inputs,
+             const std::vector<std::string>& saves, int steps, bool full, bool show_variables,
+             bool interpret, bool verbose) {
+  sj::Graph g = load(file);
+  auto feeds = read_feeds(g, inputs);
   auto save_paths = name_path_pairs(saves, "--save");
   for (const auto& [name, path] : save_paths)
     if (!g.output(name))
       throw sj::Error(
           {}, fmt::format("--save {}: graph '{}' has no output named '{}'", name, g.name(), name));
-
-  sj::Interpreter interpreter(std::move(g));
+  Runner runner(g, interpret, verbose);
   std::map<std::string, sj::Tensor> outputs;
   for (int step = 0; step < steps; ++step) {
-    outputs = interpreter.run(feeds);
+    outputs = runner.run(feeds);
     if (steps > 1) std::cout << fmt::format("step {}:\n", step + 1);
     for (const auto& [name, t] : outputs)
       std::cout << (steps > 1 ? "  " : "") << describe(name, t, full) << "\n";
   }
-  if (show_variables)
-    for (sj::ValueId v : interpreter.graph().nodes_of(sj::Op::variable)) {
-      const std::string& name = interpreter.graph().node(v).name;
-      std::cout << "variable " << describe(name, interpreter.variable(name), full) << "\n";
-    }
+  if (show_variables) print_variables(g, runner, full);
   for (const auto& [name, path] : save_paths)
     sj::write_npy(path, outputs.at(name));
   return 0;
 }
 
 // The optimizer flags shared by every command that builds a training step.
-void add_optimizer_options(CLI::App* cmd, sj::OptimizerSpec& spec) {
-  cmd->add_option("--optimizer", spec.name, "sgd, adam, adamw, rmsprop or adagrad")
-      ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop", "adagrad"}))
-      ->capture_default_str();
+CLI::Option* add_optimizer_options(CLI::App* cmd, sj::OptimizerSpec& spec) {
+  CLI::Option* name =
+      cmd->add_option("--optimizer", spec.name, "sgd, adam, adamw, rmsprop or adagrad")
+          ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop", "adagrad"}))
+          ->capture_default_str();
   cmd->add_option("--lr", spec.learning_rate, "learning rate (default: the optimizer's)");
   cmd->add_option("--momentum", spec.momentum, "momentum (sgd, rmsprop)");
   cmd->add_option("--weight-decay", spec.weight_decay, "weight decay");
@@ -224,6 +323,7 @@ void add_optimizer_options(CLI::App* cmd, sj::OptimizerSpec& spec) {
       "Keras's formulas and defaults instead of PyTorch's");
   cmd->add_option("--clip-norm", spec.clipping.global_norm, "clip gradients by global norm");
   cmd->add_option("--clip-value", spec.clipping.value, "clip each gradient element");
+  return name;
 }
 
 } // namespace
@@ -239,42 +339,63 @@ int main(int argc, char** argv) {
   check->add_option("FILE", file, "graph in stepjit text form ('-' reads standard input)")
       ->required();
 
-  std::string stage = "graph";
+  std::string stage = "graph", dump_dir;
+  GradientRequest request;
+  sj::OptimizerSpec spec;
+  std::vector<std::string> inputs, saves;
+  int steps = 1;
+  bool full = false, show_variables = false, interpret = false, verbose = false;
+  auto add_gradient_options = [&](CLI::App* cmd) {
+    cmd->add_option("--loss", request.loss, "the output to differentiate")->capture_default_str();
+    cmd->add_option("--wrt", request.wrt, "all-variables, or a comma-separated list of value names")
+        ->capture_default_str();
+  };
+  auto add_run_options = [&](CLI::App* cmd) {
+    cmd->add_option("--input,-i", inputs, "feed an input from a .npy file: NAME=FILE.npy");
+    cmd->add_flag("--full", full, "print every element");
+    cmd->add_flag("--variables", show_variables, "also print every variable after the last step");
+    cmd->add_flag("--interpret", interpret,
+                  "run the reference interpreter instead of compiled code");
+    cmd->add_flag("--verbose,-v", verbose, "print the compile time and the arena size");
+  };
+
   auto* dump = app.add_subcommand("dump", "Print a stage of the pipeline for a graph.");
   dump->add_option("FILE", file, "graph in stepjit text form ('-' reads standard input)")
       ->required();
   dump->add_option("--stage", stage,
-                   "graph: the verified graph as text; dot: Graphviz; grad: the graph with its "
-                   "gradient graph appended (outputs grad.<name>); train: the whole training "
-                   "step (forward, gradients, optimizer update)")
-      ->check(CLI::IsMember({"graph", "dot", "grad", "train"}))
+                   "graph: the verified graph; dot: Graphviz; grad: with its gradient graph "
+                   "(outputs grad.<name>); train: the training step (forward, gradients, "
+                   "update); simplified, fused, memory: the compile passes; llvm, llvm-opt: "
+                   "LLVM IR before and after optimization; asm: native assembly")
+      ->check(CLI::IsMember(kStages))
       ->capture_default_str();
-  GradientRequest request;
-  dump->add_option("--loss", request.loss, "with --stage=grad: the output to differentiate")
-      ->capture_default_str();
-  dump->add_option("--wrt", request.wrt,
-                   "with --stage=grad: all-variables, or a comma-separated list of value names")
-      ->capture_default_str();
-  sj::OptimizerSpec spec;
-  add_optimizer_options(dump, spec);
+  dump->add_option("--dump-dir", dump_dir,
+                   "write every stage to DIR, one file each (01-graph.sj ... 08-step.s)");
+  add_gradient_options(dump);
+  auto* optimizer = add_optimizer_options(dump, spec);
   dump->add_flag("--zero-unconnected", request.zero_unconnected,
-                 "with --stage=grad: values the loss does not depend on get zero gradients "
-                 "instead of an error");
+                 "values the loss does not depend on get zero gradients instead of an error");
 
-  std::vector<std::string> inputs, saves;
-  int steps = 1;
-  bool full = false, show_variables = false;
-  auto* eval = app.add_subcommand(
-      "eval", "Run a graph with the reference interpreter and print its outputs.");
+  auto* eval =
+      app.add_subcommand("eval", "Run a graph (compiled by default) and print its outputs.");
   eval->add_option("FILE", file, "graph in stepjit text form ('-' reads standard input)")
       ->required();
-  eval->add_option("--input,-i", inputs, "feed an input from a .npy file: NAME=FILE.npy");
+  add_run_options(eval);
   eval->add_option("--save", saves, "write an output to a .npy file: NAME=FILE.npy");
   eval->add_option("--steps", steps, "run this many steps (variables carry over)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  eval->add_flag("--full", full, "print every element of every output");
-  eval->add_flag("--variables", show_variables, "also print every variable after the last step");
+
+  auto* train = app.add_subcommand(
+      "train", "Build the training step (gradients + optimizer) and run it, printing the loss.");
+  train->add_option("FILE", file, "graph in stepjit text form ('-' reads standard input)")
+      ->required();
+  add_run_options(train);
+  add_gradient_options(train);
+  add_optimizer_options(train, spec);
+  train->add_option("--steps", steps, "training steps (on the same feeds)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 
   bool markdown = false;
   auto* ops = app.add_subcommand("ops", "List the op table.");
@@ -288,9 +409,13 @@ int main(int argc, char** argv) {
   }
   try {
     if (*check) return run_check(file);
-    if (*dump) return run_dump(file, stage, request, spec);
+    if (*dump) return run_dump(file, stage, optimizer->count() > 0, dump_dir, request, spec);
     if (*ops) return run_ops(markdown);
-    if (*eval) return run_eval(file, inputs, saves, steps, full, show_variables);
+    if (*eval)
+      return run_eval(file, inputs, saves, steps, full, show_variables, interpret, verbose);
+    if (*train)
+      return run_train(file, inputs, steps, interpret, verbose, full, show_variables, request,
+                       spec);
   } catch (const sj::Error& e) {
     std::cerr << e.what() << "\n";
     return 1;

@@ -5,7 +5,6 @@
 
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
-
 #include <memory>
 #include <string>
 
@@ -14,9 +13,9 @@ namespace sj {
 /// The texts of the stages of one compilation, when asked for.
 struct JitDumps {
   bool want = false;
-  std::string llvm;     // as lowered
-  std::string llvm_opt; // after the O2 pipeline
-  std::string assembly; // native code for the host
+  std::string llvm = {};     // as lowered
+  std::string llvm_opt = {}; // after the O2 pipeline
+  std::string assembly = {}; // native code for the host
 };
 
 /// JIT-compiled code, alive as long as this object.

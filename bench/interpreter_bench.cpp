@@ -4,7 +4,6 @@
 #include "runtime/interpreter.h"
 
 #include <benchmark/benchmark.h>
-
 #include <fstream>
 #include <sstream>
 
@@ -20,7 +19,8 @@ sj::Graph load(const std::string& path) {
 sj::Tensor filled(sj::Shape shape, float value) {
   sj::Tensor t({sj::DType::f32, std::move(shape)});
   float* p = t.data<float>();
-  for (int64_t i = 0; i < t.num_elements(); ++i) p[i] = value * float(i % 7 - 3);
+  for (int64_t i = 0; i < t.num_elements(); ++i)
+    p[i] = value * float(i % 7 - 3);
   return t;
 }
 
@@ -28,7 +28,8 @@ void BM_InterpreterSeedStep(benchmark::State& state) {
   sj::Interpreter interpreter(load(SJ_SOURCE_DIR "/examples/models/seed.sj"));
   std::map<std::string, sj::Tensor> feeds{{"x", filled({32, 100}, 0.1f)},
                                           {"y", filled({32, 1}, 0.2f)}};
-  for (auto _ : state) benchmark::DoNotOptimize(interpreter.run(feeds));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(interpreter.run(feeds));
   state.SetLabel("seed forward, batch 32");
 }
 BENCHMARK(BM_InterpreterSeedStep)->Unit(benchmark::kMicrosecond);

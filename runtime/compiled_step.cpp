@@ -72,7 +72,7 @@ CompiledStep CompiledStep::compile(const Graph& graph, const CompileOptions& opt
   std::shared_ptr<Compiled> compiled;
   bool reused = false;
   std::string key = print(graph) + (options.simplify ? "" : "#nosimplify");
-  if (!options.stages) {
+  if (!options.stages && options.use_cache) {
     std::lock_guard lock(cache_mutex);
     if (auto it = cache().find(key); it != cache().end()) {
       compiled = it->second;

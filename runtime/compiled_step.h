@@ -34,6 +34,7 @@ struct StageText {
 
 struct CompileOptions {
   bool simplify = true;                     ///< run passes/simplify first
+  bool use_cache = true;                    ///< reuse code compiled earlier for the same graph
   std::vector<StageText>* stages = nullptr; ///< if set, receives the text of every stage
 };
 

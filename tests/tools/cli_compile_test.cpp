@@ -1,0 +1,100 @@
+// The CLI's compiled execution and compile-stage dumps.
+#include "graph/parse.h"
+#include "runtime/npy.h"
+#include "tests/support/cli.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+namespace sj {
+namespace {
+
+using ::testing::HasSubstr;
+using test::run_stepjit;
+using test::source_path;
+
+std::string seed() { return source_path("examples/models/seed.sj"); }
+
+// x and y for the seed model, written to `dir`.
+void write_seed_data(const std::string& dir) {
+  std::vector<float> x(32 * 100), y(32);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(double(i) * 0.37));
+  for (size_t i = 0; i < y.size(); ++i) y[i] = float(std::cos(double(i) * 0.5));
+  write_npy(dir + "/x.npy", Tensor::from<float>({32, 100}, x));
+  write_npy(dir + "/y.npy", Tensor::from<float>({32, 1}, y));
+}
+
+TEST(CliCompile, EveryStageDumps) {
+  struct Case {
+    const char* stage;
+    const char* expect;
+  } cases[] = {{"simplified", "# simplify: cse removed"},
+               {"fused", "fused groups"},
+               {"memory", "# arena:"},
+               {"llvm", "define void @sj_step(ptr %inputs"},
+               {"llvm-opt", "define void @sj_step("},
+               {"asm", "sj_step:"}};
+  for (const Case& c : cases) {
+    auto r = run_stepjit("dump " + seed() + " --stage=" + c.stage + " --optimizer=adam");
+    EXPECT_EQ(r.exit_code, 0) << c.stage << ": " << r.err;
+    EXPECT_THAT(r.out, HasSubstr(c.expect)) << c.stage;
+  }
+  // Without --optimizer the compile stages work on the graph itself (no update).
+  auto r = run_stepjit("dump " + seed() + " --stage=simplified");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("assign(")));
+}
+
+TEST(CliCompile, DumpDirWritesOneReadableFilePerStage) {
+  std::string dir = test::temp_dir("cli_dump_dir");
+  auto r = run_stepjit("dump " + seed() + " --optimizer=adam --dump-dir " + dir + "/stages");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* file : {"01-graph.sj", "02-grad.sj", "03-simplified.sj", "04-fused.txt",
+                           "05-memory.txt", "06-step.ll", "07-step-opt.ll", "08-step.s"})
+    EXPECT_GT(std::filesystem::file_size(dir + "/stages/" + file), 0u) << file;
+  // The graph stages are IR text the parser reads back.
+  for (const char* file : {"01-graph.sj", "02-grad.sj"})
+    EXPECT_NO_THROW(parse(test::read_file(dir + "/stages/" + file), file)) << file;
+}
+
+TEST(CliCompile, TrainRunsCompiledAndMatchesTheInterpreter) {
+  std::string dir = test::temp_dir("cli_train");
+  write_seed_data(dir);
+  std::string args = "train " + seed() + " -i x=" + dir + "/x.npy -i y=" + dir +
+                     "/y.npy --steps 5 --optimizer adam --lr 0.01";
+  auto compiled = run_stepjit(args + " --verbose");
+  ASSERT_EQ(compiled.exit_code, 0) << compiled.err;
+  EXPECT_THAT(compiled.out, HasSubstr("over 5 steps (compiled)"));
+  EXPECT_THAT(compiled.err, HasSubstr("compiled in"));
+  auto interpreted = run_stepjit(args + " --interpret");
+  ASSERT_EQ(interpreted.exit_code, 0) << interpreted.err;
+  EXPECT_THAT(interpreted.out, HasSubstr("over 5 steps (interpreter)"));
+  // The loss printed at each step agrees to the printed precision (7 digits) or nearly.
+  auto losses = [](const std::string& out) {
+    std::vector<double> v;
+    for (size_t at = 0; (at = out.find("  loss ", at)) != std::string::npos; at += 7)
+      v.push_back(std::stod(out.substr(at + 7)));
+    return v;
+  };
+  auto a = losses(compiled.out), b = losses(interpreted.out);
+  ASSERT_EQ(a.size(), 5u);
+  ASSERT_EQ(b.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * std::abs(b[i])) << i;
+  EXPECT_LT(a.back(), a.front());
+}
+
+TEST(CliCompile, EvalIsCompiledByDefault) {
+  std::string dir = test::temp_dir("cli_eval_compiled");
+  write_seed_data(dir);
+  auto r = run_stepjit("eval " + seed() + " -i x=" + dir + "/x.npy -i y=" + dir +
+                       "/y.npy --verbose");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("compiled in"));
+  EXPECT_THAT(r.out, HasSubstr("loss: f32[] = "));
+}
+
+} // namespace
+} // namespace sj

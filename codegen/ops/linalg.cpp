@@ -1,7 +1,7 @@
-// Lowering of matmul: per batch, C[m, :] += A[m, k] * B[k, :] in i-k-j order, so the innermost
-// loop walks a row of B and of C contiguously and vectorizes, and each C element sums its
-// products in k order (no reassociation). Cache blocking and register tiling come with the
-// performance work.
+// Lowering of matmul: per batch, C[m, :] += A[m, k] * B[k, :] in i-k-j order, cache-blocked over
+// (k, n), so the innermost loop walks a row of B and of C contiguously and vectorizes, and each
+// C element sums its products in k order (no reassociation). Register tiling and packing come
+// with the performance work.
 #include "codegen/lowerer.h"
 
 namespace sj::codegen {
@@ -32,35 +32,49 @@ void lower_matmul(const LowerCall& c) {
       r.push_back(s[d] == 1 ? c.i64(0) : bd[off + d]);
     return r;
   };
+  // Tiles of B (kKc x kNc) stay in cache while every row of A streams past them; within a
+  // tile, C[m, n0:n1] += A[m, k] * B[k, n0:n1] for k in order, so each element of C still sums
+  // its products in k order (the blocking changes speed, never results).
+  constexpr int64_t kNc = 256, kKc = 128;
+  auto min = [&](V a, int64_t b_) {
+    return b.CreateSelect(b.CreateICmpSLT(a, c.i64(b_)), a, c.i64(b_));
+  };
   c.for_each(batch, [&](Index& bi) {
     std::vector<V> bd = bi.dims(b);
     std::vector<V> ab = batch_of(as, bd), bb = batch_of(bs, bd);
+    auto c_at = [&](V m, V n) {
+      std::vector<V> cd = bd;
+      cd.push_back(m);
+      cd.push_back(n);
+      Index ci = Index::dims(cs, cd);
+      return b.CreateInBoundsGEP(t, L.buffer(c.id), ci.linear(b));
+    };
     c.loop(M, [&](V m) {
-      c.loop(N, [&](V n) {
-        std::vector<V> cd = bd;
-        cd.push_back(m);
-        cd.push_back(n);
-        Index ci = Index::dims(cs, cd);
-        L.store(c.id, ci.linear(b), llvm::ConstantFP::get(t, 0.0));
-      });
-      c.loop(K, [&](V k) {
-        std::vector<V> ad = ab;
-        ad.push_back(ta ? k : m);
-        ad.push_back(ta ? m : k);
-        Index ai = Index::dims(as, ad);
-        V a = c.operand_at(0, ai);
-        c.loop(N, [&](V n) {
-          std::vector<V> bdx = bb;
-          bdx.push_back(tb ? n : k);
-          bdx.push_back(tb ? k : n);
-          Index bi2 = Index::dims(bs, bdx);
-          std::vector<V> cd = bd;
-          cd.push_back(m);
-          cd.push_back(n);
-          Index ci = Index::dims(cs, cd);
-          V ptr = b.CreateInBoundsGEP(t, L.buffer(c.id), ci.linear(b));
-          V sum = b.CreateFAdd(b.CreateLoad(t, ptr), b.CreateFMul(a, c.operand_at(1, bi2)));
-          b.CreateStore(sum, ptr);
+      c.loop(N, [&](V n) { b.CreateStore(llvm::ConstantFP::get(t, 0.0), c_at(m, n)); });
+    });
+    c.loop((N + kNc - 1) / kNc, [&](V nb) {
+      V n0 = b.CreateMul(nb, c.i64(kNc));
+      V n1 = min(b.CreateAdd(n0, c.i64(kNc)), N);
+      c.loop((K + kKc - 1) / kKc, [&](V kb) {
+        V k0 = b.CreateMul(kb, c.i64(kKc));
+        V k1 = min(b.CreateAdd(k0, c.i64(kKc)), K);
+        c.loop(M, [&](V m) {
+          L.loop(k0, k1, [&](V k) {
+            std::vector<V> ad = ab;
+            ad.push_back(ta ? k : m);
+            ad.push_back(ta ? m : k);
+            Index ai = Index::dims(as, ad);
+            V a = c.operand_at(0, ai);
+            L.loop(n0, n1, [&](V n) {
+              std::vector<V> bdx = bb;
+              bdx.push_back(tb ? n : k);
+              bdx.push_back(tb ? k : n);
+              Index bi2 = Index::dims(bs, bdx);
+              V ptr = c_at(m, n);
+              V sum = b.CreateFAdd(b.CreateLoad(t, ptr), b.CreateFMul(a, c.operand_at(1, bi2)));
+              b.CreateStore(sum, ptr);
+            });
+          });
         });
       });
     });

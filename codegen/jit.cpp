@@ -13,7 +13,6 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 #include <llvm/Transforms/Utils/Cloning.h>
-
 #include <mutex>
 
 namespace sj {
@@ -38,7 +37,8 @@ llvm::orc::JITTargetMachineBuilder host_machine() {
   auto builder = unwrap(llvm::orc::JITTargetMachineBuilder::detectHost(), "detecting the host");
   builder.setCPU(llvm::sys::getHostCPUName().str());
   llvm::SubtargetFeatures features;
-  for (const auto& [name, on] : llvm::sys::getHostCPUFeatures()) features.AddFeature(name, on);
+  for (const auto& [name, on] : llvm::sys::getHostCPUFeatures())
+    features.AddFeature(name, on);
   builder.getFeatures() = features;
   builder.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
   return builder;
@@ -113,8 +113,8 @@ std::shared_ptr<JitCode> jit_compile(std::unique_ptr<llvm::Module> module,
       unwrap(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
                  jit.getDataLayout().getGlobalPrefix()),
              "exposing process symbols"));
-  if (auto error = jit.addIRModule(
-          llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
+  if (auto error =
+          jit.addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
     internal_error("adding the module to the JIT: " + message(std::move(error)));
   return code;
 }

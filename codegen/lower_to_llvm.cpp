@@ -122,6 +122,8 @@ llvm::Value* Lowerer::element(ValueId v, Index& at) {
     ElementCall call{*this, node, v, at};
     return lowering_of(node.op).element(call);
   }
+  if (in_loop_ && at.shape() == node.type.shape && at.linear(b_) == in_loop_)
+    if (auto it = computed_.find(v); it != computed_.end()) return it->second;
   DType t = node.type.dtype;
   llvm::Value* ptr = b_.CreateInBoundsGEP(mem_type(t), buffer(v), at.linear(b_));
   llvm::Value* x = b_.CreateAlignedLoad(mem_type(t), ptr, llvm::Align(dtype_size(t)));
@@ -216,30 +218,37 @@ llvm::FunctionCallee Lowerer::math(const std::string& name, llvm::Type* type, in
   return module_.getOrInsertFunction(name, llvm::FunctionType::get(type, params, false));
 }
 
-namespace {
-
-// True when every element the loop of `v` reads is at v's own position or a single element,
-// so one flat loop (no index arithmetic) covers it.
-bool flat_loop(const Graph& g, const FusionPlan& fusion, ValueId v) {
-  const Node& n = g.node(v);
-  if (n.def().fusion != Fusion::elementwise) return false;
-  for (ValueId o : n.operands) {
-    const Shape& s = g.type(o).shape;
-    if (num_elements(s) == 1) continue;
-    if (s != n.type.shape) return false;
-    if (fusion.inlined[o] && !flat_loop(g, fusion, o)) return false;
-  }
-  return true;
+void Lowerer::lower_loop_group(ValueId first) {
+  // One flat loop computing every member in order; a member reads an earlier member's element
+  // from `computed_` instead of memory.
+  const Shape& shape = graph_.type(first).shape;
+  loop(i64(0), i64(num_elements(shape)), [&](llvm::Value* i) {
+    in_loop_ = i;
+    for (ValueId m = first; m <= fusion_.loop_end[first]; ++m) {
+      if (fusion_.loop[m] != first || fusion_.inlined[m] || lowering_of(graph_.node(m).op).source)
+        continue;
+      Index at = Index::flat(shape, i);
+      ElementCall call{*this, graph_.node(m), m, at};
+      llvm::Value* x = lowering_of(graph_.node(m).op).element(call);
+      store(m, i, x);
+      computed_[m] = x;
+    }
+    in_loop_ = nullptr;
+    computed_.clear();
+  });
 }
-
-} // namespace
 
 void Lowerer::lower_node(ValueId v) {
   const Node& node = graph_.node(v);
   const Lowering& rule = lowering_of(node.op);
   if (fusion_.inlined[v] || rule.source) return;
+  if (fusion_.loop[v] != v || fusion_.loop_end[v] != v) {
+    // A loop group runs once, at its last member, after the code it does not depend on.
+    if (fusion_.loop_end[v] == v) lower_loop_group(fusion_.loop[v]);
+    return;
+  }
   if (rule.element) {
-    for_each(node.type.shape, flat_loop(graph_, fusion_, v), [&](Index& at) {
+    for_each(node.type.shape, fusion_.flat[v], [&](Index& at) {
       ElementCall call{*this, node, v, at};
       store(v, at.linear(b_), rule.element(call));
     });

@@ -6,6 +6,7 @@
 #include "passes/plan_memory.h"
 
 #include <llvm/IR/IRBuilder.h>
+#include <map>
 
 namespace sj {
 
@@ -50,6 +51,7 @@ public:
 
 private:
   void lower_node(ValueId v);
+  void lower_loop_group(ValueId first);
   void commit();
 
   const Graph& graph_;
@@ -62,6 +64,9 @@ private:
               *status_ = nullptr;
   std::vector<int> slot_; // per value: its position among inputs or variables
   std::vector<llvm::Value*> buffers_;
+  // Inside a loop group: the elements its members computed in this iteration, at `in_loop_`.
+  llvm::Value* in_loop_ = nullptr;
+  std::map<ValueId, llvm::Value*> computed_;
 };
 
 } // namespace sj

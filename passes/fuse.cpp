@@ -1,6 +1,9 @@
 #include "passes/fuse.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <functional>
+#include <optional>
 
 namespace sj {
 
@@ -8,6 +11,25 @@ namespace {
 
 bool has_element_rule(const Node& n) {
   return n.def().fusion == Fusion::elementwise || n.def().fusion == Fusion::index_map;
+}
+
+// Nodes that emit no loop of their own: their storage is given (sources), or they are copies at
+// the end of the step (assign).
+bool emits_code(const Node& n) {
+  return n.op != Op::input && n.op != Op::variable && n.op != Op::constant && n.op != Op::assign;
+}
+
+// True when every element the loop of `v` reads is at v's own position or a single element.
+bool flat_loop(const Graph& g, const std::vector<bool>& inlined, ValueId v) {
+  const Node& n = g.node(v);
+  if (n.def().fusion != Fusion::elementwise || n.type.rank() == 0) return false;
+  for (ValueId o : n.operands) {
+    const Shape& s = g.type(o).shape;
+    if (num_elements(s) == 1) continue;
+    if (s != n.type.shape) return false;
+    if (inlined[o] && !flat_loop(g, inlined, o)) return false;
+  }
+  return true;
 }
 
 } // namespace
@@ -24,7 +46,8 @@ FusionPlan fuse(const Graph& g) {
   for (const Output& o : g.outputs())
     uses[o.value] += 2; // outputs are stored
 
-  FusionPlan plan{std::vector<bool>(n, false), std::vector<ValueId>(n)};
+  FusionPlan plan{std::vector<bool>(n, false), std::vector<ValueId>(n), std::vector<bool>(n),
+                  std::vector<ValueId>(n), std::vector<ValueId>(n)};
   for (ValueId v = 0; v < n; ++v) {
     const Node& node = g.node(v);
     if (!has_element_rule(node) || uses[v] != 1) continue;
@@ -35,6 +58,44 @@ FusionPlan fuse(const Graph& g) {
   // Roots, from the last node back: an inlined value belongs to its user's group.
   for (ValueId v = static_cast<ValueId>(n); v-- > 0;)
     plan.root[v] = plan.inlined[v] ? plan.root[user[v]] : v;
+
+  // Loop groups: flat loops over one shape. Code between two members that reads no member
+  // (scalars such as Adam's bias corrections) runs before the group's loop, which the driver
+  // emits at the group's last member.
+  std::optional<ValueId> open; // the first value of the loop group being formed
+  std::vector<bool> member(n, false);
+  std::function<bool(ValueId)> reads_member = [&](ValueId v) {
+    for (ValueId o : g.node(v).operands)
+      if (member[o] || (plan.inlined[o] && reads_member(o))) return true;
+    return false;
+  };
+  auto close = [&] {
+    if (!open) return;
+    for (ValueId m = *open; m < n; ++m)
+      member[m] = false;
+    open.reset();
+  };
+  for (ValueId v = 0; v < n; ++v) {
+    plan.loop[v] = plan.loop_end[v] = v;
+    const Node& node = g.node(v);
+    if (plan.inlined[v] || !emits_code(node)) continue;
+    plan.flat[v] = flat_loop(g, plan.inlined, v);
+    if (plan.flat[v] && open && g.type(*open).shape == node.type.shape) {
+      plan.loop[v] = *open;
+      member[v] = true;
+      continue;
+    }
+    if (!plan.flat[v] && open && !reads_member(v)) continue; // runs before the group's loop
+    close();
+    if (plan.flat[v]) {
+      open = v;
+      member[v] = true;
+    }
+  }
+  for (ValueId v = 0; v < n; ++v)
+    plan.loop_end[plan.loop[v]] = v;
+  for (ValueId v = 0; v < n; ++v)
+    plan.loop_end[v] = plan.loop_end[plan.loop[v]];
   return plan;
 }
 
@@ -58,7 +119,20 @@ std::string print_fusion(const Graph& g, const FusionPlan& plan) {
     ++groups;
     fused += int(members[v].size());
   }
-  s += fmt::format("# {} fused groups, {} values never stored\n", groups, fused);
+  int loops = 0;
+  for (ValueId v = 0; v < g.size(); ++v) {
+    if (plan.loop[v] != v || plan.loop_end[v] == v) continue;
+    std::vector<std::string> stored;
+    for (ValueId m = v; m <= plan.loop_end[v]; ++m)
+      if (plan.loop[m] == v && !plan.inlined[m] && g.node(m).op != Op::assign &&
+          g.node(m).def().fusion == Fusion::elementwise)
+        stored.push_back(label(m));
+    s += fmt::format("# loop over {}: {}\n", g.type(v).str(), fmt::join(stored, ", "));
+    ++loops;
+  }
+  s += fmt::format("# {} fused groups, {} values never stored, {} loops computing several "
+                   "stored values\n",
+                   groups, fused, loops);
   return s;
 }
 

@@ -15,6 +15,14 @@ struct FusionPlan {
   std::vector<bool> inlined;
   /// The materialized value whose loop computes v (v itself when v is materialized).
   std::vector<ValueId> root;
+  /// Materialized elementwise values whose every read is at their own position (or of a single
+  /// element) run as one flat loop.
+  std::vector<bool> flat;
+  /// Loop groups (multi-output fusion): consecutive flat elementwise values of one shape share
+  /// one loop, and a member reads an earlier member's element from a register, not memory.
+  /// `loop[v]` is the first member of v's group (v itself when alone); `loop_end[v]` the last.
+  std::vector<ValueId> loop;
+  std::vector<ValueId> loop_end;
 };
 
 /// Inlines a value when it has an element rule (elementwise math or an index map), exactly one
@@ -23,7 +31,11 @@ struct FusionPlan {
 /// memory, and nothing is computed twice.
 FusionPlan fuse(const Graph& graph);
 
-/// The groups, one line each: `%7 <- mul %5, sub %6` (root, then the inlined values).
+/// Then consecutive flat elementwise values of one shape share one loop (an Adam update of one
+/// variable: its moments and its new value in one pass).
+///
+/// The groups, one line each: `%7 <- mul %5, sub %6` (root, then the inlined values), then the
+/// loops with more than one stored value.
 std::string print_fusion(const Graph& graph, const FusionPlan& plan);
 
 } // namespace sj

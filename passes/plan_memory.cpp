@@ -36,9 +36,12 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
     Buffer& b = plan.buffers[v];
     b.storage = storage_of(g.node(v), fusion.inlined[v]);
     b.bytes = static_cast<int64_t>(g.node(v).type.byte_size());
-    b.first = b.last = v;
+    // A loop group writes all its values during its one loop, which runs at its last member;
+    // taking them as live from its first member is conservative and simple.
+    b.first = b.last = fusion.loop[v];
   }
-  // A stored value is read where the loop of its reader's group runs (its root).
+  // A stored value is read while the loop computing its reader runs: the loop of the reader's
+  // root, to the end of that loop's group.
   auto reads = [&](ValueId value, ValueId at) {
     while (plan.buffers[value].storage == Storage::alias)
       value = g.node(value).operands[1];
@@ -47,7 +50,7 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
   for (ValueId v = 0; v < n; ++v) {
     const Node& node = g.node(v);
     for (ValueId o : node.operands)
-      reads(o, fusion.root[v]);
+      reads(o, fusion.loop_end[fusion.root[v]]);
     if (node.op == Op::assign) reads(node.operands[1], n); // copied into the variable at the end
   }
   for (const Output& o : g.outputs())
@@ -56,8 +59,8 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
   // First fit over the live arena blocks, in node order.
   std::vector<ValueId> live; // arena values, sorted by offset
   for (ValueId v = 0; v < n; ++v) {
-    std::erase_if(live, [&](ValueId u) { return plan.buffers[u].last < v; });
     Buffer& b = plan.buffers[v];
+    std::erase_if(live, [&](ValueId u) { return plan.buffers[u].last < b.first; });
     if (b.storage != Storage::arena) continue;
     int64_t offset = 0;
     for (ValueId u : live) {

@@ -1,0 +1,100 @@
+// Fusion and memory planning on real training steps: what is fused, that each Adam update is
+// one loop, and that no two buffers that are live at once overlap in the arena.
+#include "frontend/optimizers.h"
+#include "graph/parse.h"
+#include "passes/fuse.h"
+#include "passes/plan_memory.h"
+#include "passes/simplify.h"
+#include "tests/support/cli.h"
+
+#include <gtest/gtest.h>
+
+namespace sj {
+namespace {
+
+Graph adam_step(const std::string& file) {
+  std::string path = test::source_path(file);
+  Graph g = parse(test::read_file(path), path);
+  Adam({.learning_rate = 0.01}).minimize(Value(g, *g.output("loss")), [&] {
+    std::vector<Value> vars;
+    for (ValueId v : g.nodes_of(Op::variable))
+      vars.emplace_back(g, v);
+    return vars;
+  }());
+  return simplify(g);
+}
+
+// The value assigned to variable `name`.
+ValueId assigned(const Graph& g, const std::string& name) {
+  ValueId var = *g.find(name);
+  for (ValueId v = 0; v < g.size(); ++v)
+    if (g.node(v).op == Op::assign && g.node(v).operands[0] == var) return g.node(v).operands[1];
+  ADD_FAILURE() << "no assign of " << name;
+  return 0;
+}
+
+TEST(Fuse, EachAdamUpdateIsOneLoop) {
+  Graph g = adam_step("examples/models/seed.sj");
+  FusionPlan plan = fuse(g);
+  for (const char* var : {"dense_0/kernel", "dense_0/bias", "dense_1/kernel", "dense_1/bias"}) {
+    ValueId theta = assigned(g, var);
+    ValueId m = assigned(g, std::string(var) + ".adam_m");
+    ValueId v = assigned(g, std::string(var) + ".adam_v");
+    EXPECT_EQ(plan.loop[theta], plan.loop[m]) << var;
+    EXPECT_EQ(plan.loop[theta], plan.loop[v]) << var;
+    EXPECT_NE(plan.loop_end[theta], plan.loop[theta]) << var << ": a group of several values";
+  }
+}
+
+TEST(Fuse, InlinesSingleUseElementwiseChainsOnly) {
+  Graph g = adam_step("examples/models/mlp.sj");
+  FusionPlan plan = fuse(g);
+  std::vector<int> uses(g.size(), 0);
+  for (const Node& n : g.nodes())
+    for (ValueId o : n.operands)
+      ++uses[o];
+  for (const Output& o : g.outputs())
+    EXPECT_FALSE(plan.inlined[o.value]);
+  int inlined = 0;
+  for (ValueId v = 0; v < g.size(); ++v) {
+    if (!plan.inlined[v]) continue;
+    ++inlined;
+    EXPECT_EQ(uses[v], 1) << v;
+    Fusion f = g.node(v).def().fusion;
+    EXPECT_TRUE(f == Fusion::elementwise || f == Fusion::index_map) << v;
+    EXPECT_FALSE(plan.inlined[plan.root[v]]);
+  }
+  EXPECT_GT(inlined, 20);
+}
+
+TEST(PlanMemory, LiveBuffersNeverOverlap) {
+  for (const char* file : {"examples/models/seed.sj", "examples/models/mlp.sj"}) {
+    SCOPED_TRACE(file);
+    Graph g = adam_step(file);
+    FusionPlan fusion = fuse(g);
+    MemoryPlan plan = plan_memory(g, fusion);
+    EXPECT_GE(plan.arena_bytes, plan.lower_bound_bytes);
+    for (ValueId a = 0; a < g.size(); ++a) {
+      const Buffer& x = plan.buffers[a];
+      if (x.storage != Storage::arena) continue;
+      EXPECT_EQ(x.offset % 64, 0);
+      EXPECT_LE(x.offset + x.bytes, plan.arena_bytes);
+      for (ValueId b = a + 1; b < g.size(); ++b) {
+        const Buffer& y = plan.buffers[b];
+        if (y.storage != Storage::arena) continue;
+        bool live_together = x.first <= y.last && y.first <= x.last;
+        bool overlap = x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes;
+        EXPECT_FALSE(live_together && overlap) << "%" << a << " and %" << b;
+      }
+    }
+    // Outputs and assigned values are read at the end of the step.
+    for (const Output& o : g.outputs())
+      if (plan.buffers[o.value].storage == Storage::arena)
+        EXPECT_EQ(plan.buffers[o.value].last, g.size());
+    std::cout << file << ": arena " << plan.arena_bytes << " bytes, lower bound "
+              << plan.lower_bound_bytes << "\n";
+  }
+}
+
+} // namespace
+} // namespace sj

@@ -3,6 +3,7 @@
 //
 // (Later stages differentiate this graph, append the optimizer update and JIT-compile the whole
 // training step; this example shows the foundation they stand on.)
+#include "examples/dense.h"
 #include "graph/builder.h"
 #include "graph/initializers.h"
 #include "graph/print.h"
@@ -11,30 +12,6 @@
 #include <cmath>
 #include <iostream>
 #include <numbers>
-
-namespace {
-
-// Keras's Dense layer: x [batch, in] -> x W + b, W [in, units] glorot_uniform, b zeros.
-sj::Value dense(sj::Value x, int64_t units, const std::string& name, int64_t seed) {
-  sj::Graph& g = x.graph();
-  auto w = sj::variable(g, name + "/kernel", {sj::DType::f32, {x.shape()[1], units}},
-                        sj::Init::glorot_uniform(seed));
-  auto b = sj::variable(g, name + "/bias", {sj::DType::f32, {units}});
-  return sj::matmul(x, w) + b;
-}
-
-// Standard normal data from a fixed seed, so every run prints the same numbers.
-sj::Tensor normal_data(sj::Shape shape, uint64_t seed) {
-  sj::Tensor t({sj::DType::f32, std::move(shape)});
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.num_elements(); ++i) {
-    double u1 = sj::random_uniform01(seed, 2 * i), u2 = sj::random_uniform01(seed, 2 * i + 1);
-    p[i] = float(std::sqrt(-2 * std::log1p(-u1)) * std::cos(2 * std::numbers::pi * u2));
-  }
-  return t;
-}
-
-} // namespace
 
 int main() {
   try {
@@ -50,8 +27,8 @@ int main() {
     std::cout << "The seed model as stepjit IR:\n\n" << sj::print(g) << "\n";
 
     sj::Interpreter interpreter(g);
-    auto outputs =
-        interpreter.run({{"x", normal_data({32, 100}, 7)}, {"y", normal_data({32, 1}, 8)}});
+    auto outputs = interpreter.run({{"x", sj::random_normal({sj::DType::f32, {32, 100}}, 7)},
+                                    {"y", sj::random_normal({sj::DType::f32, {32, 1}}, 8)}});
     const sj::Tensor& l = outputs.at("loss");
     std::cout << "Evaluated by the reference interpreter: loss = " << l.data<float>()[0] << "\n\n";
 

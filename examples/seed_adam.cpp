@@ -5,6 +5,7 @@
 //
 // The whole step (forward, gradients, Adam update) is one graph, JIT-compiled by LLVM into one
 // native function (`seed_adam --interpret` runs the reference interpreter instead).
+#include "examples/dense.h"
 #include "frontend/gradients.h"
 #include "frontend/optimizers.h"
 #include "graph/initializers.h"
@@ -16,30 +17,6 @@
 #include <numbers>
 #include <optional>
 #include <string>
-
-namespace {
-
-// Keras's Dense layer: x [batch, in] -> x W + b, W [in, units] glorot_uniform, b zeros.
-sj::Value dense(sj::Value x, int64_t units, const std::string& name, int64_t seed) {
-  sj::Graph& g = x.graph();
-  auto w = sj::variable(g, name + "/kernel", {sj::DType::f32, {x.shape()[1], units}},
-                        sj::Init::glorot_uniform(seed));
-  auto b = sj::variable(g, name + "/bias", {sj::DType::f32, {units}});
-  return sj::matmul(x, w) + b;
-}
-
-// Standard normal data from a fixed seed, so every run prints the same numbers.
-sj::Tensor normal_data(sj::Shape shape, uint64_t seed) {
-  sj::Tensor t({sj::DType::f32, std::move(shape)});
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.num_elements(); ++i) {
-    double u1 = sj::random_uniform01(seed, 2 * i), u2 = sj::random_uniform01(seed, 2 * i + 1);
-    p[i] = float(std::sqrt(-2 * std::log1p(-u1)) * std::cos(2 * std::numbers::pi * u2));
-  }
-  return t;
-}
-
-} // namespace
 
 int main(int argc, char** argv) {
   int steps = 20;
@@ -81,8 +58,9 @@ int main(int argc, char** argv) {
     auto variable = [&](const std::string& name) {
       return interpreter ? interpreter->variable(name) : compiled->variable(name);
     };
-    std::map<std::string, sj::Tensor> batch{{"x", normal_data({32, 100}, 7)},
-                                            {"y", normal_data({32, 1}, 8)}};
+    std::map<std::string, sj::Tensor> batch{
+        {"x", sj::random_normal({sj::DType::f32, {32, 100}}, 7)},
+        {"y", sj::random_normal({sj::DType::f32, {32, 1}}, 8)}};
     std::vector<sj::Tensor> before;
     for (const sj::Value& v : vars)
       before.push_back(variable(v.node().name));

@@ -28,14 +28,7 @@ Value Adagrad::update(UpdateContext& c, Value g, Value theta) {
   bool keras = flavor() == Flavor::keras;
   Value lr = c.learning_rate(dt);
   Value eps = c.hyper("epsilon", dt);
-  Value base = theta;
-  if (o_.weight_decay != 0) {
-    Value wd = c.hyper("weight_decay", dt);
-    if (keras)
-      base = theta - lr * wd * theta;
-    else
-      g = g + wd * theta;
-  }
+  Value base = c.weight_decay(g, theta, keras);
   if (o_.lr_decay != 0) lr = lr / (1.0 + c.k(dt) * c.hyper("lr_decay", dt));
   Value s = c.slot(theta, "sum", o_.initial_accumulator_value);
   Value s_new = s + square(g);

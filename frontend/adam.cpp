@@ -36,14 +36,7 @@ Value Adam::update(UpdateContext& c, Value g, Value theta) {
   Value lr = c.learning_rate(dt);
   Value b1 = c.hyper("beta1", dt), b2 = c.hyper("beta2", dt), eps = c.hyper("epsilon", dt);
   Value t = c.t(dt);
-  Value base = theta;
-  if (o_.weight_decay != 0) {
-    Value wd = c.hyper("weight_decay", dt);
-    if (decoupled_)
-      base = theta - lr * wd * theta;
-    else
-      g = g + wd * theta;
-  }
+  Value base = c.weight_decay(g, theta, decoupled_);
   Value m = c.slot(theta, "m"), v = c.slot(theta, "v");
   Value m_new = b1 * m + (1.0 - b1) * g;
   Value v_new = b2 * v + (1.0 - b2) * square(g);

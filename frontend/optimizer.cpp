@@ -185,6 +185,17 @@ Value UpdateContext::slot(Value var, std::string_view slot, double init) {
   return variable(graph_, name, var.type(), init == 0 ? Init::zeros() : Init::constant(init), loc_);
 }
 
+Value UpdateContext::weight_decay(Value& g, Value theta, bool decoupled) {
+  bool declared = false;
+  for (const auto& [name, value] : opt_.hypers_)
+    declared = declared || name == "weight_decay";
+  if (!declared) return theta;
+  Value wd = hyper("weight_decay", theta.dtype());
+  if (decoupled) return theta - learning_rate(theta.dtype()) * wd * theta;
+  g = g + wd * theta;
+  return theta;
+}
+
 void UpdateContext::set(Value slot, Value value) { assign(slot, value, loc_); }
 
 } // namespace sj

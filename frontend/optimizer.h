@@ -118,6 +118,10 @@ public:
   /// The slot variable "<var>.<optimizer>_<slot>" (e.g. "w.adam_m"), of var's type, created
   /// filled with `init`; its value before this step.
   Value slot(Value var, std::string_view slot, double init = 0);
+  /// Weight decay, when the optimizer declared a "weight_decay" hyperparameter λ: decoupled, it
+  /// returns θ − lr λ θ as the value the update starts from; otherwise (L2) it adds λ θ to `g`
+  /// and returns θ. Without weight decay it returns θ.
+  Value weight_decay(Value& g, Value theta, bool decoupled);
   /// Stores a slot's value after this step.
   void set(Value slot, Value value);
 

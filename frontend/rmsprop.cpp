@@ -26,14 +26,7 @@ Value RMSprop::update(UpdateContext& c, Value g, Value theta) {
   bool keras = flavor() == Flavor::keras;
   Value lr = c.learning_rate(dt);
   Value alpha = c.hyper("alpha", dt), eps = c.hyper("epsilon", dt);
-  Value base = theta;
-  if (o_.weight_decay != 0) {
-    Value wd = c.hyper("weight_decay", dt);
-    if (keras)
-      base = theta - lr * wd * theta;
-    else
-      g = g + wd * theta;
-  }
+  Value base = c.weight_decay(g, theta, keras);
   Value v = c.slot(theta, "v");
   Value v_new = alpha * v + (1.0 - alpha) * square(g);
   c.set(v, v_new);

@@ -26,8 +26,7 @@ Value SGD::update(UpdateContext& c, Value g, Value theta) {
   DType dt = theta.dtype();
   Value lr = c.learning_rate(dt);
   if (flavor() == Flavor::keras) {
-    Value base = theta;
-    if (o_.weight_decay != 0) base = theta - lr * c.hyper("weight_decay", dt) * theta;
+    Value base = c.weight_decay(g, theta, /*decoupled=*/true);
     if (o_.momentum == 0) return base - lr * g;
     Value mu = c.hyper("momentum", dt);
     Value v = c.slot(theta, "momentum");
@@ -35,7 +34,7 @@ Value SGD::update(UpdateContext& c, Value g, Value theta) {
     c.set(v, v_new);
     return o_.nesterov ? base + mu * v_new - lr * g : base + v_new;
   }
-  if (o_.weight_decay != 0) g = g + c.hyper("weight_decay", dt) * theta;
+  c.weight_decay(g, theta, /*decoupled=*/false);
   if (o_.momentum != 0) {
     Value mu = c.hyper("momentum", dt);
     Value b = c.slot(theta, "momentum");

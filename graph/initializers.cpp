@@ -37,6 +37,19 @@ double random_uniform01(uint64_t seed, uint64_t counter) {
   return double(h >> 11) * 0x1.0p-53;
 }
 
+Tensor random_normal(const TensorType& type, uint64_t seed) {
+  if (!is_float(type.dtype)) internal_error("random_normal: not a float type");
+  Tensor t(type);
+  visit_dtype(t.dtype(), [&]<typename T>() {
+    if constexpr (std::is_floating_point_v<T>) {
+      T* p = t.data<T>();
+      for (int64_t i = 0; i < t.num_elements(); ++i)
+        p[i] = static_cast<T>(standard_normal(seed, static_cast<uint64_t>(i)));
+    }
+  });
+  return t;
+}
+
 Tensor initial_value(const Node& v) {
   if (v.op != Op::variable) internal_error("initial_value: not a variable");
   const Attrs& a = v.attrs;

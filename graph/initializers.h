@@ -21,6 +21,10 @@ namespace sj {
 /// The initial value of a `variable` node.
 Tensor initial_value(const Node& variable);
 
+/// A tensor of standard normal samples of `type` (a float dtype), reproducible from `seed`:
+/// data for examples, tests and benchmarks.
+Tensor random_normal(const TensorType& type, uint64_t seed);
+
 /// Uniform double in [0, 1) for (seed, counter): the generator behind every initializer.
 double random_uniform01(uint64_t seed, uint64_t counter);
 

@@ -88,9 +88,11 @@ TEST(PlanMemory, LiveBuffersNeverOverlap) {
       }
     }
     // Outputs and assigned values are read at the end of the step.
-    for (const Output& o : g.outputs())
-      if (plan.buffers[o.value].storage == Storage::arena)
+    for (const Output& o : g.outputs()) {
+      if (plan.buffers[o.value].storage == Storage::arena) {
         EXPECT_EQ(plan.buffers[o.value].last, g.size());
+      }
+    }
     std::cout << file << ": arena " << plan.arena_bytes << " bytes, lower bound "
               << plan.lower_bound_bytes << "\n";
   }

@@ -56,12 +56,18 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
   for (const Output& o : g.outputs())
     reads(o.value, n); // copied out at the end
 
-  // First fit over the live arena blocks, in node order.
+  // First fit over the live arena blocks, in order of when each buffer becomes live (a loop
+  // group's members all start at its first member, before the code between them).
+  std::vector<ValueId> order;
+  for (ValueId v = 0; v < n; ++v)
+    if (plan.buffers[v].storage == Storage::arena) order.push_back(v);
+  std::stable_sort(order.begin(), order.end(), [&](ValueId a, ValueId c) {
+    return plan.buffers[a].first < plan.buffers[c].first;
+  });
   std::vector<ValueId> live; // arena values, sorted by offset
-  for (ValueId v = 0; v < n; ++v) {
+  for (ValueId v : order) {
     Buffer& b = plan.buffers[v];
     std::erase_if(live, [&](ValueId u) { return plan.buffers[u].last < b.first; });
-    if (b.storage != Storage::arena) continue;
     int64_t offset = 0;
     for (ValueId u : live) {
       const Buffer& other = plan.buffers[u];

@@ -56,6 +56,9 @@ public:
     variables_.set(name, std::move(value));
   }
   const Graph& graph() const { return *graph_; }
+  /// Every variable, for checkpoints (runtime/checkpoint.h).
+  Variables& variables() { return variables_; }
+  const Variables& variables() const { return variables_; }
 
   /// Figures of the compilation.
   double compile_ms() const { return compile_ms_; }

@@ -34,6 +34,9 @@ public:
   /// Replaces a variable's value; the type must match exactly (sj::Error otherwise).
   void set_variable(const std::string& name, Tensor value);
   const Graph& graph() const { return graph_; }
+  /// Every variable, for checkpoints (runtime/checkpoint.h).
+  Variables& variables() { return variables_; }
+  const Variables& variables() const { return variables_; }
 
 private:
   Graph graph_;

@@ -241,6 +241,13 @@ void Lowerer::lower_loop_group(ValueId first) {
 void Lowerer::lower_node(ValueId v) {
   const Node& node = graph_.node(v);
   const Lowering& rule = lowering_of(node.op);
+  if (node.op == Op::assign && memory_.buffers[v].storage == Storage::arena) {
+    // The assigned value is another variable: keep its value from before the step.
+    auto align = llvm::MaybeAlign(dtype_size(node.type.dtype));
+    b_.CreateMemCpy(buffer(v), align, buffer(node.operands[1]), align,
+                    i64(int64_t(node.type.byte_size())));
+    return;
+  }
   if (fusion_.inlined[v] || rule.source) return;
   if (fusion_.loop[v] != v || fusion_.loop_end[v] != v) {
     // A loop group runs once, at its last member, after the code it does not depend on.
@@ -277,7 +284,7 @@ void Lowerer::commit() {
     const Node& n = graph_.node(v);
     if (n.op != Op::assign) continue;
     auto align = llvm::MaybeAlign(dtype_size(n.type.dtype));
-    b_.CreateMemMove(buffer(n.operands[0]), align, buffer(n.operands[1]), align,
+    b_.CreateMemMove(buffer(n.operands[0]), align, buffer(v), align,
                      i64(int64_t(n.type.byte_size())));
   }
   b_.CreateBr(done);

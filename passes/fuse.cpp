@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <functional>
-#include <optional>
 
 namespace sj {
 
@@ -62,30 +61,35 @@ FusionPlan fuse(const Graph& g) {
   // Loop groups: flat loops over one shape. Code between two members that reads no member
   // (scalars such as Adam's bias corrections) runs before the group's loop, which the driver
   // emits at the group's last member.
-  std::optional<ValueId> open; // the first value of the loop group being formed
+  constexpr ValueId kNone = ~ValueId{0};
+  ValueId open = kNone; // the first value of the loop group being formed
   std::vector<bool> member(n, false);
   std::function<bool(ValueId)> reads_member = [&](ValueId v) {
-    for (ValueId o : g.node(v).operands)
+    for (ValueId o : g.node(v).operands) {
+      while (g.node(o).op == Op::assign)
+        o = g.node(o).operands[1]; // an assign is its value
       if (member[o] || (plan.inlined[o] && reads_member(o))) return true;
+    }
     return false;
   };
   auto close = [&] {
-    if (!open) return;
-    for (ValueId m = *open; m < n; ++m)
+    if (open == kNone) return;
+    for (ValueId m = open; m < n; ++m)
       member[m] = false;
-    open.reset();
+    open = kNone;
   };
   for (ValueId v = 0; v < n; ++v) {
     plan.loop[v] = plan.loop_end[v] = v;
     const Node& node = g.node(v);
     if (plan.inlined[v] || !emits_code(node)) continue;
     plan.flat[v] = flat_loop(g, plan.inlined, v);
-    if (plan.flat[v] && open && g.type(*open).shape == node.type.shape) {
-      plan.loop[v] = *open;
+    if (plan.flat[v] && open != kNone && g.type(open).shape == node.type.shape) {
+      plan.loop[v] = open;
       member[v] = true;
       continue;
     }
-    if (!plan.flat[v] && open && !reads_member(v)) continue; // runs before the group's loop
+    if (!plan.flat[v] && open != kNone && !reads_member(v))
+      continue; // runs before the group's loop
     close();
     if (plan.flat[v]) {
       open = v;

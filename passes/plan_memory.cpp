@@ -11,7 +11,8 @@ constexpr int64_t kAlign = 64; // a cache line, and the widest vector load
 
 int64_t align_up(int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
-Storage storage_of(const Node& n, bool inlined) {
+Storage storage_of(const Graph& g, ValueId v, bool inlined) {
+  const Node& n = g.node(v);
   switch (n.op) {
   case Op::input:
     return Storage::input;
@@ -19,8 +20,14 @@ Storage storage_of(const Node& n, bool inlined) {
     return Storage::variable;
   case Op::constant:
     return Storage::constant;
-  case Op::assign:
-    return Storage::alias;
+  case Op::assign: {
+    // The value is committed at the end of the step, after other assigns have run: a value
+    // that is itself a variable (assign(a, b); assign(b, a)) is copied aside first.
+    ValueId value = n.operands[1];
+    while (g.node(value).op == Op::assign)
+      value = g.node(value).operands[1];
+    return g.node(value).op == Op::variable ? Storage::arena : Storage::alias;
+  }
   default:
     return inlined ? Storage::none : Storage::arena;
   }
@@ -34,11 +41,13 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
   plan.buffers.resize(n);
   for (ValueId v = 0; v < n; ++v) {
     Buffer& b = plan.buffers[v];
-    b.storage = storage_of(g.node(v), fusion.inlined[v]);
+    b.storage = storage_of(g, v, fusion.inlined[v]);
     b.bytes = static_cast<int64_t>(g.node(v).type.byte_size());
-    // A loop group writes all its values during its one loop, which runs at its last member;
-    // taking them as live from its first member is conservative and simple.
-    b.first = b.last = fusion.loop[v];
+    // A loop group writes all its values during its one loop, which runs at its last member:
+    // each is live over the whole group (from its first member, conservatively, to its last
+    // member, even if nothing reads it).
+    b.first = fusion.loop[v];
+    b.last = fusion.loop_end[v];
   }
   // A stored value is read while the loop computing its reader runs: the loop of the reader's
   // root, to the end of that loop's group.
@@ -51,7 +60,7 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
     const Node& node = g.node(v);
     for (ValueId o : node.operands)
       reads(o, fusion.loop_end[fusion.root[v]]);
-    if (node.op == Op::assign) reads(node.operands[1], n); // copied into the variable at the end
+    if (node.op == Op::assign) reads(v, n); // copied into the variable at the end
   }
   for (const Output& o : g.outputs())
     reads(o.value, n); // copied out at the end

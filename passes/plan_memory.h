@@ -14,7 +14,8 @@ enum class Storage {
   input,    ///< the caller's feed buffer
   variable, ///< the variable's persistent buffer
   constant, ///< read-only data in the compiled code
-  alias,    ///< the buffer of the assigned value (an assign's result is its operand 1)
+  alias,    ///< the buffer of the assigned value (an assign's result is its operand 1); an
+            ///< assign of a variable's value gets an arena copy instead (a swap must work)
   arena,    ///< the scratch arena, at `offset`
 };
 

@@ -2,8 +2,8 @@
 // interpreter's to within the math library's rounding.
 #include "codegen/lowerer.h"
 
-#include <llvm/IR/Intrinsics.h>
 #include <cmath>
+#include <llvm/IR/Intrinsics.h>
 #include <numbers>
 
 namespace sj::codegen {
@@ -70,17 +70,26 @@ V lower_sigmoid(const ElementCall& c) {
 }
 V lower_tanh(const ElementCall& c) { return libm(c, "tanh", {x0(c)}); }
 V lower_gelu(const ElementCall& c) {
+  // In f64 for f32 too: erfc's argument and 1 + tanh(u) lose the relative precision of small
+  // negative results in f32 (the interpreter computes in f64 and rounds once).
   auto& b = c.b();
-  V x = x0(c);
-  V half_x = b.CreateFMul(constant(c, 0.5), x);
+  llvm::Type* dt = b.getDoubleTy();
+  V x = b.CreateFPExt(x0(c), dt);
+  auto k = [&](double v) { return llvm::ConstantFP::get(dt, v); };
+  auto call = [&](const char* name, V arg) {
+    return b.CreateCall(c.lowerer.math(name, dt), {arg});
+  };
+  V half_x = b.CreateFMul(k(0.5), x);
+  V y;
   if (c.attrs().flag("approximate")) {
     V x3 = b.CreateFMul(b.CreateFMul(x, x), x);
-    V u = b.CreateFMul(constant(c, std::sqrt(2 / std::numbers::pi)),
-                       b.CreateFAdd(x, b.CreateFMul(constant(c, 0.044715), x3)));
-    return b.CreateFMul(half_x, b.CreateFAdd(constant(c, 1), libm(c, "tanh", {u})));
+    V u = b.CreateFMul(k(std::sqrt(2 / std::numbers::pi)),
+                       b.CreateFAdd(x, b.CreateFMul(k(0.044715), x3)));
+    y = b.CreateFMul(half_x, b.CreateFAdd(k(1), call("tanh", u)));
+  } else {
+    y = b.CreateFMul(half_x, call("erfc", b.CreateFMul(x, k(-1 / std::numbers::sqrt2))));
   }
-  V arg = b.CreateFMul(x, constant(c, -1 / std::numbers::sqrt2));
-  return b.CreateFMul(half_x, libm(c, "erfc", {arg}));
+  return b.CreateFPCast(y, c.type(c.dtype()));
 }
 V lower_softplus(const ElementCall& c) {
   auto& b = c.b();

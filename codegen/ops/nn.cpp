@@ -74,14 +74,17 @@ void lower_softmax(const LowerCall& c) {
 }
 
 void lower_log_softmax(const LowerCall& c) {
+  // (x - max) - log(sum), in f64: for large f32 logits, x - (max + log(sum)) loses the digits.
   auto& b = c.b();
   Rows{c, c.node.type.shape, axis_of(c)}.run([&](const auto& at, V max, V sum) {
     llvm::Type* rt = max->getType();
-    V shift =
-        b.CreateFAdd(max, b.CreateFPCast(b.CreateUnaryIntrinsic(llvm::Intrinsic::log, sum), rt));
+    llvm::Type* dt = b.getDoubleTy();
+    V log_sum = b.CreateUnaryIntrinsic(llvm::Intrinsic::log, sum);
+    V max_d = b.CreateFPExt(max, dt);
     c.loop(c.node.type.shape[axis_of(c)], [&](V j) {
       Index i = at(j);
-      c.lowerer.store(c.id, i.linear(b), b.CreateFSub(c.operand_at(0, i), shift));
+      V shifted = b.CreateFSub(b.CreateFPExt(c.operand_at(0, i), dt), max_d);
+      c.lowerer.store(c.id, i.linear(b), b.CreateFPCast(b.CreateFSub(shifted, log_sum), rt));
     });
   });
 }

@@ -1,0 +1,142 @@
+#include "frontend/layers.h"
+
+#include <fmt/format.h>
+
+namespace sj {
+
+Activation activation_named(std::string_view name) {
+  static const std::pair<std::string_view, Activation> names[] = {
+      {"linear", Activation::linear}, {"relu", Activation::relu}, {"sigmoid", Activation::sigmoid},
+      {"tanh", Activation::tanh},     {"gelu", Activation::gelu}, {"softmax", Activation::softmax}};
+  for (const auto& [n, a] : names)
+    if (n == name) return a;
+  throw Error({}, fmt::format("unknown activation '{}' (known: linear, relu, sigmoid, tanh, gelu, "
+                              "softmax)",
+                              name));
+}
+
+Value activate(Value x, Activation activation, Loc loc) {
+  switch (activation) {
+  case Activation::linear:
+    return x;
+  case Activation::relu:
+    return relu(x, loc);
+  case Activation::sigmoid:
+    return sigmoid(x, loc);
+  case Activation::tanh:
+    return tanh(x, loc);
+  case Activation::gelu:
+    return gelu(x, false, loc);
+  case Activation::softmax:
+    return softmax(x, -1, loc);
+  }
+  internal_error("activate: bad activation");
+}
+
+int64_t Layer::name_in(Graph& g, std::string_view kind) {
+  if (!name_.empty()) return 0;
+  for (int64_t k = 0;; ++k) {
+    std::string candidate = fmt::format("{}_{}", kind, k);
+    bool used = false;
+    for (const Node& n : g.nodes())
+      used = used || n.name.starts_with(candidate + "/");
+    if (!used) {
+      name_ = candidate;
+      return k;
+    }
+  }
+}
+
+Value Layer::add_variable(Graph& g, const std::string& suffix, TensorType type, const Init& init,
+                          const Loc& loc) {
+  Value v = variable(g, name_ + "/" + suffix, std::move(type), init, loc);
+  variables_.push_back(v);
+  return v;
+}
+
+Dense::Dense(int64_t units, Activation activation, DenseOptions options, Loc loc)
+    : units_(units), activation_(activation), options_(std::move(options)) {
+  loc_ = loc;
+  if (units <= 0)
+    throw Error(loc.where, fmt::format("Dense: units must be positive, got {}", units));
+}
+
+Value Dense::operator()(Value x) {
+  if (x.rank() < 1)
+    throw Error(loc_.where, fmt::format("Dense({}): the input must have a feature axis, got {}",
+                                        units_, x.type().str()));
+  Graph& g = x.graph();
+  if (variables_.empty()) {
+    int64_t k = name_in(g, "dense");
+    Init kernel = options_.kernel_initializer;
+    if (kernel.seed == 0) kernel.seed = k + 1;
+    int64_t in = x.shape().back();
+    add_variable(g, "kernel", {x.dtype(), {in, units_}}, kernel, loc_);
+    if (options_.use_bias)
+      add_variable(g, "bias", {x.dtype(), {units_}}, options_.bias_initializer, loc_);
+  }
+  Value y = matmul(x.rank() == 1 ? reshape(x, {1, -1}, loc_) : x, variables_[0], {}, loc_);
+  if (options_.use_bias) y = add(y, variables_[1], loc_);
+  return activate(y, activation_, loc_);
+}
+
+Value Flatten::operator()(Value x) {
+  if (x.rank() < 1)
+    throw Error(loc_.where, fmt::format("Flatten: needs a batch axis, got {}", x.type().str()));
+  return reshape(x, {x.shape()[0], -1}, loc_);
+}
+
+Embedding::Embedding(int64_t vocabulary, int64_t dim, Loc loc)
+    : vocabulary_(vocabulary), dim_(dim) {
+  loc_ = loc;
+  if (vocabulary <= 0 || dim <= 0)
+    throw Error(loc.where, fmt::format("Embedding: vocabulary and dim must be positive, got {} "
+                                       "and {}",
+                                       vocabulary, dim));
+}
+
+Value Embedding::operator()(Value ids) {
+  Graph& g = ids.graph();
+  if (variables_.empty()) {
+    int64_t k = name_in(g, "embedding");
+    add_variable(g, "embeddings", {DType::f32, {vocabulary_, dim_}},
+                 Init::uniform(-0.05, 0.05, k + 1), loc_);
+  }
+  return gather(variables_[0], ids, loc_);
+}
+
+LayerNorm::LayerNorm(double epsilon, Loc loc) : epsilon_(epsilon) { loc_ = loc; }
+
+Value LayerNorm::operator()(Value x) {
+  if (x.rank() < 1)
+    throw Error(loc_.where,
+                fmt::format("LayerNorm: needs an axis to normalize, got {}", x.type().str()));
+  Graph& g = x.graph();
+  int64_t features = x.shape().back();
+  if (variables_.empty()) {
+    name_in(g, "layer_norm");
+    add_variable(g, "gamma", {x.dtype(), {features}}, Init::ones(), loc_);
+    add_variable(g, "beta", {x.dtype(), {features}}, Init::zeros(), loc_);
+  }
+  Value mean = reduce_mean(x, {-1}, true, loc_);
+  Value centered = sub(x, mean, loc_);
+  Value var = reduce_mean(square(centered, loc_), {-1}, true, loc_);
+  Value normalized =
+      mul(centered, rsqrt(add(var, scalar_like(var, epsilon_, loc_), loc_), loc_), loc_);
+  return add(mul(normalized, variables_[0], loc_), variables_[1], loc_);
+}
+
+Value Sequential::operator()(Value x) {
+  for (const auto& layer : layers_)
+    x = (*layer)(x);
+  return x;
+}
+
+std::vector<Value> Sequential::trainable_variables() const {
+  std::vector<Value> vars;
+  for (const auto& layer : layers_)
+    vars.insert(vars.end(), layer->variables().begin(), layer->variables().end());
+  return vars;
+}
+
+} // namespace sj

@@ -5,8 +5,9 @@
 //
 // The whole step (forward, gradients, Adam update) is one graph, JIT-compiled by LLVM into one
 // native function (`seed_adam --interpret` runs the reference interpreter instead).
-#include "examples/dense.h"
 #include "frontend/gradients.h"
+#include "frontend/layers.h"
+#include "frontend/losses.h"
 #include "frontend/optimizers.h"
 #include "graph/initializers.h"
 #include "runtime/compiled_step.h"
@@ -31,11 +32,11 @@ int main(int argc, char** argv) {
     sj::Graph g("seed");
     auto x = sj::input(g, "x", {sj::DType::f32, {32, 100}});
     auto y = sj::input(g, "y", {sj::DType::f32, {32, 1}});
-    auto pred = dense(sj::relu(dense(x, 10, "dense_0", 1)), 1, "dense_1", 2);
-    auto loss = sj::reduce_mean(sj::square(pred - y));
+    sj::Sequential model(sj::Dense(10, sj::Activation::relu), sj::Dense(1));
+    auto loss = sj::mean_squared_error(model(x), y);
     sj::output("loss", loss);
 
-    std::vector<sj::Value> vars = sj::all_variables(g);
+    std::vector<sj::Value> vars = model.trainable_variables();
     sj::Adam optimizer({.learning_rate = 0.01});
     auto grads = sj::gradients(loss, vars);
     optimizer.apply_gradients(sj::zip(grads, vars));

@@ -1,5 +1,7 @@
 #include "runtime/checkpoint.h"
 
+#include "runtime/file_util.h"
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -32,12 +34,6 @@ constexpr uint64_t kLengthBytes = 8; // the header length before the header
 constexpr std::string_view kMetadataKey = "__metadata__";
 constexpr std::string_view kSupported = "F32, F64, I32, I64, BOOL";
 constexpr size_t kMaxListed = 10; // names listed in one mismatch message
-
-[[noreturn]] void fail(const std::string& name, std::string message) {
-  throw Error(Location{name, 0, 0}, std::move(message));
-}
-
-std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
 
 // Untrusted text shown in a message: printable ASCII as is, any other byte as \xNN, cut short.
 // In names (shown in single quotes) a quote or backslash is escaped too, unless `all_printable`.
@@ -146,59 +142,14 @@ private:
   std::span<const std::byte> bytes_;
 };
 
-// A file descriptor closed on scope exit.
-class Fd {
-public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now, reporting the error (NFS and full disks may report write errors only here).
-  int close() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
-private:
-  int fd_;
-};
-
 class FileSource final : public Source {
 public:
-  explicit FileSource(const std::string& path)
-      // O_NONBLOCK: opening a FIFO must not wait for a writer (it is rejected just below).
-      : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)) {
-    if (fd_.get() < 0) fail(path, fmt::format("cannot open for reading: {}", errno_text(errno)));
-    struct stat st;
-    if (::fstat(fd_.get(), &st) != 0) fail(path, fmt::format("cannot stat: {}", errno_text(errno)));
-    // A pipe or device could block or never end; the size checks need a real size anyway.
-    if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
-    size_ = static_cast<uint64_t>(st.st_size);
-  }
-  uint64_t size() const override { return size_; }
-  void read(uint64_t offset, std::span<std::byte> out) const override {
-    size_t done = 0;
-    while (done < out.size()) {
-      ssize_t n = ::pread(fd_.get(), out.data() + done, out.size() - done,
-                          static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail(path_, fmt::format("cannot read: {}", errno_text(errno)));
-      if (n == 0)
-        fail(path_, fmt::format("unexpected end of file at byte {} (did the file shrink while "
-                                "being read?)",
-                                offset + done));
-      done += static_cast<size_t>(n);
-    }
-  }
+  explicit FileSource(const std::string& path) : file_(path) {}
+  uint64_t size() const override { return file_.size(); }
+  void read(uint64_t offset, std::span<std::byte> out) const override { file_.read(offset, out); }
 
 private:
-  std::string path_;
-  Fd fd_;
-  uint64_t size_ = 0;
+  InputFile file_;
 };
 
 // A JSON scalar as the SAX parser reports it, with what messages need.
@@ -260,14 +211,14 @@ public:
     size_t col = what.find("column ");
     size_t colon = what.find(": ", col == std::string::npos ? 0 : col);
     if (colon != std::string::npos) what = what.substr(colon + 2);
-    fail(name_,
-         fmt::format("malformed JSON header at byte {}: {}", at, sanitized(what, 200, true)));
+    file_error(name_,
+               fmt::format("malformed JSON header at byte {}: {}", at, sanitized(what, 200, true)));
   }
 
 private:
   std::string who() const { return fmt::format("tensor {}", q(key_)); }
   [[noreturn]] void fail_field(std::string_view what) const {
-    fail(name_, fmt::format("the \"{}\" of {} {}", field_, who(), what));
+    file_error(name_, fmt::format("the \"{}\" of {} {}", field_, who(), what));
   }
   // `value`: what follows "a JSON" ("array", "number 3").
   [[noreturn]] void fail_field_type(std::string_view value) const {
@@ -312,19 +263,20 @@ bool HeaderReader::start(bool object) {
   SJ_ASSERT(depth > 0 || object); // read_header checked that the header starts with '{'
   if (depth == 1) {
     if (in_metadata_ && !object)
-      fail(name_, "\"__metadata__\" is a JSON array, not an object of strings");
+      file_error(name_, "\"__metadata__\" is a JSON array, not an object of strings");
     if (!in_metadata_) {
       if (!object)
-        fail(name_, fmt::format("the entry of {} is a JSON array, not an object with \"dtype\", "
-                                "\"shape\" and \"data_offsets\"",
-                                who()));
+        file_error(name_,
+                   fmt::format("the entry of {} is a JSON array, not an object with \"dtype\", "
+                               "\"shape\" and \"data_offsets\"",
+                               who()));
       seen_ = 0;
       entry_ = Entry{};
     }
   } else if (depth == 2) {
     if (in_metadata_)
-      fail(name_,
-           fmt::format("\"__metadata__\" value {} is a JSON {}, not a string", q(meta_key_), type));
+      file_error(name_, fmt::format("\"__metadata__\" value {} is a JSON {}, not a string",
+                                    q(meta_key_), type));
     if (object || field_ == "dtype") fail_field_type(type);
     out_shape_.clear();
     count_ = 0;
@@ -340,24 +292,26 @@ bool HeaderReader::key(std::string& k) {
   if (depth == 1) {
     bool metadata = k == kMetadataKey;
     if (metadata ? has_metadata_ : out_.entries.count(k) > 0)
-      fail(name_, fmt::format("duplicate key {} in the header (a JSON reader would keep only one "
-                              "of them)",
-                              q(k)));
+      file_error(name_,
+                 fmt::format("duplicate key {} in the header (a JSON reader would keep only one "
+                             "of them)",
+                             q(k)));
     key_ = k;
     in_metadata_ = metadata;
     has_metadata_ = has_metadata_ || metadata;
   } else if (in_metadata_) {
     if (out_.metadata.count(k))
-      fail(name_, fmt::format("duplicate key {} in \"__metadata__\"", q(k)));
+      file_error(name_, fmt::format("duplicate key {} in \"__metadata__\"", q(k)));
     meta_key_ = k;
   } else {
     auto it = std::find(std::begin(kFields), std::end(kFields), k);
     if (it == std::end(kFields))
-      fail(name_, fmt::format("{} has an unexpected key {}; an entry has exactly \"dtype\", "
-                              "\"shape\" and \"data_offsets\"",
-                              who(), q(k)));
+      file_error(name_, fmt::format("{} has an unexpected key {}; an entry has exactly \"dtype\", "
+                                    "\"shape\" and \"data_offsets\"",
+                                    who(), q(k)));
     unsigned bit = 1u << (it - std::begin(kFields));
-    if (seen_ & bit) fail(name_, fmt::format("duplicate key {} in the entry of {}", q(k), who()));
+    if (seen_ & bit)
+      file_error(name_, fmt::format("duplicate key {} in the entry of {}", q(k), who()));
     seen_ |= bit;
     field_ = k;
   }
@@ -370,25 +324,25 @@ bool HeaderReader::scalar(const Scalar& s) {
   if (depth == 1) {
     if (in_metadata_ && s.type == "null") return true; // what the reference writes for "none"
     if (in_metadata_)
-      fail(name_,
-           fmt::format("\"__metadata__\" is a JSON {}, not an object of strings", s.described()));
-    fail(name_, fmt::format("the entry of {} is a JSON {}, not an object with \"dtype\", "
-                            "\"shape\" and \"data_offsets\"",
-                            who(), s.described()));
+      file_error(name_, fmt::format("\"__metadata__\" is a JSON {}, not an object of strings",
+                                    s.described()));
+    file_error(name_, fmt::format("the entry of {} is a JSON {}, not an object with \"dtype\", "
+                                  "\"shape\" and \"data_offsets\"",
+                                  who(), s.described()));
   }
   if (depth == 2) {
     if (in_metadata_) {
       if (!s.str)
-        fail(name_, fmt::format("\"__metadata__\" value {} is a JSON {}, not a string",
-                                q(meta_key_), s.described()));
+        file_error(name_, fmt::format("\"__metadata__\" value {} is a JSON {}, not a string",
+                                      q(meta_key_), s.described()));
       out_.metadata.emplace(meta_key_, *s.str);
       return true;
     }
     if (field_ != "dtype" || !s.str) fail_field_type(s.described());
     std::optional<DType> t = parse_file_dtype(*s.str);
     if (!t)
-      fail(name_,
-           fmt::format("{} has unsupported dtype {} (supported: {})", who(), s.shown, kSupported));
+      file_error(name_, fmt::format("{} has unsupported dtype {} (supported: {})", who(), s.shown,
+                                    kSupported));
     entry_.type.dtype = *t;
     return true;
   }
@@ -415,8 +369,8 @@ bool HeaderReader::end_array() {
   if (stack_.size() != 2) return true; // a shape or data_offsets array (others failed at start)
   if (field_ == "shape") {
     if (!checked_num_elements(out_shape_))
-      fail(name_, fmt::format("the shape {} of {} has more than 2^40 elements",
-                              shape_str(out_shape_), who()));
+      file_error(name_, fmt::format("the shape {} of {} has more than 2^40 elements",
+                                    shape_str(out_shape_), who()));
     entry_.type.shape = out_shape_;
   } else if (count_ != 2) {
     fail_field(
@@ -439,18 +393,18 @@ void HeaderReader::finish_entry() {
   for (size_t i = 0; i < std::size(kFields); ++i)
     if (!(seen_ & (1u << i))) missing.push_back(fmt::format("\"{}\"", kFields[i]));
   if (!missing.empty())
-    fail(name_, fmt::format("{} has no {}; an entry needs \"dtype\", \"shape\" and "
-                            "\"data_offsets\"",
-                            who(), fmt::join(missing, " or ")));
+    file_error(name_, fmt::format("{} has no {}; an entry needs \"dtype\", \"shape\" and "
+                                  "\"data_offsets\"",
+                                  who(), fmt::join(missing, " or ")));
   if (entry_.begin > entry_.end)
-    fail(name_, fmt::format("the data_offsets [{}, {}] of {} decrease: the end is before the "
-                            "beginning",
-                            entry_.begin, entry_.end, who()));
+    file_error(name_, fmt::format("the data_offsets [{}, {}] of {} decrease: the end is before the "
+                                  "beginning",
+                                  entry_.begin, entry_.end, who()));
   uint64_t bytes = entry_.type.byte_size(); // at most 8 * 2^40
   if (entry_.end - entry_.begin != bytes)
-    fail(name_, fmt::format("{} is {} ({}), but its data_offsets [{}, {}] span {}", who(),
-                            entry_.type.str(), plural(bytes, "byte"), entry_.begin, entry_.end,
-                            plural(entry_.end - entry_.begin, "byte")));
+    file_error(name_, fmt::format("{} is {} ({}), but its data_offsets [{}, {}] span {}", who(),
+                                  entry_.type.str(), plural(bytes, "byte"), entry_.begin,
+                                  entry_.end, plural(entry_.end - entry_.begin, "byte")));
   out_.entries.emplace(key_, entry_);
 }
 
@@ -458,29 +412,31 @@ void HeaderReader::finish_entry() {
 Header read_header(const Source& src, const std::string& name) {
   uint64_t size = src.size();
   if (size < kLengthBytes)
-    fail(name, fmt::format("truncated safetensors file: {}, too short for the 8-byte header "
-                           "length",
-                           plural(size, "byte")));
+    file_error(name, fmt::format("truncated safetensors file: {}, too short for the 8-byte header "
+                                 "length",
+                                 plural(size, "byte")));
   std::byte len_bytes[kLengthBytes];
   src.read(0, len_bytes);
   uint64_t n = 0;
   for (size_t i = 0; i < kLengthBytes; ++i)
     n |= uint64_t{std::to_integer<uint8_t>(len_bytes[i])} << (8 * i);
   if (n > kMaxSafetensorsHeader)
-    fail(name, fmt::format("header length {} (bytes 0-7) is over the limit of {} bytes: the file "
+    file_error(name,
+               fmt::format("header length {} (bytes 0-7) is over the limit of {} bytes: the file "
                            "is corrupt or not a safetensors file",
                            n, kMaxSafetensorsHeader));
   if (n > size - kLengthBytes)
-    fail(name, fmt::format("header length {} (bytes 0-7) runs past the end of the file: the "
-                           "header would end at byte {}, the file has {} bytes",
-                           n, kLengthBytes + n, size));
+    file_error(name, fmt::format("header length {} (bytes 0-7) runs past the end of the file: the "
+                                 "header would end at byte {}, the file has {} bytes",
+                                 n, kLengthBytes + n, size));
   // The length is within the file size: this allocation is backed by the file.
   std::string text(n, '\0');
   src.read(kLengthBytes, std::as_writable_bytes(std::span(text)));
   // JSON would allow leading whitespace or a byte order mark; the format, like the reference
   // reader, wants the object right away. A header that starts with '{' can only be an object.
   if (text.empty() || text[0] != '{')
-    fail(name, fmt::format("the header (from byte 8) must be a JSON object mapping tensor names to "
+    file_error(name,
+               fmt::format("the header (from byte 8) must be a JSON object mapping tensor names to "
                            "{{\"dtype\", \"shape\", \"data_offsets\"}}, starting with '{{'; {}",
                            text.empty() ? std::string("it is empty")
                                         : "it starts with " + q(text.substr(0, 1))));
@@ -488,7 +444,8 @@ Header read_header(const Source& src, const std::string& name) {
   // nlohmann's lexer takes a NUL byte for the end of the input and would ignore what follows;
   // JSON text has none (not even in strings), and the padding is spaces.
   if (size_t nul = text.find('\0'); nul != std::string::npos)
-    fail(name, fmt::format("malformed JSON header at byte {}: a NUL byte (a header holds JSON "
+    file_error(name,
+               fmt::format("malformed JSON header at byte {}: a NUL byte (a header holds JSON "
                            "text and spaces)",
                            kLengthBytes + nul));
 
@@ -501,7 +458,8 @@ Header read_header(const Source& src, const std::string& name) {
   uint64_t data_size = size - h.data_start;
   for (const auto& [tensor, e] : h.entries)
     if (e.end > data_size)
-      fail(name, fmt::format("the data_offsets [{}, {}] of tensor {} run past the end of the "
+      file_error(name,
+                 fmt::format("the data_offsets [{}, {}] of tensor {} run past the end of the "
                              "file: the data section has {} (from byte {})",
                              e.begin, e.end, q(tensor), plural(data_size, "byte"), h.data_start));
   // The format requires the tensors to cover the data section exactly: no overlaps, no holes.
@@ -517,11 +475,12 @@ Header read_header(const Source& src, const std::string& name) {
   for (const auto& cur : by_offset) {
     const Entry& e = *cur.second;
     if (e.begin < pos)
-      fail(name,
-           fmt::format("the data of tensors {} [{}, {}] and {} [{}, {}] overlap", q(*prev->first),
-                       prev->second->begin, prev->second->end, q(*cur.first), e.begin, e.end));
+      file_error(name, fmt::format("the data of tensors {} [{}, {}] and {} [{}, {}] overlap",
+                                   q(*prev->first), prev->second->begin, prev->second->end,
+                                   q(*cur.first), e.begin, e.end));
     if (e.begin > pos)
-      fail(name, fmt::format(
+      file_error(name,
+                 fmt::format(
                      "bytes [{}, {}) of the data section ({}) belong to no tensor: "
                      "the format requires the tensors to cover the data without holes",
                      pos, e.begin,
@@ -531,7 +490,8 @@ Header read_header(const Source& src, const std::string& name) {
     prev = &cur;
   }
   if (pos < data_size)
-    fail(name, fmt::format("{} after the data of the last tensor: the tensors end at byte {}, "
+    file_error(name,
+               fmt::format("{} after the data of the last tensor: the tensors end at byte {}, "
                            "the file has {} bytes",
                            plural(data_size - pos, "extra byte"), h.data_start + pos, size));
   return h;
@@ -552,7 +512,8 @@ Tensor read_tensor(const Source& src, const Header& h, const std::string& tensor
     for (size_t i = 0; i < data.size(); ++i) {
       auto b = std::to_integer<uint8_t>(data[i]);
       if (b > 1)
-        fail(name, fmt::format("bool element {} of tensor {} (byte {}) is 0x{:02x}; a bool must "
+        file_error(name,
+                   fmt::format("bool element {} of tensor {} (byte {}) is 0x{:02x}; a bool must "
                                "be 0 or 1",
                                i, q(tensor), h.data_start + e.begin + i, b));
     }
@@ -582,7 +543,7 @@ std::string header_text(const std::map<std::string, Tensor>& tensors,
     try {
       (void)json(s).dump();
     } catch (const json::type_error&) {
-      fail(path, fmt::format("{} is not valid UTF-8", what));
+      file_error(path, fmt::format("{} is not valid UTF-8", what));
     }
   };
   for (const auto& [k, v] : metadata) {
@@ -592,7 +553,8 @@ std::string header_text(const std::map<std::string, Tensor>& tensors,
   order.clear();
   for (const auto& [tensor, t] : tensors) {
     if (tensor == kMetadataKey)
-      fail(path, "a tensor cannot be named '__metadata__': the format reserves that key for the "
+      file_error(path,
+                 "a tensor cannot be named '__metadata__': the format reserves that key for the "
                  "metadata");
     check_utf8(tensor, fmt::format("the tensor name {}", q(tensor)));
     order.emplace_back(&tensor, &t);
@@ -630,28 +592,6 @@ std::string length_prefix(uint64_t n) {
   return out;
 }
 
-void write_all(int fd, std::span<const std::byte> bytes, const std::string& path,
-               const std::string& tmp) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(path, fmt::format("cannot write '{}': {}", tmp, errno_text(errno)));
-    done += static_cast<size_t>(n);
-  }
-}
-
-// Makes a completed rename durable. Best effort: the new file is already in place, so a failure
-// here is not reported as a failed save.
-void sync_directory_of(const std::string& file) {
-  size_t slash = file.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : file.substr(0, slash);
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)::fsync(fd);
-  ::close(fd);
-}
-
 } // namespace
 
 std::vector<std::byte> serialize_safetensors(const std::map<std::string, Tensor>& tensors,
@@ -680,43 +620,11 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
   Ordered order;
   std::string header = header_text(tensors, metadata, path, order);
   std::string prefix = length_prefix(header.size());
-  // The rename would replace whatever is at `target`: never a device or directory, and through a
-  // symlink the file it points to (as opening the path for writing would).
-  std::string target = path;
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0) {
-    if (!S_ISREG(st.st_mode)) fail(path, "exists and is not a regular file; not replacing it");
-    if (char* real = ::realpath(path.c_str(), nullptr)) {
-      target = real;
-      std::free(real);
-    }
-  }
-  // The temporary sits next to the target so the rename stays within one file system.
-  static std::atomic<uint64_t> counter{0};
-  std::string tmp;
-  int raw_fd = -1;
-  for (int attempt = 0; raw_fd < 0; ++attempt) {
-    tmp = fmt::format("{}.tmp.{}.{}", target, ::getpid(), counter++);
-    raw_fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (raw_fd < 0 && (errno != EEXIST || attempt == 100))
-      fail(path, fmt::format("cannot create the temporary file '{}': {}", tmp, errno_text(errno)));
-  }
-  Fd fd(raw_fd);
-  try {
-    write_all(fd.get(), std::as_bytes(std::span(prefix)), path, tmp);
-    write_all(fd.get(), std::as_bytes(std::span(header)), path, tmp);
-    for (const auto& [tensor, t] : order)
-      write_all(fd.get(), t->bytes(), path, tmp);
-    if (::fsync(fd.get()) != 0)
-      fail(path, fmt::format("cannot flush '{}' to disk: {}", tmp, errno_text(errno)));
-    if (fd.close() != 0) fail(path, fmt::format("cannot write '{}': {}", tmp, errno_text(errno)));
-    if (::rename(tmp.c_str(), target.c_str()) != 0)
-      fail(path, fmt::format("cannot rename '{}' to '{}': {}", tmp, target, errno_text(errno)));
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  sync_directory_of(target);
+  std::vector<std::span<const std::byte>> parts{std::as_bytes(std::span(prefix)),
+                                                std::as_bytes(std::span(header))};
+  for (const auto& [tensor, t] : order)
+    parts.push_back(t->bytes());
+  write_file_atomically(path, parts);
 }
 
 Safetensors parse_safetensors(std::span<const std::byte> bytes,
@@ -764,7 +672,7 @@ void load_checkpoint(const std::string& path, Variables& variables, const LoadOp
                                        ? "tensor in the checkpoint that is not a variable"
                                        : "tensors in the checkpoint that are not variables",
                                    listed(unknown)));
-  if (!problems.empty()) fail(path, fmt::format("{}", fmt::join(problems, "; ")));
+  if (!problems.empty()) file_error(path, fmt::format("{}", fmt::join(problems, "; ")));
 
   // Every tensor is read and checked before any variable changes; the moves below cannot fail.
   std::vector<std::pair<Tensor*, Tensor>> loaded;

@@ -1,5 +1,7 @@
 #include "runtime/npy.h"
 
+#include "runtime/file_util.h"
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -29,12 +31,6 @@ constexpr size_t kArrayAlign = 64;
 constexpr size_t kGrowthAxisMaxDigits = 21;
 constexpr std::string_view kSupported =
     "'<f4' (f32), '<f8' (f64), '<i4' (i32), '<i8' (i64), '|b1' (bool)";
-
-[[noreturn]] void fail(const std::string& name, std::string message) {
-  throw Error(Location{name, 0, 0}, std::move(message));
-}
-
-std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
 
 // Untrusted bytes shown in a message: printable ASCII as is, anything else as \xNN, cut short.
 std::string quoted(std::string_view s) {
@@ -92,11 +88,13 @@ DType dtype_from_descr(const std::string& descr, const std::string& name) {
   else if (body == "i8")
     t = DType::i64;
   if (t && (order == '>' || order == '!'))
-    fail(name, fmt::format("big-endian dtype {} is not supported; save the array little-endian, "
+    file_error(name,
+               fmt::format("big-endian dtype {} is not supported; save the array little-endian, "
                            "e.g. np.save(path, a.astype('<{}'))",
                            quoted(descr), body));
   if (!t || order == '|')
-    fail(name, fmt::format("unsupported dtype {} (supported: {})", quoted(descr), kSupported));
+    file_error(name,
+               fmt::format("unsupported dtype {} (supported: {})", quoted(descr), kSupported));
   return *t;
 }
 
@@ -115,30 +113,32 @@ Preamble parse_preamble(std::span<const std::byte> head, uint64_t file_size,
   size_t n = std::min(head.size(), kMagic.size());
   for (size_t i = 0; i < n; ++i)
     if (byte(i) != static_cast<uint8_t>(kMagic[i]))
-      fail(name, fmt::format("not a .npy file: byte {} is 0x{:02x}, but a .npy file starts with "
+      file_error(name,
+                 fmt::format("not a .npy file: byte {} is 0x{:02x}, but a .npy file starts with "
                              "the magic string \\x93NUMPY",
                              i, byte(i)));
   if (file_size < 8)
-    fail(name, fmt::format("truncated .npy file: {} bytes, too short for the magic string and "
+    file_error(name,
+               fmt::format("truncated .npy file: {} bytes, too short for the magic string and "
                            "format version (8 bytes)",
                            file_size));
   int major = byte(6), minor = byte(7);
   if (major < 1 || major > 3 || minor != 0)
-    fail(name, fmt::format("unsupported .npy format version {}.{} (supported: 1.0, 2.0, 3.0)",
-                           major, minor));
+    file_error(name, fmt::format("unsupported .npy format version {}.{} (supported: 1.0, 2.0, 3.0)",
+                                 major, minor));
   Preamble p;
   size_t len_size = major == 1 ? 2 : 4;
   p.header_start = 8 + len_size;
   if (file_size < p.header_start)
-    fail(name, fmt::format("truncated .npy file: {} bytes, too short for the {}-byte header "
-                           "length of format version {}.0",
-                           file_size, len_size, major));
+    file_error(name, fmt::format("truncated .npy file: {} bytes, too short for the {}-byte header "
+                                 "length of format version {}.0",
+                                 file_size, len_size, major));
   for (size_t i = 0; i < len_size; ++i)
     p.header_len |= uint64_t{byte(8 + i)} << (8 * i);
   if (p.header_len > file_size - p.header_start)
-    fail(name, fmt::format("header length {} (at byte 8) runs past the end of the file: the "
-                           "header would end at byte {}, the file has {} bytes",
-                           p.header_len, p.header_start + p.header_len, file_size));
+    file_error(name, fmt::format("header length {} (at byte 8) runs past the end of the file: the "
+                                 "header would end at byte {}, the file has {} bytes",
+                                 p.header_len, p.header_start + p.header_len, file_size));
   p.allow_long_suffix = major <= 2;
   return p;
 }
@@ -203,13 +203,15 @@ public:
     Header h;
     h.dtype = dtype_from_descr(*descr, name_);
     if (*fortran_order)
-      fail(name_, "fortran_order is True: column-major (Fortran-order) arrays are not supported; "
-                  "save a C-order array, e.g. np.save(path, np.ascontiguousarray(a))");
+      file_error(name_,
+                 "fortran_order is True: column-major (Fortran-order) arrays are not supported; "
+                 "save a C-order array, e.g. np.save(path, np.ascontiguousarray(a))");
     for (int64_t d : *shape)
       if (d < 0)
-        fail(name_, fmt::format("shape {} has a negative dimension {}", python_shape(*shape), d));
+        file_error(name_,
+                   fmt::format("shape {} has a negative dimension {}", python_shape(*shape), d));
     if (!checked_num_elements(*shape))
-      fail(name_, fmt::format("shape {} has more than 2^40 elements", python_shape(*shape)));
+      file_error(name_, fmt::format("shape {} has more than 2^40 elements", python_shape(*shape)));
     h.shape = std::move(*shape);
     return h;
   }
@@ -234,15 +236,15 @@ private:
     return quoted(text_.substr(pos_, 1));
   }
   [[noreturn]] void fail_at(size_t pos, const std::string& what) const {
-    fail(name_, fmt::format("malformed .npy header at byte {}: {}", base_ + pos, what));
+    file_error(name_, fmt::format("malformed .npy header at byte {}: {}", base_ + pos, what));
   }
   [[noreturn]] void fail_here(const std::string& what) const {
     fail_at(pos_, fmt::format("{}; found {}", what, found()));
   }
   [[noreturn]] void fail_missing(std::string_view key) const {
-    fail(name_, fmt::format("the .npy header has no '{}' key; it needs exactly 'descr', "
-                            "'fortran_order' and 'shape'",
-                            key));
+    file_error(name_, fmt::format("the .npy header has no '{}' key; it needs exactly 'descr', "
+                                  "'fortran_order' and 'shape'",
+                                  key));
   }
 
   std::string parse_string(std::string_view what) {
@@ -333,11 +335,13 @@ size_t check_data_size(const Header& h, uint64_t data_offset, uint64_t file_size
   uint64_t expected = type.byte_size(); // at most 8 * 2^40
   uint64_t actual = file_size - data_offset;
   if (actual < expected)
-    fail(name, fmt::format("truncated data: {} needs {} bytes after the header (from byte {}), "
+    file_error(name,
+               fmt::format("truncated data: {} needs {} bytes after the header (from byte {}), "
                            "the file has {}",
                            type.str(), expected, data_offset, actual));
   if (actual > expected)
-    fail(name, fmt::format("{} extra byte{} after the data: {} needs {} bytes from byte {}, the "
+    file_error(name,
+               fmt::format("{} extra byte{} after the data: {} needs {} bytes from byte {}, the "
                            "file has {}",
                            actual - expected, actual - expected == 1 ? "" : "s", type.str(),
                            expected, data_offset, actual));
@@ -350,8 +354,8 @@ void check_bools(const Tensor& t, uint64_t data_offset, const std::string& name)
   for (size_t i = 0; i < data.size(); ++i) {
     auto b = std::to_integer<uint8_t>(data[i]);
     if (b > 1)
-      fail(name, fmt::format("bool element {} (byte {}) is 0x{:02x}; a bool must be 0 or 1", i,
-                             data_offset + i, b));
+      file_error(name, fmt::format("bool element {} (byte {}) is 0x{:02x}; a bool must be 0 or 1",
+                                   i, data_offset + i, b));
   }
 }
 
@@ -379,53 +383,6 @@ std::string header_bytes(const Tensor& t) {
   return out;
 }
 
-// A file descriptor closed on scope exit.
-class Fd {
-public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now, reporting the error (NFS and full disks may report write errors only here).
-  int close() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
-private:
-  int fd_;
-};
-
-void read_exact(int fd, std::span<std::byte> out, uint64_t offset, const std::string& path) {
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n =
-        ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(path, fmt::format("cannot read: {}", errno_text(errno)));
-    if (n == 0)
-      fail(path, fmt::format("unexpected end of file at byte {} (did the file shrink while "
-                             "being read?)",
-                             offset + done));
-    done += static_cast<size_t>(n);
-  }
-}
-
-void write_all(int fd, std::span<const std::byte> bytes, const std::string& path,
-               const std::string& tmp) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(path, fmt::format("cannot write '{}': {}", tmp, errno_text(errno)));
-    done += static_cast<size_t>(n);
-  }
-}
-
 } // namespace
 
 Tensor parse_npy(std::span<const std::byte> bytes, const std::string& name_for_errors) {
@@ -443,27 +400,20 @@ Tensor parse_npy(std::span<const std::byte> bytes, const std::string& name_for_e
 }
 
 Tensor read_npy(const std::string& path) {
-  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is rejected just below).
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (fd.get() < 0) fail(path, fmt::format("cannot open for reading: {}", errno_text(errno)));
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) fail(path, fmt::format("cannot stat: {}", errno_text(errno)));
-  // A pipe or device could block or never end; the size check below needs a real size anyway.
-  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
-  auto size = static_cast<uint64_t>(st.st_size);
-
+  InputFile file(path);
+  uint64_t size = file.size();
   std::byte head[12];
   std::span<std::byte> head_span(head, std::min<uint64_t>(size, sizeof head));
-  read_exact(fd.get(), head_span, 0, path);
+  file.read(0, head_span);
   Preamble p = parse_preamble(head_span, size, path);
   // parse_preamble checked that the file holds header_len bytes, so this allocation is backed.
   std::string text(p.header_len, '\0');
-  read_exact(fd.get(), std::as_writable_bytes(std::span(text)), p.header_start, path);
+  file.read(p.header_start, std::as_writable_bytes(std::span(text)));
   Header h = HeaderParser(text, p, path).parse();
   uint64_t data_offset = p.header_start + p.header_len;
   check_data_size(h, data_offset, size, path);
   Tensor t({h.dtype, std::move(h.shape)});
-  read_exact(fd.get(), t.bytes(), data_offset, path);
+  file.read(data_offset, t.bytes());
   check_bools(t, data_offset, path);
   return t;
 }
@@ -479,40 +429,7 @@ std::vector<std::byte> serialize_npy(const Tensor& t) {
 
 void write_npy(const std::string& path, const Tensor& t) {
   std::string header = header_bytes(t);
-  // The rename would replace whatever is at `target`: never a device or directory, and through a
-  // symlink the file it points to (as opening the path for writing would).
-  std::string target = path;
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0) {
-    if (!S_ISREG(st.st_mode)) fail(path, "exists and is not a regular file; not replacing it");
-    if (char* real = ::realpath(path.c_str(), nullptr)) {
-      target = real;
-      std::free(real);
-    }
-  }
-  // The temporary sits next to the target so the rename stays within one file system.
-  static std::atomic<uint64_t> counter{0};
-  std::string tmp;
-  int raw_fd = -1;
-  for (int attempt = 0; raw_fd < 0; ++attempt) {
-    tmp = fmt::format("{}.tmp.{}.{}", target, ::getpid(), counter++);
-    raw_fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (raw_fd < 0 && (errno != EEXIST || attempt == 100))
-      fail(path, fmt::format("cannot create the temporary file '{}': {}", tmp, errno_text(errno)));
-  }
-  Fd fd(raw_fd);
-  try {
-    write_all(fd.get(), std::as_bytes(std::span(header)), path, tmp);
-    write_all(fd.get(), t.bytes(), path, tmp);
-    if (::fsync(fd.get()) != 0)
-      fail(path, fmt::format("cannot flush '{}' to disk: {}", tmp, errno_text(errno)));
-    if (fd.close() != 0) fail(path, fmt::format("cannot write '{}': {}", tmp, errno_text(errno)));
-    if (::rename(tmp.c_str(), target.c_str()) != 0)
-      fail(path, fmt::format("cannot rename '{}' to '{}': {}", tmp, target, errno_text(errno)));
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
+  write_file_atomically(path, {std::as_bytes(std::span(header)), t.bytes()});
 }
 
 } // namespace sj

@@ -54,6 +54,14 @@ Value Layer::add_variable(Graph& g, const std::string& suffix, TensorType type, 
   return v;
 }
 
+Value Layer::variable_in(Graph& g, size_t i) {
+  Value own = variables_.at(i);
+  if (&own.graph() == &g) return own;
+  const Node& n = own.node();
+  if (auto v = g.find(n.name)) return {g, *v};
+  return {g, g.add(Op::variable, {}, n.attrs, n.loc, n.name, &n.type)};
+}
+
 Dense::Dense(int64_t units, Activation activation, DenseOptions options, Loc loc)
     : units_(units), activation_(activation), options_(std::move(options)) {
   loc_ = loc;
@@ -75,8 +83,8 @@ Value Dense::operator()(Value x) {
     if (options_.use_bias)
       add_variable(g, "bias", {x.dtype(), {units_}}, options_.bias_initializer, loc_);
   }
-  Value y = matmul(x.rank() == 1 ? reshape(x, {1, -1}, loc_) : x, variables_[0], {}, loc_);
-  if (options_.use_bias) y = add(y, variables_[1], loc_);
+  Value y = matmul(x.rank() == 1 ? reshape(x, {1, -1}, loc_) : x, variable_in(g, 0), {}, loc_);
+  if (options_.use_bias) y = add(y, variable_in(g, 1), loc_);
   return activate(y, activation_, loc_);
 }
 
@@ -102,7 +110,7 @@ Value Embedding::operator()(Value ids) {
     add_variable(g, "embeddings", {DType::f32, {vocabulary_, dim_}},
                  Init::uniform(-0.05, 0.05, k + 1), loc_);
   }
-  return gather(variables_[0], ids, loc_);
+  return gather(variable_in(g, 0), ids, loc_);
 }
 
 LayerNorm::LayerNorm(double epsilon, Loc loc) : epsilon_(epsilon) { loc_ = loc; }
@@ -123,7 +131,7 @@ Value LayerNorm::operator()(Value x) {
   Value var = reduce_mean(square(centered, loc_), {-1}, true, loc_);
   Value normalized =
       mul(centered, rsqrt(add(var, scalar_like(var, epsilon_, loc_), loc_), loc_), loc_);
-  return add(mul(normalized, variables_[0], loc_), variables_[1], loc_);
+  return add(mul(normalized, variable_in(g, 0), loc_), variable_in(g, 1), loc_);
 }
 
 Value Sequential::operator()(Value x) {

@@ -26,7 +26,10 @@ class Layer {
 public:
   virtual ~Layer() = default;
   virtual Value operator()(Value x) = 0;
-  /// The variables the layer created (empty before its first call), in a stable order.
+  /// The variables the layer created in the graph of its first call (empty before), in a stable
+  /// order. Called on a value of another graph (an inference graph), the layer declares
+  /// variables of the same names and types there, which a compiled step can share
+  /// (CompileOptions::share_variables).
   const std::vector<Value>& variables() const { return variables_; }
   const std::string& name() const { return name_; }
 
@@ -35,6 +38,8 @@ protected:
   int64_t name_in(Graph& g, std::string_view kind);
   Value add_variable(Graph& g, const std::string& suffix, TensorType type, const Init& init,
                      const Loc& loc);
+  /// Variable i of this layer in graph g: its own, or the same-named one declared in g.
+  Value variable_in(Graph& g, size_t i);
 
   std::string name_;
   std::vector<Value> variables_;

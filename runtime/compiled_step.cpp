@@ -85,7 +85,22 @@ CompiledStep CompiledStep::compile(const Graph& graph, const CompileOptions& opt
     cache().emplace(key, compiled);
   }
 
-  CompiledStep step(compiled->graph, Variables(*compiled->graph));
+  std::shared_ptr<Variables> variables = options.share_variables;
+  if (variables) {
+    // Every variable of this graph must be there, with its type.
+    for (ValueId v : compiled->graph->nodes_of(Op::variable)) {
+      const Node& n = compiled->graph->node(v);
+      const Tensor& shared = variables->get(n.name); // sj::Error naming the store's variables
+      if (shared.type() != n.type)
+        throw Error(n.loc, fmt::format("share_variables: variable '{}' is {} in the shared "
+                                       "variables but {} in graph '{}'",
+                                       n.name, shared.type().str(), n.type.str(),
+                                       compiled->graph->name()));
+    }
+  } else {
+    variables = std::make_shared<Variables>(*compiled->graph);
+  }
+  CompiledStep step(compiled->graph, std::move(variables));
   step.code_ = compiled->code;
   step.fn_ = compiled->fn;
   step.reused_ = reused;
@@ -116,7 +131,7 @@ const std::map<std::string, Tensor>& CompiledStep::run(const std::map<std::strin
     input_ptrs_[i] = const_cast<std::byte*>(feeds.at(input_names_[i]).bytes().data());
   variable_ptrs_.clear();
   for (const std::string& name : variable_names_)
-    variable_ptrs_.push_back(variables_.at(name).bytes().data());
+    variable_ptrs_.push_back(variables_->at(name).bytes().data());
   output_ptrs_.clear();
   for (const Output& o : graph_->outputs())
     output_ptrs_.push_back(outputs_.at(o.name).bytes().data());

@@ -33,8 +33,12 @@ struct StageText {
 };
 
 struct CompileOptions {
-  bool simplify = true;                     ///< run passes/simplify first
-  bool use_cache = true;                    ///< reuse code compiled earlier for the same graph
+  bool simplify = true;  ///< run passes/simplify first
+  bool use_cache = true; ///< reuse code compiled earlier for the same graph
+  /// Run on these variables instead of fresh ones: e.g. an inference graph (`predict`) sharing
+  /// the trained variables of a training step, without copying. Every variable of the graph
+  /// must exist there with the same type.
+  std::shared_ptr<Variables> share_variables = nullptr;
   std::vector<StageText>* stages = nullptr; ///< if set, receives the text of every stage
 };
 
@@ -51,14 +55,17 @@ public:
   /// range) is an sj::Error naming the op and the value; the variables are unchanged then.
   const std::map<std::string, Tensor>& run(const std::map<std::string, Tensor>& feeds);
 
-  const Tensor& variable(const std::string& name) const { return variables_.get(name); }
+  const Tensor& variable(const std::string& name) const { return variables_->get(name); }
   void set_variable(const std::string& name, Tensor value) {
-    variables_.set(name, std::move(value));
+    variables_->set(name, std::move(value));
   }
   const Graph& graph() const { return *graph_; }
   /// Every variable, for checkpoints (runtime/checkpoint.h).
-  Variables& variables() { return variables_; }
-  const Variables& variables() const { return variables_; }
+  Variables& variables() { return *variables_; }
+  const Variables& variables() const { return *variables_; }
+  /// The variables, to share with another compiled graph (CompileOptions::share_variables).
+  /// Steps that share variables must not run concurrently.
+  std::shared_ptr<Variables> shared_variables() const { return variables_; }
 
   /// Figures of the compilation.
   double compile_ms() const { return compile_ms_; }
@@ -67,12 +74,12 @@ public:
   bool reused_code() const { return reused_; }
 
 private:
-  CompiledStep(std::shared_ptr<const Graph> graph, Variables variables)
+  CompiledStep(std::shared_ptr<const Graph> graph, std::shared_ptr<Variables> variables)
       : graph_(std::move(graph)), variables_(std::move(variables)) {}
   [[noreturn]] void report(const int64_t* status) const;
 
   std::shared_ptr<const Graph> graph_; // the compiled (simplified) graph
-  Variables variables_;
+  std::shared_ptr<Variables> variables_;
   std::shared_ptr<JitCode> code_;
   void (*fn_)(void* const*, void* const*, void* const*, char*, int64_t*) = nullptr;
   std::vector<std::byte> arena_storage_;

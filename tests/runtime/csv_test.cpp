@@ -207,6 +207,17 @@ TEST(CsvErrors, Messages) {
                    1, 3, "empty name"); // columns count after the BOM
 }
 
+TEST(CsvErrors, LocationsInCrlfFilesAndWhat) {
+  EXPECT_CSV_ERROR("a,b\r\n1,2\r\n3\r\n", 3, 2, "this row has 1 field");
+  EXPECT_CSV_ERROR("a,b\r\n1,2\r\n3,y\r\n", 3, 3, "'y' is not a number");
+  try {
+    parse_csv("a,b\n1,2\n3\n", "bad.csv");
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "bad.csv:3:2: error: this row has 1 field, the header has 2 "
+                                     "columns");
+  }
+}
+
 TEST(CsvErrors, F64Range) {
   Failure f = error_of("a\n1e309\n", {DType::f64, ','});
   EXPECT_NE(f.message.find("out of range for f64"), std::string::npos) << f.message;

@@ -14,8 +14,10 @@
 
 #include "graph/graph.h"
 #include "graph/tensor.h"
+#include "runtime/tensor_view.h"
 #include "runtime/variables.h"
 
+#include <concepts>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,7 +55,12 @@ public:
   /// mismatch), runs the step, and returns the outputs by name. The returned map lives in this
   /// object until the next run: a step allocates nothing. A run-time error (an index out of
   /// range) is an sj::Error naming the op and the value; the variables are unchanged then.
-  const std::map<std::string, Tensor>& run(const std::map<std::string, Tensor>& feeds);
+  const std::map<std::string, Tensor>& run(const std::map<std::string, TensorView>& feeds);
+  /// The same for a map of owned tensors (viewed, not copied). A template only so that a
+  /// braced list `run({{"x", t}})` picks the overload above.
+  template <typename Feeds>
+  requires std::same_as<Feeds, std::map<std::string, Tensor>>
+  const std::map<std::string, Tensor>& run(const Feeds& feeds) { return run_tensors(feeds); }
 
   const Tensor& variable(const std::string& name) const { return variables_->get(name); }
   void set_variable(const std::string& name, Tensor value) {
@@ -77,6 +84,7 @@ private:
   CompiledStep(std::shared_ptr<const Graph> graph, std::shared_ptr<Variables> variables)
       : graph_(std::move(graph)), variables_(std::move(variables)) {}
   [[noreturn]] void report(const int64_t* status) const;
+  const std::map<std::string, Tensor>& run_tensors(const std::map<std::string, Tensor>& feeds);
 
   std::shared_ptr<const Graph> graph_; // the compiled (simplified) graph
   std::shared_ptr<Variables> variables_;

@@ -12,7 +12,8 @@ std::string quoted(const std::vector<std::string>& names) {
   return q.empty() ? std::string("none") : fmt::format("{}", fmt::join(q, ", "));
 }
 
-void check_feeds(const Graph& graph_, const std::map<std::string, Tensor>& feeds) {
+template <typename Feed>
+void check_feeds(const Graph& graph_, const std::map<std::string, Feed>& feeds) {
   std::vector<std::string> inputs, missing, unknown;
   for (ValueId v : graph_.nodes_of(Op::input)) {
     const Node& node = graph_.node(v);
@@ -47,5 +48,8 @@ void check_feeds(const Graph& graph_, const std::map<std::string, Tensor>& feeds
                                         node.name, node.type.str(), given.str()));
   }
 }
+
+template void check_feeds(const Graph&, const std::map<std::string, Tensor>&);
+template void check_feeds(const Graph&, const std::map<std::string, TensorView>&);
 
 } // namespace sj

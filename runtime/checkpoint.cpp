@@ -652,9 +652,9 @@ void load_checkpoint(const std::string& path, Variables& variables, const LoadOp
   std::vector<std::string> problems, unknown, missing;
   for (const auto& [tensor, e] : h.entries) {
     auto it = current.find(tensor);
-    if (it == current.end())
-      unknown.push_back(fmt::format("{} ({})", q(tensor), e.type.str()));
-    else if (it->second.type() != e.type)
+    if (it == current.end()) {
+      if (!options.ignore_extra) unknown.push_back(fmt::format("{} ({})", q(tensor), e.type.str()));
+    } else if (it->second.type() != e.type)
       problems.push_back(fmt::format("checkpoint tensor {} is {} but the variable is {}", q(tensor),
                                      e.type.str(), it->second.type().str()));
   }
@@ -678,7 +678,8 @@ void load_checkpoint(const std::string& path, Variables& variables, const LoadOp
   std::vector<std::pair<Tensor*, Tensor>> loaded;
   loaded.reserve(h.entries.size());
   for (const auto& [tensor, e] : h.entries)
-    loaded.emplace_back(&variables.at(tensor), read_tensor(src, h, tensor, e, path));
+    if (current.count(tensor))
+      loaded.emplace_back(&variables.at(tensor), read_tensor(src, h, tensor, e, path));
   for (auto& [var, value] : loaded)
     *var = std::move(value);
 }

@@ -54,6 +54,9 @@ struct LoadOptions {
   /// (each must still match a variable by name, dtype and shape) and leave the other variables
   /// as they are, e.g. to load pretrained weights without optimizer state.
   bool partial = false;
+  /// true: tensors of the file that are not variables are skipped (e.g. a training checkpoint's
+  /// optimizer slots, loaded into an inference graph that has only the weights).
+  bool ignore_extra = false;
 };
 
 /// Loads a checkpoint into `variables`. Checks the whole file (format, data, bool bytes) and every

@@ -4,6 +4,7 @@
 //   stepjit dump FILE --stage=STAGE           print one stage of the pipeline (or --dump-dir)
 //   stepjit eval FILE --input x=x.npy ...     run a graph (compiled; --interpret for the oracle)
 //   stepjit train FILE --input ... --steps N  build the training step and run it N times
+//   stepjit predict FILE --weights CKPT --x X.npy -o Y.npy   run a model on trained weights
 //   stepjit ops [--markdown]                  list the op table
 //
 // Exit status: 0 on success, 1 when the input is wrong (a diagnostic is printed), 2 on a bad
@@ -17,6 +18,7 @@
 #include "graph/parse.h"
 #include "graph/print.h"
 #include "graph/verify.h"
+#include "runtime/checkpoint.h"
 #include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
 #include "runtime/npy.h"
@@ -237,6 +239,9 @@ struct Runner {
   const sj::Tensor& variable(const std::string& name) const {
     return interpreter ? interpreter->variable(name) : compiled->variable(name);
   }
+  sj::Variables& variables() {
+    return interpreter ? interpreter->variables() : compiled->variables();
+  }
 };
 
 // The feeds named by --input NAME=FILE.npy, checked against the graph's inputs.
@@ -266,12 +271,35 @@ void print_variables(const sj::Graph& g, const Runner& runner, bool full) {
   }
 }
 
+// --init: load the variables the checkpoint holds (e.g. weights without optimizer slots); the
+// others keep their initializers.
+// Checkpoint tensors that are not variables of this graph (a training checkpoint's optimizer
+// state, read by an inference graph) are skipped, and said so.
+void load_initial(Runner& runner, const std::string& path) {
+  if (path.empty()) return;
+  auto tensors = sj::read_safetensors(path);
+  size_t loaded = 0;
+  for (const auto& [name, t] : tensors)
+    loaded += runner.variables().all().count(name);
+  size_t in_file = tensors.size();
+  sj::load_checkpoint(path, runner.variables(), {.partial = true, .ignore_extra = true});
+  std::cout << fmt::format(
+      "loaded {} of {} variables from {}{}\n", loaded, runner.variables().all().size(), path,
+      in_file > loaded ? fmt::format(" ({} other tensors skipped)", in_file - loaded) : "");
+}
+
+struct CheckpointFlags {
+  std::string init, save;
+};
+
 int run_train(const std::string& file, const std::vector<std::string>& inputs, int steps,
               bool interpret, bool verbose, bool full, bool show_variables,
-              const GradientRequest& request, const sj::OptimizerSpec& spec) {
+              const GradientRequest& request, const sj::OptimizerSpec& spec,
+              const CheckpointFlags& checkpoints) {
   sj::Graph g = build_step(load(file), "train", true, request, spec);
   auto feeds = read_feeds(g, inputs);
   Runner runner(g, interpret, verbose);
+  load_initial(runner, checkpoints.init);
   double first = 0, last = 0;
   for (int step = 1; step <= steps; ++step) {
     auto outputs = runner.run(feeds);
@@ -282,6 +310,34 @@ int run_train(const std::string& file, const std::vector<std::string>& inputs, i
   std::cout << fmt::format("{} {:.7g} -> {:.7g} over {} steps ({})\n", request.loss, first, last,
                            steps, interpret ? "interpreter" : "compiled");
   if (show_variables) print_variables(g, runner, full);
+  if (!checkpoints.save.empty()) {
+    sj::save_checkpoint(checkpoints.save, runner.variables());
+    std::cout << fmt::format("saved {} variables to {}\n", runner.variables().all().size(),
+                             checkpoints.save);
+  }
+  return 0;
+}
+
+// predict: the model's one input fed from --x, the chosen output written to -o.
+int run_predict(const std::string& file, const std::string& weights, const std::string& x_path,
+                const std::string& out_path, std::string output, bool interpret, bool verbose) {
+  sj::Graph g = load(file);
+  auto inputs = g.nodes_of(sj::Op::input);
+  if (inputs.size() != 1)
+    throw sj::Error({}, fmt::format("predict: graph '{}' has {} inputs; predict feeds exactly one "
+                                    "(use `stepjit eval -i NAME=FILE.npy` for several)",
+                                    g.name(), inputs.size()));
+  if (output.empty())
+    output = g.output("pred") ? "pred" : g.outputs().empty() ? "" : g.outputs()[0].name;
+  if (!g.output(output))
+    throw sj::Error({},
+                    fmt::format("predict: graph '{}' has no output named '{}'", g.name(), output));
+  Runner runner(g, interpret, verbose);
+  load_initial(runner, weights);
+  auto outputs = runner.run({{g.node(inputs[0]).name, sj::read_npy(x_path)}});
+  sj::write_npy(out_path, outputs.at(output));
+  std::cout << fmt::format("wrote {} {} to {}\n", output, outputs.at(output).type().str(),
+                           out_path);
   return 0;
 }
 
@@ -396,6 +452,22 @@ int main(int argc, char** argv) {
   train->add_option("--steps", steps, "training steps (on the same feeds)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  CheckpointFlags checkpoints;
+  train->add_option("--init", checkpoints.init,
+                    "start from the variables this safetensors checkpoint holds (a subset is "
+                    "fine: the others keep their initializers)");
+  train->add_option("--save", checkpoints.save,
+                    "save every variable (weights, optimizer slots, step counter) when done");
+
+  std::string weights, x_path, out_path, output_name;
+  auto* predict = app.add_subcommand("predict", "Run a model on trained weights: --x in, -o out.");
+  predict->add_option("FILE", file, "the forward model in stepjit text form")->required();
+  predict->add_option("--weights", weights, "a safetensors checkpoint (a subset is fine)");
+  predict->add_option("--x", x_path, "the model's input, a .npy file")->required();
+  predict->add_option("-o,--out", out_path, "where to write the prediction (.npy)")->required();
+  predict->add_option("--output", output_name, "the output to write (default: pred, or the first)");
+  predict->add_flag("--interpret", interpret, "run the reference interpreter");
+  predict->add_flag("--verbose,-v", verbose, "print the compile time");
 
   bool markdown = false;
   auto* ops = app.add_subcommand("ops", "List the op table.");
@@ -414,8 +486,10 @@ int main(int argc, char** argv) {
     if (*eval)
       return run_eval(file, inputs, saves, steps, full, show_variables, interpret, verbose);
     if (*train)
-      return run_train(file, inputs, steps, interpret, verbose, full, show_variables, request,
-                       spec);
+      return run_train(file, inputs, steps, interpret, verbose, full, show_variables, request, spec,
+                       checkpoints);
+    if (*predict)
+      return run_predict(file, weights, x_path, out_path, output_name, interpret, verbose);
   } catch (const sj::Error& e) {
     std::cerr << e.what() << "\n";
     return 1;

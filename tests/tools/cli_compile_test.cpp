@@ -3,26 +3,28 @@
 #include "runtime/npy.h"
 #include "tests/support/cli.h"
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 namespace sj {
 namespace {
 
-using ::testing::HasSubstr;
 using test::run_stepjit;
 using test::source_path;
+using ::testing::HasSubstr;
 
 std::string seed() { return source_path("examples/models/seed.sj"); }
 
 // x and y for the seed model, written to `dir`.
 void write_seed_data(const std::string& dir) {
   std::vector<float> x(32 * 100), y(32);
-  for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(double(i) * 0.37));
-  for (size_t i = 0; i < y.size(); ++i) y[i] = float(std::cos(double(i) * 0.5));
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = float(std::sin(double(i) * 0.37));
+  for (size_t i = 0; i < y.size(); ++i)
+    y[i] = float(std::cos(double(i) * 0.5));
   write_npy(dir + "/x.npy", Tensor::from<float>({32, 100}, x));
   write_npy(dir + "/y.npy", Tensor::from<float>({32, 1}, y));
 }
@@ -82,18 +84,64 @@ TEST(CliCompile, TrainRunsCompiledAndMatchesTheInterpreter) {
   auto a = losses(compiled.out), b = losses(interpreted.out);
   ASSERT_EQ(a.size(), 5u);
   ASSERT_EQ(b.size(), 5u);
-  for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * std::abs(b[i])) << i;
+  for (size_t i = 0; i < 5; ++i)
+    EXPECT_NEAR(a[i], b[i], 1e-5 * std::abs(b[i])) << i;
   EXPECT_LT(a.back(), a.front());
 }
 
 TEST(CliCompile, EvalIsCompiledByDefault) {
   std::string dir = test::temp_dir("cli_eval_compiled");
   write_seed_data(dir);
-  auto r = run_stepjit("eval " + seed() + " -i x=" + dir + "/x.npy -i y=" + dir +
-                       "/y.npy --verbose");
+  auto r =
+      run_stepjit("eval " + seed() + " -i x=" + dir + "/x.npy -i y=" + dir + "/y.npy --verbose");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("compiled in"));
   EXPECT_THAT(r.out, HasSubstr("loss: f32[] = "));
+}
+
+} // namespace
+} // namespace sj
+
+namespace sj {
+namespace {
+
+TEST(CliCheckpoints, TrainSavesAndResumesBitIdenticallyAndPredictUsesTheWeights) {
+  std::string dir = test::temp_dir("cli_checkpoints");
+  write_seed_data(dir);
+  std::string base = "train " + seed() + " -i x=" + dir + "/x.npy -i y=" + dir +
+                     "/y.npy --optimizer adam --lr 0.01";
+  auto straight = run_stepjit(base + " --steps 5");
+  ASSERT_EQ(straight.exit_code, 0) << straight.err;
+  auto first = run_stepjit(base + " --steps 3 --save " + dir + "/ck.safetensors");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("saved 17 variables"));
+  auto resumed = run_stepjit(base + " --steps 2 --init " + dir + "/ck.safetensors");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_THAT(resumed.out, HasSubstr("loaded 17 of 17 variables"));
+  // Steps 4 and 5 of the straight run are steps 1 and 2 of the resumed one, to the printed digit.
+  auto last_line = [](const std::string& out) {
+    size_t at = out.rfind("-> ");
+    return out.substr(at, out.find(" over", at) - at);
+  };
+  EXPECT_EQ(last_line(resumed.out), last_line(straight.out));
+
+  // A forward-only model reads the weights and skips the optimizer state.
+  std::string model = dir + "/forward.sj";
+  std::string text = test::read_file(seed());
+  text = text.substr(0, text.find("  %y = input")) +
+         text.substr(text.find("  %dense_0/kernel"),
+                     text.find("  %4 = sub") - text.find("  %dense_0/kernel")) +
+         "  output pred = %pred\n}\n";
+  std::ofstream(model) << text;
+  auto r = run_stepjit("predict " + model + " --weights " + dir + "/ck.safetensors --x " + dir +
+                       "/x.npy -o " + dir + "/pred.npy");
+  ASSERT_EQ(r.exit_code, 0) << r.err << "\n" << text;
+  EXPECT_THAT(r.out, HasSubstr("loaded 4 of 4 variables"));
+  EXPECT_THAT(r.out, HasSubstr("13 other tensors skipped"));
+  EXPECT_EQ(read_npy(dir + "/pred.npy").type().str(), "f32[32,1]");
+  r = run_stepjit("predict " + seed() + " --x " + dir + "/x.npy -o " + dir + "/p.npy");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("has 2 inputs"));
 }
 
 } // namespace

@@ -414,6 +414,22 @@ TEST_F(CheckpointFiles, PartialLoadStillChecksEveryTensor) {
   EXPECT_EQ(vars.get("dense_0/kernel"), kernel_before); // all or nothing
 }
 
+TEST_F(CheckpointFiles, IgnoreExtraSkipsTensorsThatAreNotVariables) {
+  Graph g = dense_model();
+  Variables vars(g);
+  Tensor kernel = sample(DType::f32, {100, 10}, 3);
+  write_safetensors(
+      path("training.safetensors"),
+      {{"dense_0/kernel", kernel}, {"dense_0/kernel.adam_m", Tensor({DType::f32, {100, 10}})}});
+  load_checkpoint(path("training.safetensors"), vars, {.partial = true, .ignore_extra = true});
+  EXPECT_EQ(vars.get("dense_0/kernel"), kernel);
+  // A skipped tensor is not checked against anything, but a matching name still is.
+  write_safetensors(path("bad.safetensors"), {{"dense_0/kernel", Tensor({DType::f64, {2}})},
+                                              {"other", Tensor({DType::f32, {1}})}});
+  EXPECT_EQ(load_error("bad.safetensors", vars, {.partial = true, .ignore_extra = true}),
+            "checkpoint tensor 'dense_0/kernel' is f64[2] but the variable is f32[100,10]");
+}
+
 TEST_F(CheckpointFiles, MismatchMessages) {
   Graph g = dense_model();
   Variables vars(g);

@@ -3,7 +3,8 @@
 //
 // (Later stages differentiate this graph, append the optimizer update and JIT-compile the whole
 // training step; this example shows the foundation they stand on.)
-#include "examples/dense.h"
+#include "frontend/layers.h"
+#include "frontend/losses.h"
 #include "graph/builder.h"
 #include "graph/initializers.h"
 #include "graph/print.h"
@@ -18,9 +19,9 @@ int main() {
     sj::Graph g("seed");
     auto x = sj::input(g, "x", {sj::DType::f32, {32, 100}});
     auto y = sj::input(g, "y", {sj::DType::f32, {32, 1}});
-    auto h = sj::relu(dense(x, 10, "dense_0", 1));
-    auto pred = sj::named(dense(h, 1, "dense_1", 2), "pred");
-    auto loss = sj::named(sj::reduce_mean(sj::square(pred - y)), "loss");
+    sj::Sequential model(sj::Dense(10, sj::Activation::relu), sj::Dense(1));
+    auto pred = sj::named(model(x), "pred");
+    auto loss = sj::named(sj::mean_squared_error(pred, y), "loss");
     sj::output("pred", pred);
     sj::output("loss", loss);
 

@@ -4,7 +4,8 @@
 // original tutorial only mentions: every variable changed after a step.
 //
 // The whole step (forward, gradients, Adam update) is one graph, JIT-compiled by LLVM into one
-// native function (`seed_adam --interpret` runs the reference interpreter instead).
+// native function (`seed_adam --interpret` runs the reference interpreter instead;
+// `seed_adam --one-call` builds the same step with sj::compile_training_step).
 #include "frontend/gradients.h"
 #include "frontend/layers.h"
 #include "frontend/losses.h"
@@ -12,6 +13,7 @@
 #include "graph/initializers.h"
 #include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
+#include "runtime/training.h"
 
 #include <cmath>
 #include <cstdio>
@@ -21,10 +23,12 @@
 
 int main(int argc, char** argv) {
   int steps = 20;
-  bool interpret = false;
+  bool interpret = false, one_call = false;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--interpret")
       interpret = true;
+    else if (std::string(argv[i]) == "--one-call")
+      one_call = true;
     else
       steps = std::atoi(argv[i]);
   }
@@ -38,18 +42,23 @@ int main(int argc, char** argv) {
 
     std::vector<sj::Value> vars = model.trainable_variables();
     sj::Adam optimizer({.learning_rate = 0.01});
-    auto grads = sj::gradients(loss, vars);
-    optimizer.apply_gradients(sj::zip(grads, vars));
-
+    std::optional<sj::CompiledStep> compiled;
+    std::optional<sj::Interpreter> interpreter;
+    if (one_call) {
+      // The common case in one call: gradients, the Adam update and compilation.
+      compiled.emplace(sj::compile_training_step(loss, vars, optimizer));
+    } else {
+      // The tutorial's two steps: the gradients, then apply_gradients(zip(grads, vars)).
+      auto grads = sj::gradients(loss, vars);
+      optimizer.apply_gradients(sj::zip(grads, vars));
+    }
     std::printf("seed model: %zu nodes in the training step (forward, gradients, Adam)\n",
                 g.size());
     // One face for both ways of running the step.
-    std::optional<sj::CompiledStep> compiled;
-    std::optional<sj::Interpreter> interpreter;
-    if (interpret) {
+    if (interpret && !one_call) {
       interpreter.emplace(g);
     } else {
-      compiled.emplace(sj::CompiledStep::compile(g));
+      if (!compiled) compiled.emplace(sj::CompiledStep::compile(g));
       std::printf("compiled to native code in %.1f ms (LLVM, host CPU); scratch arena %lld bytes\n",
                   compiled->compile_ms(), static_cast<long long>(compiled->arena_bytes()));
     }

@@ -1,11 +1,13 @@
 // Inference: a forward-only graph of the same model, compiled on the trained variables of the
 // training step, shared without copying.
+#include "frontend/gradients.h"
 #include "frontend/layers.h"
 #include "frontend/losses.h"
 #include "frontend/optimizers.h"
 #include "graph/initializers.h"
 #include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
+#include "runtime/training.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -46,6 +48,30 @@ TEST(Inference, PredictSharesTheTrainedVariables) {
   EXPECT_FALSE(untrained.run({{"x", batch.at("x")}}).at("pred") == pred);
   // No copy: the two steps hold the same store.
   EXPECT_EQ(&predict.variables(), &step.variables());
+}
+
+TEST(Training, OneCallMatchesTheTwoStepForm) {
+  auto build = [](Graph& g) {
+    auto x = input(g, "x", {DType::f32, {8, 3}});
+    auto y = input(g, "y", {DType::f32, {8, 1}});
+    Sequential model(Dense(4, Activation::relu), Dense(1));
+    return std::pair{mean_squared_error(model(x), y), model.trainable_variables()};
+  };
+  std::map<std::string, Tensor> batch{{"x", random_normal({DType::f32, {8, 3}}, 5)},
+                                      {"y", random_normal({DType::f32, {8, 1}}, 6)}};
+  Graph one("one");
+  auto [loss1, vars1] = build(one);
+  Adam adam1({.learning_rate = 0.05});
+  auto step1 = compile_training_step(loss1, vars1, adam1);
+
+  Graph two("two");
+  auto [loss2, vars2] = build(two);
+  output("loss", loss2);
+  Adam adam2({.learning_rate = 0.05});
+  adam2.apply_gradients(zip(gradients(loss2, vars2), vars2));
+  auto step2 = CompiledStep::compile(two);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(step1.run(batch).at("loss"), step2.run(batch).at("loss")) << i;
 }
 
 TEST(Inference, SharedVariablesMustMatch) {

@@ -11,26 +11,43 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
     if (v) field = *v;
   };
   OptimizerCommon common{.clipping = spec.clipping};
-  auto not_for = [&](const std::optional<double>& v, const char* what) {
-    if (v)
-      throw Error(
-          {}, fmt::format("{} has no {} option (sgd and rmsprop have momentum)", spec.name, what));
+  // An option the chosen optimizer does not have is a mistake, not something to ignore.
+  auto not_for = [&](bool given, const char* what, const char* which) {
+    if (given)
+      throw Error({}, fmt::format("{} has no {} option ({} {})", spec.name, what,
+                                  std::string_view(which).find(',') == std::string_view::npos
+                                      ? "only"
+                                      : "options of",
+                                  which));
   };
+  const std::string& n = spec.name;
+  not_for(spec.momentum && n != "sgd" && n != "rmsprop", "momentum", "sgd, rmsprop");
+  not_for((spec.dampening || spec.nesterov) && n != "sgd", "dampening/nesterov", "sgd");
+  not_for((spec.beta1 || spec.beta2 || spec.amsgrad) && n != "adam" && n != "adamw",
+          "beta1/beta2/amsgrad", "adam, adamw");
+  not_for((spec.alpha || spec.centered) && n != "rmsprop", "alpha/centered", "rmsprop");
+  not_for(spec.lr_decay && n != "adagrad", "lr_decay", "adagrad");
+  not_for(spec.epsilon && n == "sgd", "epsilon", "adam, adamw, rmsprop, adagrad");
   if (spec.name == "sgd") {
     SGDOptions o{.learning_rate = keras ? 0.01 : 1e-3, .common = common};
     set(spec.learning_rate, o.learning_rate);
     set(spec.momentum, o.momentum);
     set(spec.weight_decay, o.weight_decay);
+    set(spec.dampening, o.dampening);
+    o.nesterov = spec.nesterov;
     return std::make_unique<SGD>(o, spec.flavor);
   }
   if (spec.name == "adam" || spec.name == "adamw") {
-    not_for(spec.momentum, "momentum");
     bool w = spec.name == "adamw";
     AdamOptions o{.epsilon = keras ? 1e-7 : 1e-8,
                   .weight_decay = w ? (keras ? 0.004 : 0.01) : 0.0,
                   .common = common};
     set(spec.learning_rate, o.learning_rate);
     set(spec.weight_decay, o.weight_decay);
+    set(spec.beta1, o.beta1);
+    set(spec.beta2, o.beta2);
+    set(spec.epsilon, o.epsilon);
+    o.amsgrad = spec.amsgrad;
     if (w) return std::make_unique<AdamW>(o, spec.flavor);
     return std::make_unique<Adam>(o, spec.flavor);
   }
@@ -42,16 +59,20 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
     set(spec.learning_rate, o.learning_rate);
     set(spec.momentum, o.momentum);
     set(spec.weight_decay, o.weight_decay);
+    set(spec.alpha, o.alpha);
+    set(spec.epsilon, o.epsilon);
+    o.centered = spec.centered;
     return std::make_unique<RMSprop>(o, spec.flavor);
   }
   if (spec.name == "adagrad") {
-    not_for(spec.momentum, "momentum");
     AdagradOptions o{.learning_rate = keras ? 1e-3 : 1e-2,
                      .initial_accumulator_value = keras ? 0.1 : 0.0,
                      .epsilon = keras ? 1e-7 : 1e-10,
                      .common = common};
     set(spec.learning_rate, o.learning_rate);
     set(spec.weight_decay, o.weight_decay);
+    set(spec.epsilon, o.epsilon);
+    set(spec.lr_decay, o.lr_decay);
     return std::make_unique<Adagrad>(o, spec.flavor);
   }
   throw Error({}, fmt::format("unknown optimizer '{}' (known: sgd, adam, adamw, rmsprop, adagrad)",

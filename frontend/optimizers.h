@@ -156,6 +156,15 @@ struct OptimizerSpec {
   std::optional<double> learning_rate = std::nullopt;
   std::optional<double> momentum = std::nullopt;     // sgd, rmsprop
   std::optional<double> weight_decay = std::nullopt; // all
+  std::optional<double> dampening = std::nullopt;    // sgd
+  bool nesterov = false;                             // sgd
+  std::optional<double> beta1 = std::nullopt;        // adam, adamw
+  std::optional<double> beta2 = std::nullopt;        // adam, adamw
+  std::optional<double> epsilon = std::nullopt;      // adam, adamw, rmsprop, adagrad
+  bool amsgrad = false;                              // adam, adamw
+  std::optional<double> alpha = std::nullopt;        // rmsprop
+  bool centered = false;                             // rmsprop
+  std::optional<double> lr_decay = std::nullopt;     // adagrad
   Clipping clipping = {};
 };
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec);

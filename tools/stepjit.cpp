@@ -377,6 +377,15 @@ CLI::Option* add_optimizer_options(CLI::App* cmd, sj::OptimizerSpec& spec) {
   cmd->add_flag_callback(
       "--keras", [&spec] { spec.flavor = sj::Flavor::keras; },
       "Keras's formulas and defaults instead of PyTorch's");
+  cmd->add_option("--dampening", spec.dampening, "momentum dampening (sgd)");
+  cmd->add_flag("--nesterov", spec.nesterov, "Nesterov momentum (sgd)");
+  cmd->add_option("--beta1", spec.beta1, "first-moment decay (adam, adamw)");
+  cmd->add_option("--beta2", spec.beta2, "second-moment decay (adam, adamw)");
+  cmd->add_option("--eps", spec.epsilon, "epsilon (adam, adamw, rmsprop, adagrad)");
+  cmd->add_flag("--amsgrad", spec.amsgrad, "AMSGrad (adam, adamw)");
+  cmd->add_option("--alpha", spec.alpha, "squared-gradient decay (rmsprop)");
+  cmd->add_flag("--centered", spec.centered, "centered RMSprop");
+  cmd->add_option("--lr-decay", spec.lr_decay, "learning-rate decay (adagrad)");
   cmd->add_option("--clip-norm", spec.clipping.global_norm, "clip gradients by global norm");
   cmd->add_option("--clip-value", spec.clipping.value, "clip each gradient element");
   return name;

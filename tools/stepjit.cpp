@@ -4,6 +4,7 @@
 //   stepjit dump FILE --stage=STAGE           print one stage of the pipeline (or --dump-dir)
 //   stepjit eval FILE --input x=x.npy ...     run a graph (compiled; --interpret for the oracle)
 //   stepjit train FILE --input ... --steps N  build the training step and run it N times
+//   stepjit train MODEL --x X.npy --y Y.npy --loss=mse --epochs E [--shuffle]   mini-batches
 //   stepjit predict FILE --weights CKPT --x X.npy -o Y.npy   run a model on trained weights
 //   stepjit ops [--markdown]                  list the op table
 //
@@ -11,6 +12,7 @@
 // command line.
 #include "codegen/host_cpu.h"
 #include "frontend/gradients.h"
+#include "frontend/losses.h"
 #include "frontend/optimizers.h"
 #include "graph/dot.h"
 #include "graph/format_number.h"
@@ -18,6 +20,7 @@
 #include "graph/parse.h"
 #include "graph/print.h"
 #include "graph/verify.h"
+#include "runtime/batcher.h"
 #include "runtime/checkpoint.h"
 #include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
@@ -318,6 +321,114 @@ int run_train(const std::string& file, const std::vector<std::string>& inputs, i
   return 0;
 }
 
+// `train --x X.npy --y Y.npy`: mini-batches from arrays.
+struct DataFlags {
+  std::string x, y;
+  int64_t batch = 0;
+  int epochs = 0;
+  bool shuffle = false;
+  uint64_t seed = 0;
+};
+
+const std::vector<std::string> kLossKinds = {"mse", "mae", "bce_logits", "sparse_ce", "ce"};
+
+// With a loss kind, the loss of the file's prediction against a new labels input "y"; without,
+// the file's own output `loss` and its labels input (the input other than the features).
+// Returns {features input, labels input}.
+std::pair<std::string, std::string> prepare_loss(sj::Graph& g, GradientRequest& request,
+                                                 const sj::Tensor& labels) {
+  auto inputs = g.nodes_of(sj::Op::input);
+  bool kind = std::find(kLossKinds.begin(), kLossKinds.end(), request.loss) != kLossKinds.end();
+  if (!kind) {
+    if (inputs.size() != 2)
+      throw sj::Error({}, fmt::format("train --x/--y: graph '{}' must have two inputs (features "
+                                      "and labels) and an output '{}', or use --loss=KIND "
+                                      "(one of: {}) to build the loss from its prediction",
+                                      g.name(), request.loss, fmt::join(kLossKinds, ", ")));
+    const std::string& a = g.node(inputs[0]).name;
+    const std::string& b = g.node(inputs[1]).name;
+    bool b_is_labels = b == "y" || b == "labels" || !(a == "y" || a == "labels");
+    return b_is_labels ? std::pair{a, b} : std::pair{b, a};
+  }
+  if (inputs.size() != 1)
+    throw sj::Error({}, fmt::format("train --loss={}: the model must have one input (the "
+                                    "features), graph '{}' has {}",
+                                    request.loss, g.name(), inputs.size()));
+  auto pred_id = g.output("pred")      ? *g.output("pred")
+                 : g.outputs().empty() ? sj::ValueId(-1)
+                                       : g.outputs()[0].value;
+  if (pred_id == sj::ValueId(-1)) throw sj::Error({}, "train --loss: the model has no output");
+  sj::Value pred(g, pred_id);
+  sj::Shape label_shape = pred.shape();
+  sj::DType label_dtype = pred.dtype();
+  if (request.loss == "sparse_ce") {
+    label_shape.pop_back();
+    label_dtype = sj::is_int(labels.dtype()) ? labels.dtype() : sj::DType::i32;
+  }
+  sj::Value y = sj::input(g, "y", {label_dtype, label_shape});
+  sj::Value loss = request.loss == "mse"          ? sj::mean_squared_error(pred, y)
+                   : request.loss == "mae"        ? sj::mean_absolute_error(pred, y)
+                   : request.loss == "bce_logits" ? sj::binary_crossentropy_from_logits(pred, y)
+                   : request.loss == "ce"
+                       ? sj::categorical_crossentropy_from_logits(pred, y)
+                       : sj::sparse_categorical_crossentropy_from_logits(pred, y);
+  request.loss = "loss";
+  if (g.output("loss"))
+    throw sj::Error({}, "train --loss=KIND: the model already has an output 'loss'; drop --loss "
+                        "to train on it");
+  sj::output("loss", loss);
+  return {g.node(inputs[0]).name, "y"};
+}
+
+int run_train_data(const std::string& file, const DataFlags& data, int steps, bool interpret,
+                   bool verbose, GradientRequest request, const sj::OptimizerSpec& spec,
+                   const CheckpointFlags& checkpoints) {
+  sj::Graph g = load(file);
+  sj::Tensor x = sj::read_npy(data.x), y = sj::read_npy(data.y);
+  auto [x_name, y_name] = prepare_loss(g, request, y);
+  int64_t batch = g.type(*g.find(x_name)).shape.at(0);
+  if (data.batch != 0 && data.batch != batch)
+    throw sj::Error({}, fmt::format("--batch {}: the model's input '{}' is {}: shapes are static, "
+                                    "so the batch is the model's first dimension ({})",
+                                    data.batch, x_name, g.type(*g.find(x_name)).str(), batch));
+  // Labels of a float loss may come as a vector for a [batch, 1] prediction.
+  sj::TensorType y_type = g.type(*g.find(y_name));
+  if (y.rank() + 1 == y_type.rank() + 0 && y_type.shape.back() == 1 && y.dtype() == y_type.dtype) {
+    sj::Shape s = y.shape();
+    s.push_back(1);
+    sj::Tensor r({y.dtype(), s});
+    std::copy(y.bytes().begin(), y.bytes().end(), r.bytes().begin());
+    y = std::move(r);
+  }
+  sj::Batcher batcher(std::move(x), std::move(y),
+                      {.batch_size = batch, .shuffle = data.shuffle, .seed = data.seed});
+  int64_t per_epoch = batcher.batches_per_epoch();
+  int64_t total = data.epochs > 0 ? data.epochs * per_epoch : steps;
+  g = build_step(std::move(g), "train", true, request, spec);
+  Runner runner(g, interpret, verbose);
+  load_initial(runner, checkpoints.init);
+  double epoch_sum = 0;
+  for (int64_t step = 0; step < total; ++step) {
+    int64_t epoch = step / per_epoch, index = step % per_epoch;
+    auto [bx, by] = batcher.batch(epoch, index);
+    double loss =
+        runner.run({{x_name, std::move(bx)}, {y_name, std::move(by)}}).at("loss").as_double(0);
+    epoch_sum += loss;
+    if (verbose) std::cout << fmt::format("step {:>5}  loss {:.7g}\n", step + 1, loss);
+    if (index + 1 == per_epoch || step + 1 == total) {
+      std::cout << fmt::format("epoch {:>3}  mean loss {:.7g}\n", epoch + 1,
+                               epoch_sum / double(index + 1));
+      epoch_sum = 0;
+    }
+  }
+  if (!checkpoints.save.empty()) {
+    sj::save_checkpoint(checkpoints.save, runner.variables());
+    std::cout << fmt::format("saved {} variables to {}\n", runner.variables().all().size(),
+                             checkpoints.save);
+  }
+  return 0;
+}
+
 // predict: the model's one input fed from --x, the chosen output written to -o.
 int run_predict(const std::string& file, const std::string& weights, const std::string& x_path,
                 const std::string& out_path, std::string output, bool interpret, bool verbose) {
@@ -461,6 +572,14 @@ int main(int argc, char** argv) {
   train->add_option("--steps", steps, "training steps (on the same feeds)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  DataFlags data;
+  train->add_option("--x", data.x, "features, a .npy file [examples, ...]: train in mini-batches");
+  train->add_option("--y", data.y, "labels, a .npy file [examples, ...]");
+  train->add_option("--batch", data.batch,
+                    "the batch size (must be the model's first input dimension; the default)");
+  train->add_option("--epochs", data.epochs, "passes over the data (or --steps, which wraps)");
+  train->add_flag("--shuffle", data.shuffle, "a new order of the examples in every epoch");
+  train->add_option("--seed", data.seed, "the shuffling seed")->capture_default_str();
   CheckpointFlags checkpoints;
   train->add_option("--init", checkpoints.init,
                     "start from the variables this safetensors checkpoint holds (a subset is "
@@ -494,6 +613,8 @@ int main(int argc, char** argv) {
     if (*ops) return run_ops(markdown);
     if (*eval)
       return run_eval(file, inputs, saves, steps, full, show_variables, interpret, verbose);
+    if (*train && !data.x.empty())
+      return run_train_data(file, data, steps, interpret, verbose, request, spec, checkpoints);
     if (*train)
       return run_train(file, inputs, steps, interpret, verbose, full, show_variables, request, spec,
                        checkpoints);

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fmt/format.h>
 #include <fstream>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -142,6 +143,52 @@ TEST(CliCheckpoints, TrainSavesAndResumesBitIdenticallyAndPredictUsesTheWeights)
   r = run_stepjit("predict " + seed() + " --x " + dir + "/x.npy -o " + dir + "/p.npy");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("has 2 inputs"));
+}
+
+} // namespace
+} // namespace sj
+
+namespace sj {
+namespace {
+
+TEST(CliTrainData, MiniBatchesFromArraysWithABuiltOrAGivenLoss) {
+  std::string dir = test::temp_dir("cli_train_data");
+  std::vector<float> x(96 * 100), y(96);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = float(std::sin(double(i) * 0.37));
+  for (size_t i = 0; i < y.size(); ++i)
+    y[i] = float(std::cos(double(i) * 0.5));
+  write_npy(dir + "/x.npy", Tensor::from<float>({96, 100}, x));
+  write_npy(dir + "/y.npy", Tensor::from<float>({96}, y)); // a vector for a [batch, 1] prediction
+  // The forward model: seed.sj without its labels input and loss.
+  std::string text = test::read_file(seed());
+  text = text.substr(0, text.find("  %y = input")) +
+         text.substr(text.find("  %dense_0/kernel"),
+                     text.find("  %4 = sub") - text.find("  %dense_0/kernel")) +
+         "  output pred = %pred\n}\n";
+  std::ofstream(dir + "/forward.sj") << text;
+  std::string base = "train " + dir + "/forward.sj --x " + dir + "/x.npy --y " + dir + "/y.npy";
+  auto r = run_stepjit(base + " --loss=mse --optimizer adam --lr 0.01 --epochs 3 --shuffle");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto mean = [&](int epoch) {
+    std::string prefix = fmt::format("epoch   {}  mean loss ", epoch);
+    return std::stod(r.out.substr(r.out.find(prefix) + prefix.size()));
+  };
+  EXPECT_LT(mean(3), mean(1));
+  // Deterministic: the same seed gives the same output.
+  EXPECT_EQ(run_stepjit(base + " --loss=mse --optimizer adam --lr 0.01 --epochs 3 --shuffle").out,
+            r.out);
+  // The model file's own loss: examples/models/seed.sj has inputs x and y and an output loss.
+  r = run_stepjit("train " + seed() + " --x " + dir + "/x.npy --y " + dir + "/y.npy --steps 4 -v");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("step     4  loss "));
+  // Mistakes.
+  r = run_stepjit(base + " --loss=mse --batch 10 --epochs 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("shapes are static"));
+  r = run_stepjit(base + " --epochs 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--loss=KIND"));
 }
 
 } // namespace

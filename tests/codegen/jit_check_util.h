@@ -21,6 +21,7 @@
 #include "graph/print.h"
 #include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
+#include "tests/support/rng.h"
 
 #include <algorithm>
 #include <cmath>
@@ -35,33 +36,7 @@
 
 namespace sj::jit_test {
 
-/// SplitMix64: the same values with every standard library.
-class Rng {
-public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in [lo, hi).
-  double uniform(double lo, double hi) {
-    return lo + (hi - lo) * static_cast<double>(next() >> 11) * 0x1p-53;
-  }
-  /// Uniform in [0, n).
-  int64_t below(int64_t n) { return static_cast<int64_t>(next() % static_cast<uint64_t>(n)); }
-  /// Uniform in [lo, hi] (integers).
-  int64_t between(int64_t lo, int64_t hi) { return lo + below(hi - lo + 1); }
-  bool chance(double p) { return uniform(0, 1) < p; }
-  template <typename T>
-  const T& pick(const std::vector<T>& v) {
-    return v[static_cast<size_t>(below(static_cast<int64_t>(v.size())))];
-  }
-
-private:
-  uint64_t state_;
-};
+using test::Rng;
 
 /// FNV-1a of a name: a fixed seed per test case.
 inline uint64_t seed_of(std::string_view name) {

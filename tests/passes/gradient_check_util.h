@@ -24,6 +24,7 @@
 #include "graph/print.h"
 #include "graph/verify.h"
 #include "runtime/interpreter.h"
+#include "tests/support/rng.h"
 
 #include <algorithm>
 #include <cmath>
@@ -38,33 +39,6 @@
 #include <vector>
 
 namespace sj::test {
-
-/// SplitMix64: fixed-seed values that are the same with every standard library (the
-/// distributions of <random> are implementation-defined).
-class Rng {
-public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in [lo, hi).
-  double uniform(double lo, double hi) {
-    return lo + (hi - lo) * static_cast<double>(next() >> 11) * 0x1p-53;
-  }
-  /// Magnitude uniform in [lo, hi), sign random: values kept away from 0.
-  double signed_uniform(double lo, double hi) {
-    double m = uniform(lo, hi);
-    return (next() & 1) ? m : -m;
-  }
-  /// Uniform in [0, n).
-  int64_t below(int64_t n) { return static_cast<int64_t>(next() % static_cast<uint64_t>(n)); }
-
-private:
-  uint64_t state_;
-};
 
 /// FNV-1a of a name: a fixed seed per test case.
 inline uint64_t seed_of(std::string_view name) {

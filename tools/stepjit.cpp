@@ -507,6 +507,10 @@ CLI::Option* add_optimizer_options(CLI::App* cmd, sj::OptimizerSpec& spec) {
 int main(int argc, char** argv) {
   CLI::App app("stepjit: a compiler for neural-network training steps", "stepjit");
   app.require_subcommand(1);
+  app.footer(
+      "Exit status: 0 on success; 1 when an input is wrong (a graph, an array, a checkpoint, "
+      "a feed: the message names the file, line and column or the op, the types and what "
+      "was expected); 2 on a bad command line.");
   app.set_version_flag("--version", fmt::format("stepjit 0.1.0 (LLVM {}, host {})",
                                                 sj::llvm_version(), sj::host_cpu_description()));
 

@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${STEPJIT_BUILD_DIR:-$root/build}"
 
-packages=(cmake ninja-build g++ llvm-19-dev libeigen3-dev libgtest-dev libbenchmark-dev
+packages=(cmake ninja-build g++ llvm-19-dev libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
           libcli11-dev nlohmann-json3-dev libfmt-dev)
 missing=()
 for p in "${packages[@]}"; do

@@ -359,6 +359,10 @@ std::pair<std::string, std::string> prepare_loss(sj::Graph& g, GradientRequest& 
                                        : g.outputs()[0].value;
   if (pred_id == sj::ValueId(-1)) throw sj::Error({}, "train --loss: the model has no output");
   sj::Value pred(g, pred_id);
+  if (pred.rank() == 0)
+    throw sj::Error({}, fmt::format("train --loss={}: the prediction '{}' is {}; a loss needs one "
+                                    "row per example [batch, ...]",
+                                    request.loss, g.node(pred_id).name, pred.type().str()));
   sj::Shape label_shape = pred.shape();
   sj::DType label_dtype = pred.dtype();
   if (request.loss == "sparse_ce") {
@@ -386,14 +390,19 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
   sj::Graph g = load(file);
   sj::Tensor x = sj::read_npy(data.x), y = sj::read_npy(data.y);
   auto [x_name, y_name] = prepare_loss(g, request, y);
-  int64_t batch = g.type(*g.find(x_name)).shape.at(0);
+  sj::TensorType x_type = g.type(*g.find(x_name));
+  if (x_type.rank() == 0)
+    throw sj::Error({}, fmt::format("train --x: the model's input '{}' is {}; mini-batches need "
+                                    "a batch dimension first",
+                                    x_name, x_type.str()));
+  int64_t batch = x_type.shape[0];
   if (data.batch != 0 && data.batch != batch)
     throw sj::Error({}, fmt::format("--batch {}: the model's input '{}' is {}: shapes are static, "
                                     "so the batch is the model's first dimension ({})",
-                                    data.batch, x_name, g.type(*g.find(x_name)).str(), batch));
+                                    data.batch, x_name, x_type.str(), batch));
   // Labels of a float loss may come as a vector for a [batch, 1] prediction.
   sj::TensorType y_type = g.type(*g.find(y_name));
-  if (y.rank() + 1 == y_type.rank() + 0 && y_type.shape.back() == 1 && y.dtype() == y_type.dtype) {
+  if (y.rank() + 1 == y_type.rank() && y_type.shape.back() == 1 && y.dtype() == y_type.dtype) {
     sj::Shape s = y.shape();
     s.push_back(1);
     sj::Tensor r({y.dtype(), s});
@@ -617,6 +626,8 @@ int main(int argc, char** argv) {
     if (*ops) return run_ops(markdown);
     if (*eval)
       return run_eval(file, inputs, saves, steps, full, show_variables, interpret, verbose);
+    if (*train && data.x.empty() != data.y.empty())
+      throw sj::Error({}, "train: --x and --y go together (the features and the labels)");
     if (*train && !data.x.empty())
       return run_train_data(file, data, steps, interpret, verbose, request, spec, checkpoints);
     if (*train)

@@ -189,6 +189,9 @@ TEST(CliTrainData, MiniBatchesFromArraysWithABuiltOrAGivenLoss) {
   r = run_stepjit(base + " --epochs 1");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("--loss=KIND"));
+  r = run_stepjit("train " + dir + "/forward.sj --x " + dir + "/x.npy --loss=mse --epochs 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--x and --y go together"));
 }
 
 } // namespace

@@ -1,0 +1,44 @@
+// The stepjit commands, one function each (tools/stepjit.cpp maps the command line onto them).
+// Each returns the process's exit status, or throws sj::Error (exit status 1).
+#pragma once
+
+#include "tools/common.h"
+
+#include <string>
+#include <vector>
+
+namespace sj::cli {
+
+int run_ops(bool markdown);
+int run_check(const std::string& file);
+int run_dump(const std::string& file, const std::string& stage, bool training,
+             const std::string& dump_dir, const GradientRequest& request,
+             const sj::OptimizerSpec& spec);
+int run_eval(const std::string& file, const std::vector<std::string>& inputs,
+             const std::vector<std::string>& saves, int steps, bool full, bool show_variables,
+             bool interpret, bool verbose);
+int run_predict(const std::string& file, const std::string& weights, const std::string& x_path,
+                const std::string& out_path, std::string output, bool interpret, bool verbose);
+
+struct CheckpointFlags {
+  std::string init, save;
+};
+/// `train FILE -i NAME=FILE.npy --steps N`: the same feeds every step.
+int run_train(const std::string& file, const std::vector<std::string>& inputs, int steps,
+              bool interpret, bool verbose, bool full, bool show_variables,
+              const GradientRequest& request, const sj::OptimizerSpec& spec,
+              const CheckpointFlags& checkpoints);
+
+/// `train MODEL --x X.npy --y Y.npy`: mini-batches from arrays.
+struct DataFlags {
+  std::string x, y;
+  int64_t batch = 0;
+  int epochs = 0;
+  bool shuffle = false;
+  uint64_t seed = 0;
+};
+int run_train_data(const std::string& file, const DataFlags& data, int steps, bool interpret,
+                   bool verbose, GradientRequest request, const sj::OptimizerSpec& spec,
+                   const CheckpointFlags& checkpoints);
+
+} // namespace sj::cli

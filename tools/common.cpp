@@ -1,0 +1,254 @@
+#include "tools/common.h"
+
+#include "frontend/gradients.h"
+#include "frontend/losses.h"
+#include "graph/format_number.h"
+#include "graph/parse.h"
+#include "graph/verify.h"
+#include "runtime/checkpoint.h"
+#include "runtime/npy.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+namespace sj::cli {
+
+std::string read_text(const std::string& path) {
+  if (path == "-")
+    return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw sj::Error({path, 0, 0}, fmt::format("cannot open '{}' for reading", path));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+sj::Graph load(const std::string& path) {
+  sj::Graph g = sj::parse(read_text(path), path == "-" ? "<stdin>" : path);
+  sj::verify(g);
+  return g;
+}
+
+// `name=path` pairs of --input / --save.
+std::map<std::string, std::string> name_path_pairs(const std::vector<std::string>& items,
+                                                   const char* flag) {
+  std::map<std::string, std::string> r;
+  for (const std::string& item : items) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+      throw sj::Error({}, fmt::format("{} '{}': expected NAME=FILE.npy", flag, item));
+    if (!r.emplace(item.substr(0, eq), item.substr(eq + 1)).second)
+      throw sj::Error({}, fmt::format("{}: '{}' is given twice", flag, item.substr(0, eq)));
+  }
+  return r;
+}
+
+// `name: f32[2,2] = [...]`, eliding the middle of long tensors unless `full`.
+std::string describe(const std::string& name, const sj::Tensor& t, bool full) {
+  constexpr int64_t kShown = 8;
+  std::string all = sj::format_tensor_values(t);
+  bool splat = all.empty() || all.front() != '[';
+  if (full || splat || t.num_elements() <= 2 * kShown)
+    return fmt::format("{}: {} = {}", name, t.type().str(), all);
+  std::string head, tail;
+  for (int64_t i = 0; i < kShown; ++i) {
+    head += fmt::format("{}{}", i ? ", " : "", sj::format_number(t.as_double(i)));
+    tail += fmt::format(", {}", sj::format_number(t.as_double(t.num_elements() - kShown + i)));
+  }
+  return fmt::format("{}: {} = [{}, ...{}] ({} elements; --full prints all)", name, t.type().str(),
+                     head, tail, t.num_elements());
+}
+
+// The loss output named by --loss.
+sj::ValueId loss_value(const sj::Graph& g, const GradientRequest& request) {
+  auto loss = g.output(request.loss);
+  if (loss) return *loss;
+  std::vector<std::string> names;
+  for (const sj::Output& o : g.outputs())
+    names.push_back(o.name);
+  throw sj::Error({},
+                  fmt::format("--loss {}: graph '{}' has no output named '{}' (its outputs: {})",
+                              request.loss, g.name(), request.loss,
+                              names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+}
+
+// The values named by --wrt: all-variables, or a comma-separated list of names.
+std::vector<sj::ValueId> wrt_values(const sj::Graph& g, const GradientRequest& request) {
+  if (request.wrt == "all-variables") return g.nodes_of(sj::Op::variable);
+  std::vector<sj::ValueId> wrt;
+  std::stringstream list(request.wrt);
+  for (std::string name; std::getline(list, name, ',');) {
+    auto v = g.find(name);
+    if (!v)
+      throw sj::Error({}, fmt::format("--wrt: graph '{}' has no value named '{}'", g.name(), name));
+    wrt.push_back(*v);
+  }
+  return wrt;
+}
+
+// Appends the gradient graph of `request` to `g`, with one output `grad.<name>` per gradient.
+void add_gradients(sj::Graph& g, const GradientRequest& request) {
+  std::vector<sj::ValueId> wrt = wrt_values(g, request);
+  sj::GradientOptions options;
+  if (request.zero_unconnected) options.unconnected = sj::Unconnected::zero;
+  auto grads = sj::differentiate(g, loss_value(g, request), wrt, options);
+  for (size_t i = 0; i < wrt.size(); ++i) {
+    const std::string& name = g.node(wrt[i]).name;
+    g.add_output("grad." + (name.empty() ? std::to_string(wrt[i]) : name), grads[i]);
+  }
+}
+
+// Appends the training step: gradients of the loss, then the optimizer's update of every
+// variable in `wrt` (all variables by default).
+void add_training_step(sj::Graph& g, const GradientRequest& request,
+                       const sj::OptimizerSpec& spec) {
+  std::vector<sj::Value> vars;
+  for (sj::ValueId v : wrt_values(g, request))
+    vars.emplace_back(g, v);
+  auto optimizer = sj::make_optimizer(spec);
+  optimizer->minimize(sj::Value(g, loss_value(g, request)), vars);
+}
+
+// The step the compile stages work on: the training step when asked for one (--stage=train or
+// an explicit --optimizer), else the graph with its gradients (--stage=grad), else the graph.
+sj::Graph build_step(sj::Graph g, const std::string& stage, bool training,
+                     const GradientRequest& request, const sj::OptimizerSpec& spec) {
+  if (stage == "train" || training)
+    add_training_step(g, request, spec);
+  else if (stage == "grad")
+    add_gradients(g, request);
+  sj::verify(g);
+  return g;
+}
+
+Runner::Runner(const sj::Graph& g, bool interpret, bool verbose, int threads) {
+  if (interpret) {
+    interpreter.emplace(g);
+    return;
+  }
+  compiled.emplace(sj::CompiledStep::compile(g));
+  (void)threads;
+  if (verbose)
+    std::cerr << fmt::format("compiled in {:.1f} ms{}; arena {} bytes (lower bound {})\n",
+                             compiled->compile_ms(), compiled->reused_code() ? " (cached)" : "",
+                             compiled->arena_bytes(), compiled->arena_lower_bound_bytes());
+}
+
+std::map<std::string, sj::Tensor> read_feeds(const sj::Graph& g,
+                                             const std::vector<std::string>& inputs) {
+  std::map<std::string, sj::Tensor> feeds;
+  for (const auto& [name, path] : name_path_pairs(inputs, "--input")) {
+    if (!g.find(name) || g.node(*g.find(name)).op != sj::Op::input) {
+      std::vector<std::string> names;
+      for (sj::ValueId v : g.nodes_of(sj::Op::input))
+        names.push_back(g.node(v).name);
+      throw sj::Error(
+          {}, fmt::format("--input {}: graph '{}' has no input named '{}' (its "
+                          "inputs: {})",
+                          name, g.name(), name,
+                          names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+    }
+    feeds.emplace(name, sj::read_npy(path));
+  }
+  return feeds;
+}
+
+void print_variables(const sj::Graph& g, const Runner& runner, bool full) {
+  for (sj::ValueId v : g.nodes_of(sj::Op::variable)) {
+    const std::string& name = g.node(v).name;
+    std::cout << "variable " << describe(name, runner.variable(name), full) << "\n";
+  }
+}
+
+void load_initial(Runner& runner, const std::string& path) {
+  if (path.empty()) return;
+  auto tensors = sj::read_safetensors(path);
+  size_t loaded = 0;
+  for (const auto& [name, t] : tensors)
+    loaded += runner.variables().all().count(name);
+  size_t in_file = tensors.size();
+  sj::load_checkpoint(path, runner.variables(), {.partial = true, .ignore_extra = true});
+  std::cout << fmt::format(
+      "loaded {} of {} variables from {}{}\n", loaded, runner.variables().all().size(), path,
+      in_file > loaded ? fmt::format(" ({} other tensors skipped)", in_file - loaded) : "");
+}
+
+std::pair<std::string, std::string> prepare_loss(sj::Graph& g, GradientRequest& request,
+                                                 sj::DType labels) {
+  auto inputs = g.nodes_of(sj::Op::input);
+  bool kind = std::find(kLossKinds.begin(), kLossKinds.end(), request.loss) != kLossKinds.end();
+  if (!kind) {
+    if (inputs.size() != 2)
+      throw sj::Error({}, fmt::format("train --x/--y: graph '{}' must have two inputs (features "
+                                      "and labels) and an output '{}', or use --loss=KIND "
+                                      "(one of: {}) to build the loss from its prediction",
+                                      g.name(), request.loss, fmt::join(kLossKinds, ", ")));
+    const std::string& a = g.node(inputs[0]).name;
+    const std::string& b = g.node(inputs[1]).name;
+    bool b_is_labels = b == "y" || b == "labels" || !(a == "y" || a == "labels");
+    return b_is_labels ? std::pair{a, b} : std::pair{b, a};
+  }
+  if (inputs.size() != 1)
+    throw sj::Error({}, fmt::format("train --loss={}: the model must have one input (the "
+                                    "features), graph '{}' has {}",
+                                    request.loss, g.name(), inputs.size()));
+  auto pred_id = g.output("pred")      ? *g.output("pred")
+                 : g.outputs().empty() ? sj::ValueId(-1)
+                                       : g.outputs()[0].value;
+  if (pred_id == sj::ValueId(-1)) throw sj::Error({}, "train --loss: the model has no output");
+  sj::Value pred(g, pred_id);
+  if (pred.rank() == 0)
+    throw sj::Error({}, fmt::format("train --loss={}: the prediction '{}' is {}; a loss needs one "
+                                    "row per example [batch, ...]",
+                                    request.loss, g.node(pred_id).name, pred.type().str()));
+  sj::Shape label_shape = pred.shape();
+  sj::DType label_dtype = pred.dtype();
+  if (request.loss == "sparse_ce") {
+    label_shape.pop_back();
+    label_dtype = sj::is_int(labels) ? labels : sj::DType::i32;
+  }
+  sj::Value y = sj::input(g, "y", {label_dtype, label_shape});
+  sj::Value loss = request.loss == "mse"          ? sj::mean_squared_error(pred, y)
+                   : request.loss == "mae"        ? sj::mean_absolute_error(pred, y)
+                   : request.loss == "bce_logits" ? sj::binary_crossentropy_from_logits(pred, y)
+                   : request.loss == "ce"
+                       ? sj::categorical_crossentropy_from_logits(pred, y)
+                       : sj::sparse_categorical_crossentropy_from_logits(pred, y);
+  request.loss = "loss";
+  if (g.output("loss"))
+    throw sj::Error({}, "train --loss=KIND: the model already has an output 'loss'; drop --loss "
+                        "to train on it");
+  sj::output("loss", loss);
+  return {g.node(inputs[0]).name, "y"};
+}
+
+CLI::Option* add_optimizer_options(CLI::App* cmd, sj::OptimizerSpec& spec) {
+  CLI::Option* name =
+      cmd->add_option("--optimizer", spec.name, "sgd, adam, adamw, rmsprop or adagrad")
+          ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop", "adagrad"}))
+          ->capture_default_str();
+  cmd->add_option("--lr", spec.learning_rate, "learning rate (default: the optimizer's)");
+  cmd->add_option("--momentum", spec.momentum, "momentum (sgd, rmsprop)");
+  cmd->add_option("--weight-decay", spec.weight_decay, "weight decay");
+  cmd->add_flag_callback(
+      "--keras", [&spec] { spec.flavor = sj::Flavor::keras; },
+      "Keras's formulas and defaults instead of PyTorch's");
+  cmd->add_option("--dampening", spec.dampening, "momentum dampening (sgd)");
+  cmd->add_flag("--nesterov", spec.nesterov, "Nesterov momentum (sgd)");
+  cmd->add_option("--beta1", spec.beta1, "first-moment decay (adam, adamw)");
+  cmd->add_option("--beta2", spec.beta2, "second-moment decay (adam, adamw)");
+  cmd->add_option("--eps", spec.epsilon, "epsilon (adam, adamw, rmsprop, adagrad)");
+  cmd->add_flag("--amsgrad", spec.amsgrad, "AMSGrad (adam, adamw)");
+  cmd->add_option("--alpha", spec.alpha, "squared-gradient decay (rmsprop)");
+  cmd->add_flag("--centered", spec.centered, "centered RMSprop");
+  cmd->add_option("--lr-decay", spec.lr_decay, "learning-rate decay (adagrad)");
+  cmd->add_option("--clip-norm", spec.clipping.global_norm, "clip gradients by global norm");
+  cmd->add_option("--clip-value", spec.clipping.value, "clip each gradient element");
+  return name;
+}
+
+} // namespace sj::cli

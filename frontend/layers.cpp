@@ -48,10 +48,18 @@ int64_t Layer::name_in(Graph& g, std::string_view kind) {
 }
 
 Value Layer::add_variable(Graph& g, const std::string& suffix, TensorType type, const Init& init,
-                          const Loc& loc) {
+                          const Loc& loc, bool trainable) {
   Value v = variable(g, name_ + "/" + suffix, std::move(type), init, loc);
   variables_.push_back(v);
+  trainable_.push_back(trainable);
   return v;
+}
+
+std::vector<Value> Layer::trainable_variables() const {
+  std::vector<Value> vars;
+  for (size_t i = 0; i < variables_.size(); ++i)
+    if (trainable_[i]) vars.push_back(variables_[i]);
+  return vars;
 }
 
 Value Layer::variable_in(Graph& g, size_t i) {
@@ -69,7 +77,7 @@ Dense::Dense(int64_t units, Activation activation, DenseOptions options, Loc loc
     throw Error(loc.where, fmt::format("Dense: units must be positive, got {}", units));
 }
 
-Value Dense::operator()(Value x) {
+Value Dense::call(Value x, CallMode) {
   if (x.rank() < 1)
     throw Error(loc_.where, fmt::format("Dense({}): the input must have a feature axis, got {}",
                                         units_, x.type().str()));
@@ -88,7 +96,7 @@ Value Dense::operator()(Value x) {
   return activate(y, activation_, loc_);
 }
 
-Value Flatten::operator()(Value x) {
+Value Flatten::call(Value x, CallMode) {
   if (x.rank() < 1)
     throw Error(loc_.where, fmt::format("Flatten: needs a batch axis, got {}", x.type().str()));
   return reshape(x, {x.shape()[0], -1}, loc_);
@@ -103,7 +111,7 @@ Embedding::Embedding(int64_t vocabulary, int64_t dim, Loc loc)
                                        vocabulary, dim));
 }
 
-Value Embedding::operator()(Value ids) {
+Value Embedding::call(Value ids, CallMode) {
   Graph& g = ids.graph();
   if (variables_.empty()) {
     int64_t k = name_in(g, "embedding");
@@ -115,7 +123,7 @@ Value Embedding::operator()(Value ids) {
 
 LayerNorm::LayerNorm(double epsilon, Loc loc) : epsilon_(epsilon) { loc_ = loc; }
 
-Value LayerNorm::operator()(Value x) {
+Value LayerNorm::call(Value x, CallMode) {
   if (x.rank() < 1)
     throw Error(loc_.where,
                 fmt::format("LayerNorm: needs an axis to normalize, got {}", x.type().str()));
@@ -134,16 +142,53 @@ Value LayerNorm::operator()(Value x) {
   return add(mul(normalized, variable_in(g, 0), loc_), variable_in(g, 1), loc_);
 }
 
-Value Sequential::operator()(Value x) {
+Dropout::Dropout(double rate, uint64_t seed, Loc loc) : rate_(rate), seed_(seed) {
+  loc_ = loc;
+  if (!(rate >= 0 && rate < 1))
+    throw Error(loc.where, fmt::format("Dropout: rate must be in [0, 1) (the fraction of "
+                                       "elements dropped), got {}",
+                                       rate));
+}
+
+Value Dropout::call(Value x, CallMode mode) {
+  if (!is_float(x.dtype()))
+    throw Error(loc_.where, fmt::format("Dropout({}): needs a floating-point input, got {}", rate_,
+                                        x.type().str()));
+  if (mode == CallMode::inference || rate_ == 0) return x;
+  Graph& g = x.graph();
+  if (variables_.empty()) {
+    int64_t k = name_in(g, "dropout");
+    if (seed_ == 0) seed_ = uint64_t(k) + 1;
+    add_variable(g, "counter", {DType::i64, {}}, Init::zeros(), loc_, /*trainable=*/false);
+  }
+  Value counter = variable_in(g, 0);
+  for (ValueId v : g.nodes_of(Op::assign))
+    if (g.node(v).operands[0] == counter.id())
+      throw Error(loc_.where,
+                  fmt::format("Dropout '{}': called in training mode twice in one graph; its "
+                              "counter advances once per step, so both calls would draw the "
+                              "same mask: use a second Dropout layer",
+                              name_));
+  // keep = u >= rate has probability 1 - rate; kept elements are scaled by 1 / (1 - rate).
+  Value u = random_uniform(counter, x.type(), static_cast<int64_t>(seed_), loc_);
+  Value keep = cast(greater_equal(u, scalar_like(u, rate_, loc_), loc_), x.dtype(), loc_);
+  Value mask = mul(keep, scalar_like(x, 1.0 / (1.0 - rate_), loc_), loc_);
+  assign(counter, add(counter, scalar_like(counter, 1, loc_), loc_), loc_);
+  return mul(x, mask, loc_);
+}
+
+Value Sequential::operator()(Value x, CallMode mode) {
   for (const auto& layer : layers_)
-    x = (*layer)(x);
+    x = (*layer)(x, mode);
   return x;
 }
 
 std::vector<Value> Sequential::trainable_variables() const {
   std::vector<Value> vars;
-  for (const auto& layer : layers_)
-    vars.insert(vars.end(), layer->variables().begin(), layer->variables().end());
+  for (const auto& layer : layers_) {
+    std::vector<Value> own = layer->trainable_variables();
+    vars.insert(vars.end(), own.begin(), own.end());
+  }
   return vars;
 }
 

@@ -5,6 +5,9 @@
 //   sj::Sequential model(sj::Dense(10, sj::Activation::relu), sj::Dense(1));
 //   sj::Value pred = model(x);                      // x: f32[32,100]
 //   auto vars = model.trainable_variables();        // dense_0/kernel, dense_0/bias, ...
+//
+// A call is in inference mode unless it says otherwise, as in Keras: the training graph calls
+// `model(x, sj::CallMode::training)`, which switches on what only training does (Dropout).
 #pragma once
 
 #include "graph/builder.h"
@@ -21,28 +24,37 @@ enum class Activation { linear, relu, sigmoid, tanh, gelu, softmax };
 Activation activation_named(std::string_view name);
 Value activate(Value x, Activation activation, Loc loc = {});
 
+/// How a layer is called: Keras's `training` argument. Inference is the default.
+enum class CallMode { inference, training };
+
 /// A layer: called on a value, it returns the layer's output in the same graph.
 class Layer {
 public:
   virtual ~Layer() = default;
-  virtual Value operator()(Value x) = 0;
+  /// The layer's output; CallMode::training switches on what only training does (Dropout).
+  Value operator()(Value x, CallMode mode = CallMode::inference) { return call(x, mode); }
   /// The variables the layer created in the graph of its first call (empty before), in a stable
-  /// order. Called on a value of another graph (an inference graph), the layer declares
-  /// variables of the same names and types there, which a compiled step can share
+  /// order: the trainable ones and state such as Dropout's step counter (checkpoints save both).
+  /// Called on a value of another graph (an inference graph), the layer declares variables of
+  /// the same names and types there, which a compiled step can share
   /// (CompileOptions::share_variables).
   const std::vector<Value>& variables() const { return variables_; }
+  /// The variables training updates: variables() without the state.
+  std::vector<Value> trainable_variables() const;
   const std::string& name() const { return name_; }
 
 protected:
+  virtual Value call(Value x, CallMode mode) = 0;
   /// "dense" -> "dense_0", "dense_1", ... unique in the graph; returns the number.
   int64_t name_in(Graph& g, std::string_view kind);
   Value add_variable(Graph& g, const std::string& suffix, TensorType type, const Init& init,
-                     const Loc& loc);
+                     const Loc& loc, bool trainable = true);
   /// Variable i of this layer in graph g: its own, or the same-named one declared in g.
   Value variable_in(Graph& g, size_t i);
 
   std::string name_;
   std::vector<Value> variables_;
+  std::vector<bool> trainable_; // per variable
   Loc loc_;
 };
 
@@ -59,9 +71,9 @@ class Dense final : public Layer {
 public:
   explicit Dense(int64_t units, Activation activation = Activation::linear,
                  DenseOptions options = {}, Loc loc = {});
-  Value operator()(Value x) override;
 
 private:
+  Value call(Value x, CallMode mode) override;
   int64_t units_;
   Activation activation_;
   DenseOptions options_;
@@ -71,7 +83,9 @@ private:
 class Flatten final : public Layer {
 public:
   explicit Flatten(Loc loc = {}) { loc_ = loc; }
-  Value operator()(Value x) override;
+
+private:
+  Value call(Value x, CallMode mode) override;
 };
 
 /// Integer ids [...] -> vectors [..., dim] from a table [vocabulary, dim] (uniform init, as
@@ -79,9 +93,9 @@ public:
 class Embedding final : public Layer {
 public:
   Embedding(int64_t vocabulary, int64_t dim, Loc loc = {});
-  Value operator()(Value ids) override;
 
 private:
+  Value call(Value ids, CallMode mode) override;
   int64_t vocabulary_, dim_;
 };
 
@@ -89,10 +103,29 @@ private:
 class LayerNorm final : public Layer {
 public:
   explicit LayerNorm(double epsilon = 1e-3, Loc loc = {});
-  Value operator()(Value x) override;
 
 private:
+  Value call(Value x, CallMode mode) override;
   double epsilon_;
+};
+
+/// Inverted dropout, as Keras: in training, each element of x is zeroed with probability
+/// `rate` and the others are scaled by 1 / (1 - rate), so the expected value is unchanged; at
+/// inference, the identity. rate must be in [0, 1).
+///
+/// The mask is random_uniform(counter) {seed} >= rate (graph/ops/random.cpp), where `counter`
+/// is the layer's i64 variable `dropout_N/counter` and the training graph assigns it
+/// counter + 1: a new mask every step, the same masks on every run with the same seed, and a
+/// checkpoint (which saves the counter) resumes them exactly. The counter is not trainable.
+/// Seed 0 means "the layer's number + 1", so two Dropout layers draw different masks.
+class Dropout final : public Layer {
+public:
+  explicit Dropout(double rate, uint64_t seed = 0, Loc loc = {});
+
+private:
+  Value call(Value x, CallMode mode) override;
+  double rate_;
+  uint64_t seed_;
 };
 
 /// Layers applied in order.
@@ -105,8 +138,9 @@ public:
     (add(std::make_unique<Layers>(std::move(layers))), ...);
   }
   void add(std::unique_ptr<Layer> layer) { layers_.push_back(std::move(layer)); }
-  Value operator()(Value x);
-  /// Every layer's variables, layer by layer: the `wrt` of training.
+  /// The layers applied in order, each in `mode`.
+  Value operator()(Value x, CallMode mode = CallMode::inference);
+  /// Every layer's trainable variables, layer by layer: the `wrt` of training.
   std::vector<Value> trainable_variables() const;
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
 

@@ -212,6 +212,11 @@ Value gather(Value table, Value indices, Loc loc) {
   return make(Op::gather, {table, indices}, {}, loc);
 }
 
+Value random_uniform(Value counter, const TensorType& type, int64_t seed, Loc loc) {
+  return make(Op::random_uniform, {counter},
+              {{"shape", type.shape}, {"seed", seed}, {"dtype", type.dtype}}, loc);
+}
+
 Value assign(Value variable, Value value, Loc loc) {
   return make(Op::assign, {variable, value}, {}, loc);
 }

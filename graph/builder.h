@@ -173,6 +173,12 @@ Value softmax_cross_entropy(Value logits, Value labels, Loc loc = {});
 Value one_hot(Value indices, int64_t depth, DType dtype = DType::f32, Loc loc = {});
 Value gather(Value table, Value indices, Loc loc = {});
 
+// ---- random numbers ----------------------------------------------------------------------
+/// Uniform [0, 1) numbers of `type` (f32 or f64), a pure function of (seed, the value of the
+/// i64 scalar `counter`, element index): the same counter gives the same numbers, a new one new
+/// numbers (graph/ops/random.cpp).
+Value random_uniform(Value counter, const TensorType& type, int64_t seed = 0, Loc loc = {});
+
 // ---- state -------------------------------------------------------------------------------
 Value assign(Value variable, Value value, Loc loc = {});
 

@@ -32,9 +32,12 @@ std::pair<double, double> fans(const Shape& s) {
 
 } // namespace
 
+uint64_t random_bits(uint64_t seed, uint64_t counter) {
+  return mix64(mix64(seed + 0x9e3779b97f4a7c15ULL) ^ counter);
+}
+
 double random_uniform01(uint64_t seed, uint64_t counter) {
-  uint64_t h = mix64(mix64(seed + 0x9e3779b97f4a7c15ULL) ^ counter);
-  return double(h >> 11) * 0x1.0p-53;
+  return double(random_bits(seed, counter) >> 11) * 0x1.0p-53;
 }
 
 Tensor random_normal(const TensorType& type, uint64_t seed) {

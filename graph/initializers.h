@@ -25,7 +25,14 @@ Tensor initial_value(const Node& variable);
 /// data for examples, tests and benchmarks.
 Tensor random_normal(const TensorType& type, uint64_t seed);
 
-/// Uniform double in [0, 1) for (seed, counter): the generator behind every initializer.
+/// 64 random bits for (seed, counter): the one generator of stepjit, behind every initializer
+/// and the random_uniform op. SplitMix64's finalizer, twice:
+///   random_bits(seed, counter) = mix(mix(seed + 0x9e3779b97f4a7c15) ^ counter)
+///   mix(z): z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9; z = (z ^ z >> 27) * 0x94d049bb133111eb;
+///           z ^ z >> 31
+uint64_t random_bits(uint64_t seed, uint64_t counter);
+
+/// Uniform double in [0, 1) for (seed, counter): the top 53 bits of random_bits.
 double random_uniform01(uint64_t seed, uint64_t counter);
 
 } // namespace sj

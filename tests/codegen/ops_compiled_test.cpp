@@ -1090,6 +1090,57 @@ const std::map<Op, std::vector<Case>>& op_cases() {
             }}});
     }
     m[Op::gather] = gather_cases;
+
+    // ---- random numbers: the same integer hash in IR, so exact
+    auto counter_in = [](C& c, int64_t lo, int64_t hi) {
+      return c.in("n", {}, Dist::ints(lo, hi), i64);
+    };
+    m[Op::random_uniform] = {
+        {"variable_counter_advances", kFloat,
+         [](C& c) {
+           // Two runs: the second draws with counter 6.
+           Value n = c.var("n", {i64, {}}, Init::constant(5));
+           c.out("u", random_uniform(n, {c.dt, {3, 37}}, 11));
+           assign(n, n + 1.0);
+         }},
+        {"fed_counter_17", kFloat,
+         [=](C& c) {
+           c.out("u", random_uniform(counter_in(c, -100, 100), {c.dt, {17}}, 3));
+         }},
+        {"extreme_counter_and_seed", kFloat,
+         [](C& c) {
+           Value lo = c.ints("lo", {}, {INT64_MIN}, i64);
+           Value hi = c.ints("hi", {}, {INT64_MAX}, i64);
+           c.out("lo", random_uniform(lo, {c.dt, {33}}, -1));
+           c.out("hi", random_uniform(hi, {c.dt, {2, 3, 5}}, INT64_MIN));
+         }},
+        {"rank0_and_empty", kFloat,
+         [=](C& c) {
+           Value n = counter_in(c, 0, 9);
+           c.out("scalar", random_uniform(n, {c.dt, {}}, 4));
+           c.out("empty", random_uniform(n, {c.dt, {3, 0}}, 4));
+         }},
+        {"fused_counter", kFloat,
+         [=](C& c) {
+           Value n = abs(neg(counter_in(c, -50, 50)));
+           c.out("u", random_uniform(n, {c.dt, {5, 7}}, 2));
+         }},
+        {"materialized_counter", kFloat,
+         [=](C& c) {
+           Value n = abs(counter_in(c, -50, 50));
+           c.out("u", random_uniform(n, {c.dt, {17}}, 2));
+           c.out("n", reuse(n));
+         }},
+        {"into_elementwise_user_as_dropout", kFloat,
+         [=](C& c) {
+           Value u = random_uniform(counter_in(c, 0, 1000), {c.dt, {5, 17}}, 9);
+           Value keep = cast(greater_equal(u, scalar(c.g, 0.3, c.dt)), c.dt);
+           c.out("y", c.in("x", {5, 17}) * keep * 1.25);
+         }},
+        {"into_sum", kFloat, [=](C& c) {
+           Value u = random_uniform(counter_in(c, 0, 1000), {c.dt, {3, 5}}, 1);
+           c.out("y", reduce_sum(u, {0, 1}), Tol::accumulate);
+         }}};
     return m;
   }();
   return cases;

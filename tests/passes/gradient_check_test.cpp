@@ -21,10 +21,11 @@ struct Case {
 
 // The ops without a gradient rule, each on purpose: sources have no operands, comparisons and
 // one_hot have bool or integer results (or operands), stop_gradient exists to block gradients,
-// and assign is an effect. An op added without a rule fails coverage until it is listed here.
+// assign is an effect, and random_uniform's only operand is an integer counter. An op added
+// without a rule fails coverage until it is listed here.
 const std::vector<Op> kNonDifferentiable = {
-    Op::input, Op::variable, Op::constant, Op::greater,       Op::greater_equal,
-    Op::less,  Op::equal,    Op::one_hot,  Op::stop_gradient, Op::assign};
+    Op::input, Op::variable, Op::constant,      Op::greater, Op::greater_equal, Op::less,
+    Op::equal, Op::one_hot,  Op::stop_gradient, Op::assign,  Op::random_uniform};
 
 // a[i, j] = b[j] +- U(0.2, 1): a and b at least 0.2 apart everywhere (no maximum/minimum ties),
 // each side winning about half the time.

@@ -1,0 +1,315 @@
+// sj_gemm_f32: the GotoBLAS / BLIS loop nest around a register-blocked micro-kernel.
+//
+//   for jc in N step NC:              B panel, KC x NC (L3)
+//     for pc in K step KC:            pack B[pc:pc+KC, jc:jc+NC] into NR-wide slivers
+//       for ic in M step MC:          pack A[ic:ic+MC, pc:pc+KC] into MR-high slivers (L2)
+//         for jr in NC step NR:       one B sliver, KC x NR (L1)
+//           for ir in MC step MR:     micro-kernel: MR x NR of C in registers
+//
+// Packing reads op(A) and op(B) through their transpose flags, so the micro-kernel only ever
+// sees unit-stride slivers and all four transpose combinations run at the same speed.
+// Threads split C into column (or row) ranges and run this whole nest on their own range
+// with their own pack buffers: K is never split, so every element of C is the same FMA chain
+// whatever the thread count (see gemm.h).
+#include "kernels/gemm.h"
+
+#include "kernels/gemm_microkernels.h"
+#include "kernels/thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <new>
+
+namespace sj {
+
+namespace {
+
+using gemm_detail::MicroKernel;
+
+// Packs rows [i0, i0+mc) x columns [p0, p0+kc) of op(A) into ceil(mc/MR) slivers, each kc
+// steps of MR consecutive floats (rows past mc are zeros).
+template <int MR>
+void pack_a(const SjGemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+  for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
+    const int rows = int(std::min<int64_t>(MR, mc - ir));
+    if (g.trans_a) { // op(A)(i, p) = a[p*lda + i]: MR contiguous floats per step
+      const float* src = g.a + p0 * g.lda + i0 + ir;
+      for (int64_t p = 0; p < kc; ++p, src += g.lda) {
+        float* d = dst + p * MR;
+        if (rows == MR) {
+          std::memcpy(d, src, MR * sizeof(float));
+        } else {
+          for (int i = 0; i < MR; ++i)
+            d[i] = i < rows ? src[i] : 0.0f;
+        }
+      }
+    } else { // op(A)(i, p) = a[i*lda + p]: a transpose of MR rows
+      const float* src = g.a + (i0 + ir) * g.lda + p0;
+      if (rows == MR) {
+        for (int64_t p = 0; p < kc; ++p)
+          for (int i = 0; i < MR; ++i)
+            dst[p * MR + i] = src[i * g.lda + p];
+      } else {
+        for (int64_t p = 0; p < kc; ++p)
+          for (int i = 0; i < MR; ++i)
+            dst[p * MR + i] = i < rows ? src[i * g.lda + p] : 0.0f;
+      }
+    }
+  }
+}
+
+// Packs rows [p0, p0+kc) x columns [j0, j0+nc) of op(B) into ceil(nc/NR) slivers, each kc
+// steps of NR consecutive floats (columns past nc are zeros).
+template <int NR>
+void pack_b(const SjGemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+  for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
+    const int cols = int(std::min<int64_t>(NR, nc - jr));
+    if (!g.trans_b) { // op(B)(p, j) = b[p*ldb + j]: NR contiguous floats per step
+      const float* src = g.b + p0 * g.ldb + j0 + jr;
+      for (int64_t p = 0; p < kc; ++p, src += g.ldb) {
+        float* d = dst + p * NR;
+        if (cols == NR) {
+          std::memcpy(d, src, NR * sizeof(float));
+        } else {
+          for (int j = 0; j < NR; ++j)
+            d[j] = j < cols ? src[j] : 0.0f;
+        }
+      }
+    } else { // op(B)(p, j) = b[j*ldb + p]: a transpose of NR rows
+      const float* src = g.b + (j0 + jr) * g.ldb + p0;
+      if (cols == NR) {
+        for (int64_t p = 0; p < kc; ++p)
+          for (int j = 0; j < NR; ++j)
+            dst[p * NR + j] = src[j * g.ldb + p];
+      } else {
+        for (int64_t p = 0; p < kc; ++p)
+          for (int j = 0; j < NR; ++j)
+            dst[p * NR + j] = j < cols ? src[j * g.ldb + p] : 0.0f;
+      }
+    }
+  }
+}
+
+using PackA = void (*)(const SjGemmArgs&, int64_t, int64_t, int64_t, int64_t, float*);
+using PackB = PackA;
+
+// One micro-kernel and the blocking tuned for it.
+struct Kernel {
+  GemmPath path;
+  int mr, nr;
+  int64_t mc, kc, nc; // multiples of mr, -, nr
+  MicroKernel micro;
+  PackA pack_a;
+  PackB pack_b;
+};
+
+template <GemmPath P, int MR, int NR, int64_t MC, int64_t KC, int64_t NC>
+constexpr Kernel make_kernel(MicroKernel micro) {
+  static_assert(MC % MR == 0 && NC % NR == 0);
+  return {P, MR, NR, MC, KC, NC, micro, &pack_a<MR>, &pack_b<NR>};
+}
+
+// Blocking (docs/performance.md): KC x NR of B stays in L1 while the MC x KC block of A streams
+// from L2; the KC x NC panel of B lives in L3.
+#if defined(__x86_64__)
+constexpr Kernel kAvx512 =
+    make_kernel<GemmPath::avx512, 14, 32, 14 * 24, 256, 4096>(&gemm_detail::micro_avx512<14, 2>);
+constexpr Kernel kAvx2 =
+    make_kernel<GemmPath::avx2, 6, 16, 6 * 24, 256, 4096>(&gemm_detail::micro_avx2<6, 2>);
+#endif
+constexpr Kernel kPortable =
+    make_kernel<GemmPath::portable, 4, 8, 4 * 32, 256, 2048>(&gemm_detail::micro_portable<4, 8>);
+
+// Epilogue blocks are MC rows x at most this many columns: small enough to still be in L2
+// when the epilogue runs (MC * 128 floats = 172 KB at MC = 336).
+constexpr int64_t kEpilogueCols = 128;
+
+// Below this many flops a GEMM runs on the calling thread: waking a worker (~1-5 us, more if it
+// is asleep) would cost more than it saves.
+constexpr double kParallelFlops = 2e6;
+
+// A 64-byte aligned buffer that only grows: after the first calls of a training step, no GEMM
+// allocates.
+class PackBuffer {
+public:
+  PackBuffer() = default;
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
+  ~PackBuffer() { release(); }
+  float* get(size_t floats) {
+    if (floats > size_) {
+      release();
+      data_ = static_cast<float*>(::operator new (floats * sizeof(float), std::align_val_t{64}));
+      size_ = floats;
+    }
+    return data_;
+  }
+
+private:
+  void release() {
+    if (data_) ::operator delete (data_, std::align_val_t{64});
+    data_ = nullptr;
+    size_ = 0;
+  }
+  float* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+thread_local PackBuffer tls_pack_a, tls_pack_b;
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// The whole loop nest on rows [m0, m1) x columns [n0, n1) of C, on the calling thread.
+void gemm_range(const Kernel& kn, const SjGemmArgs& g, int64_t m0, int64_t m1, int64_t n0,
+                int64_t n1) {
+  const int64_t K = g.k, MR = kn.mr, NR = kn.nr;
+  const int64_t kc_max = std::max<int64_t>(1, std::min(K, kn.kc));
+  float* bp = tls_pack_b.get(size_t(kc_max * round_up(std::min(n1 - n0, kn.nc), NR)));
+  float* ap = tls_pack_a.get(size_t(kc_max * round_up(std::min(m1 - m0, kn.mc), MR)));
+
+  for (int64_t jc = n0; jc < n1; jc += kn.nc) {
+    const int64_t nc = std::min(kn.nc, n1 - jc);
+    // K == 0 still takes one pass with kc = 0: C is zeroed (or kept) and the epilogue runs.
+    for (int64_t pc = 0; pc == 0 || pc < K; pc += kn.kc) {
+      const int64_t kc = std::min(kn.kc, K - pc);
+      const bool last = pc + kc >= K;
+      const bool load = g.accumulate || pc > 0;
+      kn.pack_b(g, pc, kc, jc, nc, bp);
+      for (int64_t ic = m0; ic < m1; ic += kn.mc) {
+        const int64_t mc = std::min(kn.mc, m1 - ic);
+        kn.pack_a(g, ic, mc, pc, kc, ap);
+        float* c_block = g.c + ic * g.ldc + jc;
+        for (int64_t je = 0; je < nc; je += kEpilogueCols) {
+          const int64_t je1 = std::min(nc, je + kEpilogueCols);
+          for (int64_t jr = je; jr < je1; jr += NR) {
+            const int n = int(std::min(NR, nc - jr));
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+              float* c = c_block + ir * g.ldc + jr;
+              const float* c_next = ir + MR < mc   ? c + MR * g.ldc
+                                    : jr + NR < nc ? c_block + jr + NR
+                                                   : c;
+              kn.micro(kc, ap + ir * kc, bp + jr * kc, c, g.ldc, int(std::min(MR, mc - ir)), n,
+                       load, c_next);
+            }
+          }
+          if (last && g.epilogue) g.epilogue(g.epilogue_ctx, ic, ic + mc, jc + je, jc + je1);
+        }
+      }
+    }
+  }
+}
+
+bool cpu_supports(GemmPath path) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  switch (path) {
+  case GemmPath::avx512:
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("fma");
+  case GemmPath::avx2:
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  case GemmPath::portable:
+    return true;
+  }
+  return false;
+#else
+  return path == GemmPath::portable;
+#endif
+}
+
+const Kernel& kernel_for(GemmPath path) {
+  switch (path) {
+#if defined(__x86_64__)
+  case GemmPath::avx512:
+    return kAvx512;
+  case GemmPath::avx2:
+    return kAvx2;
+#endif
+  default:
+    return kPortable;
+  }
+}
+
+GemmPath best_path() {
+  for (GemmPath p : {GemmPath::avx512, GemmPath::avx2})
+    if (cpu_supports(p)) return p;
+  return GemmPath::portable;
+}
+
+std::atomic<const Kernel*> active_kernel{nullptr};
+
+const Kernel& active() {
+  const Kernel* k = active_kernel.load(std::memory_order_acquire);
+  if (!k) {
+    k = &kernel_for(best_path());
+    active_kernel.store(k, std::memory_order_release);
+  }
+  return *k;
+}
+
+// How many of `units` (slivers of a dimension) thread t of T gets, as a [begin, end) range
+// of the dimension `extent`.
+std::pair<int64_t, int64_t> split(int64_t extent, int64_t unit, int t, int threads) {
+  const int64_t units = (extent + unit - 1) / unit;
+  auto [b, e] = ThreadPool::chunk(units, threads, t);
+  return {std::min(extent, b * unit), std::min(extent, e * unit)};
+}
+
+// The share of the threads' time that is useful when `units` slivers go to `threads` threads.
+double balance(int64_t units, int threads) {
+  return double(units) / double((units + threads - 1) / threads * threads);
+}
+
+} // namespace
+
+bool gemm_path_supported(GemmPath path) { return cpu_supports(path); }
+GemmPath gemm_path() { return active().path; }
+bool force_gemm_path(GemmPath path) {
+  if (!cpu_supports(path)) return false;
+  active_kernel.store(&kernel_for(path), std::memory_order_release);
+  return true;
+}
+void reset_gemm_path() { active_kernel.store(&kernel_for(best_path())); }
+const char* gemm_path_name(GemmPath path) {
+  switch (path) {
+  case GemmPath::avx512:
+    return "avx512";
+  case GemmPath::avx2:
+    return "avx2";
+  case GemmPath::portable:
+    return "portable";
+  }
+  return "?";
+}
+
+} // namespace sj
+
+extern "C" void sj_gemm_f32(const SjGemmArgs* args) {
+  const SjGemmArgs& g = *args;
+  if (g.m <= 0 || g.n <= 0) return;
+  const sj::Kernel& kn = sj::active();
+  auto* pool = static_cast<sj::ThreadPool*>(g.pool);
+  int threads = pool ? pool->size() : 1;
+  if (2.0 * double(g.m) * double(g.n) * double(g.k) < sj::kParallelFlops) threads = 1;
+  const int64_t units_m = (g.m + kn.mr - 1) / kn.mr, units_n = (g.n + kn.nr - 1) / kn.nr;
+  // Split the dimension that spreads more evenly; ties go to N (each thread then packs only
+  // its share of B, the bigger operand in training shapes).
+  const bool split_n = sj::balance(units_n, threads) >= sj::balance(units_m, threads);
+  if (threads > (split_n ? units_n : units_m)) threads = int(split_n ? units_n : units_m);
+  if (threads <= 1) {
+    sj::gemm_range(kn, g, 0, g.m, 0, g.n);
+    return;
+  }
+  pool->parallel_for(threads, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      if (split_n) {
+        auto [n0, n1] = sj::split(g.n, kn.nr, int(t), threads);
+        if (n0 < n1) sj::gemm_range(kn, g, 0, g.m, n0, n1);
+      } else {
+        auto [m0, m1] = sj::split(g.m, kn.mr, int(t), threads);
+        if (m0 < m1) sj::gemm_range(kn, g, m0, m1, 0, g.n);
+      }
+    }
+  });
+}

@@ -17,7 +17,7 @@ namespace {
 constexpr int kCheckSteps = 4;
 constexpr double kTolerance = 1e-3;
 
-// stepjit's compiled losses for the first kCheckSteps batches, computed once per workload.
+// stepjit's compiled losses on `batches`, computed once per workload (under the check's lock).
 const std::vector<float>& stepjit_losses(const Workload& w, const std::vector<Batch>& batches) {
   static std::map<std::string, std::vector<float>> cache;
   auto& losses = cache[w.name];

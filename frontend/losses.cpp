@@ -35,8 +35,14 @@ Value mean_absolute_error(Value pred, Value target, Loc loc) {
 
 Value binary_crossentropy_from_logits(Value x, Value z, Loc loc) {
   require_same_shape("binary_crossentropy_from_logits", x, z, loc.where);
-  Value stable =
-      add(sub(relu(x, loc), mul(x, z, loc), loc), softplus(neg(abs(x, loc), loc), loc), loc);
+  // max(x, 0) and -|x| as the two sides of one select on x >= 0 (TensorFlow's formulation), not
+  // relu(x) and neg(abs(x)): at x = 0 those have derivative 0 each, which made the gradient
+  // (1 - z) / N instead of (sigmoid(0) - z) / N; one select keeps the two kinks cancelling.
+  Value zero = scalar_like(x, 0.0, loc);
+  Value nonnegative = greater_equal(x, zero, loc);
+  Value max_x_0 = select(nonnegative, x, zero, loc);
+  Value minus_abs_x = select(nonnegative, neg(x, loc), x, loc);
+  Value stable = add(sub(max_x_0, mul(x, z, loc), loc), softplus(minus_abs_x, loc), loc);
   return reduce_mean(stable, Axes::all(), false, loc);
 }
 

@@ -37,12 +37,8 @@ void pack_a(const SjGemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
       const float* src = g.a + p0 * g.lda + i0 + ir;
       for (int64_t p = 0; p < kc; ++p, src += g.lda) {
         float* d = dst + p * MR;
-        if (rows == MR) {
-          std::memcpy(d, src, MR * sizeof(float));
-        } else {
-          for (int i = 0; i < MR; ++i)
-            d[i] = i < rows ? src[i] : 0.0f;
-        }
+        std::memcpy(d, src, size_t(rows) * sizeof(float));
+        std::memset(d + rows, 0, size_t(MR - rows) * sizeof(float));
       }
     } else { // op(A)(i, p) = a[i*lda + p]: a transpose of MR rows
       const float* src = g.a + (i0 + ir) * g.lda + p0;
@@ -69,12 +65,8 @@ void pack_b(const SjGemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
       const float* src = g.b + p0 * g.ldb + j0 + jr;
       for (int64_t p = 0; p < kc; ++p, src += g.ldb) {
         float* d = dst + p * NR;
-        if (cols == NR) {
-          std::memcpy(d, src, NR * sizeof(float));
-        } else {
-          for (int j = 0; j < NR; ++j)
-            d[j] = j < cols ? src[j] : 0.0f;
-        }
+        std::memcpy(d, src, size_t(cols) * sizeof(float));
+        std::memset(d + cols, 0, size_t(NR - cols) * sizeof(float));
       }
     } else { // op(B)(p, j) = b[j*ldb + p]: a transpose of NR rows
       const float* src = g.b + (j0 + jr) * g.ldb + p0;
@@ -98,28 +90,33 @@ using PackB = PackA;
 struct Kernel {
   GemmPath path;
   int mr, nr;
-  int64_t mc, kc, nc; // multiples of mr, -, nr
-  MicroKernel micro;
+  int64_t mc, kc, nc;     // multiples of mr, -, nr
+  MicroKernel micro;      // A as a[p*lda + i]: packed slivers, or A^T in place
+  MicroKernel micro_rows; // A as a[i*lda + p]: A in place
   PackA pack_a;
   PackB pack_b;
 };
 
 template <GemmPath P, int MR, int NR, int64_t MC, int64_t KC, int64_t NC>
-constexpr Kernel make_kernel(MicroKernel micro) {
+constexpr Kernel make_kernel(MicroKernel micro, MicroKernel micro_rows) {
   static_assert(MC % MR == 0 && NC % NR == 0);
-  return {P, MR, NR, MC, KC, NC, micro, &pack_a<MR>, &pack_b<NR>};
+  return {P, MR, NR, MC, KC, NC, micro, micro_rows, &pack_a<MR>, &pack_b<NR>};
 }
 
 // Blocking (docs/performance.md): KC x NR of B stays in L1 while the MC x KC block of A streams
 // from L2; the KC x NC panel of B lives in L3.
 #if defined(__x86_64__)
-constexpr Kernel kAvx512 =
-    make_kernel<GemmPath::avx512, 14, 32, 14 * 24, 256, 4096>(&gemm_detail::micro_avx512<14, 2>);
-constexpr Kernel kAvx2 =
-    make_kernel<GemmPath::avx2, 6, 16, 6 * 24, 256, 4096>(&gemm_detail::micro_avx2<6, 2>);
+constexpr Kernel kAvx512 = make_kernel<GemmPath::avx512, 14, 32, 14 * 24, 256, 4096>(
+    &gemm_detail::micro_avx512<14, 2, false>, &gemm_detail::micro_avx512<14, 2, true>);
+// For C at most 16 wide (a classifier's logits): one zmm per row, so no lanes are wasted on a
+// second vector, and 16 rows so that power-of-two batches have no ragged sliver.
+constexpr Kernel kAvx512Narrow = make_kernel<GemmPath::avx512, 16, 16, 16 * 20, 256, 4096>(
+    &gemm_detail::micro_avx512<16, 1, false>, &gemm_detail::micro_avx512<16, 1, true>);
+constexpr Kernel kAvx2 = make_kernel<GemmPath::avx2, 6, 16, 6 * 24, 256, 4096>(
+    &gemm_detail::micro_avx2<6, 2, false>, &gemm_detail::micro_avx2<6, 2, true>);
 #endif
-constexpr Kernel kPortable =
-    make_kernel<GemmPath::portable, 4, 8, 4 * 32, 256, 2048>(&gemm_detail::micro_portable<4, 8>);
+constexpr Kernel kPortable = make_kernel<GemmPath::portable, 4, 8, 4 * 32, 256, 2048>(
+    &gemm_detail::micro_portable<4, 8, false>, &gemm_detail::micro_portable<4, 8, true>);
 
 // Epilogue blocks are MC rows x at most this many columns: small enough to still be in L2
 // when the epilogue runs (MC * 128 floats = 172 KB at MC = 336).
@@ -167,6 +164,10 @@ void gemm_range(const Kernel& kn, const SjGemmArgs& g, int64_t m0, int64_t m1, i
   const int64_t kc_max = std::max<int64_t>(1, std::min(K, kn.kc));
   float* bp = tls_pack_b.get(size_t(kc_max * round_up(std::min(n1 - n0, kn.nc), NR)));
   float* ap = tls_pack_a.get(size_t(kc_max * round_up(std::min(m1 - m0, kn.mc), MR)));
+  // A packed sliver is read once per B sliver: with a single B sliver (narrow C, as in the
+  // last layer of a classifier) packing A would cost as much as the product, so full slivers
+  // of A are read in place and only the ragged last one is packed (so no row past M is read).
+  const bool a_in_place = n1 - n0 <= NR;
 
   for (int64_t jc = n0; jc < n1; jc += kn.nc) {
     const int64_t nc = std::min(kn.nc, n1 - jc);
@@ -178,7 +179,8 @@ void gemm_range(const Kernel& kn, const SjGemmArgs& g, int64_t m0, int64_t m1, i
       kn.pack_b(g, pc, kc, jc, nc, bp);
       for (int64_t ic = m0; ic < m1; ic += kn.mc) {
         const int64_t mc = std::min(kn.mc, m1 - ic);
-        kn.pack_a(g, ic, mc, pc, kc, ap);
+        const int64_t mc_full = a_in_place ? mc / MR * MR : 0;
+        if (mc_full < mc) kn.pack_a(g, ic + mc_full, mc - mc_full, pc, kc, ap);
         float* c_block = g.c + ic * g.ldc + jc;
         for (int64_t je = 0; je < nc; je += kEpilogueCols) {
           const int64_t je1 = std::min(nc, je + kEpilogueCols);
@@ -189,8 +191,16 @@ void gemm_range(const Kernel& kn, const SjGemmArgs& g, int64_t m0, int64_t m1, i
               const float* c_next = ir + MR < mc   ? c + MR * g.ldc
                                     : jr + NR < nc ? c_block + jr + NR
                                                    : c;
-              kn.micro(kc, ap + ir * kc, bp + jr * kc, c, g.ldc, int(std::min(MR, mc - ir)), n,
-                       load, c_next);
+              const int m = int(std::min(MR, mc - ir));
+              if (ir >= mc_full)
+                kn.micro(kc, ap + (ir - mc_full) * kc, MR, bp + jr * kc, c, g.ldc, m, n, load,
+                         c_next);
+              else if (g.trans_a)
+                kn.micro(kc, g.a + pc * g.lda + ic + ir, g.lda, bp + jr * kc, c, g.ldc, m, n, load,
+                         c_next);
+              else
+                kn.micro_rows(kc, g.a + (ic + ir) * g.lda + pc, g.lda, bp + jr * kc, c, g.ldc, m, n,
+                              load, c_next);
             }
           }
           if (last && g.epilogue) g.epilogue(g.epilogue_ctx, ic, ic + mc, jc + je, jc + je1);
@@ -237,15 +247,24 @@ GemmPath best_path() {
   return GemmPath::portable;
 }
 
-std::atomic<const Kernel*> active_kernel{nullptr};
+// The kernel to use for a C `n` columns wide on `path`.
+const Kernel& kernel_for(GemmPath path, int64_t n) {
+#if defined(__x86_64__)
+  if (path == GemmPath::avx512 && n <= kAvx512Narrow.nr) return kAvx512Narrow;
+#endif
+  (void)n;
+  return kernel_for(path);
+}
 
-const Kernel& active() {
-  const Kernel* k = active_kernel.load(std::memory_order_acquire);
-  if (!k) {
-    k = &kernel_for(best_path());
-    active_kernel.store(k, std::memory_order_release);
+std::atomic<int> active_path{-1}; // a GemmPath, -1 until the first call picks the best
+
+GemmPath active() {
+  int p = active_path.load(std::memory_order_relaxed);
+  if (p < 0) {
+    p = int(best_path());
+    active_path.store(p, std::memory_order_relaxed);
   }
-  return *k;
+  return GemmPath(p);
 }
 
 // How many of `units` (slivers of a dimension) thread t of T gets, as a [begin, end) range
@@ -264,13 +283,13 @@ double balance(int64_t units, int threads) {
 } // namespace
 
 bool gemm_path_supported(GemmPath path) { return cpu_supports(path); }
-GemmPath gemm_path() { return active().path; }
+GemmPath gemm_path() { return active(); }
 bool force_gemm_path(GemmPath path) {
   if (!cpu_supports(path)) return false;
-  active_kernel.store(&kernel_for(path), std::memory_order_release);
+  active_path.store(int(path), std::memory_order_relaxed);
   return true;
 }
-void reset_gemm_path() { active_kernel.store(&kernel_for(best_path())); }
+void reset_gemm_path() { active_path.store(int(best_path()), std::memory_order_relaxed); }
 const char* gemm_path_name(GemmPath path) {
   switch (path) {
   case GemmPath::avx512:
@@ -288,7 +307,7 @@ const char* gemm_path_name(GemmPath path) {
 extern "C" void sj_gemm_f32(const SjGemmArgs* args) {
   const SjGemmArgs& g = *args;
   if (g.m <= 0 || g.n <= 0) return;
-  const sj::Kernel& kn = sj::active();
+  const sj::Kernel& kn = sj::kernel_for(sj::active(), g.n);
   auto* pool = static_cast<sj::ThreadPool*>(g.pool);
   int threads = pool ? pool->size() : 1;
   if (2.0 * double(g.m) * double(g.n) * double(g.k) < sj::kParallelFlops) threads = 1;

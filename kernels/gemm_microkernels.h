@@ -1,7 +1,9 @@
 // The register-blocked micro-kernels of sj_gemm_f32 (internal to gemm.cpp).
 //
-// Each computes one MR x NR tile of C from an MR-high sliver of packed A (a[p*MR + i]) and an
-// NR-wide sliver of packed B (b[p*NR + j]):
+// Each computes one MR x NR tile of C from an MR-high sliver of A and an NR-wide sliver of
+// packed B (b[p*NR + j]). A is read as a[p*lda + i] (kRows false: a packed sliver, lda = MR,
+// or op(A) = A^T read in place) or as a[i*lda + p] (kRows true: A read in place, row by row,
+// when packing would not pay):
 //   C[i][j] = (load ? C[i][j] : 0), then for p in order: C[i][j] = fma(a[p][i], b[p][j], C[i][j])
 // with the accumulators in vector registers. Only the top-left m x n of the tile is read and
 // written (edge tiles; the packed operands are zero-padded to full slivers). `c_next` is the
@@ -19,17 +21,23 @@
 
 namespace sj::gemm_detail {
 
-using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                             int m, int n, bool load, const float* c_next);
+using MicroKernel = void (*)(int64_t kc, const float* a, int64_t lda, const float* b, float* c,
+                             int64_t ldc, int m, int n, bool load, const float* c_next);
+
+// op(A)(i, p) of a sliver, for either layout.
+template <bool kRows>
+inline const float* a_at(const float* a, int64_t lda, int i, int64_t p) {
+  return kRows ? a + i * lda + p : a + p * lda + i;
+}
 
 #if defined(__x86_64__)
 
 // AVX-512: MR rows x NV zmm vectors (NR = 16 * NV). MR * NV accumulators + NV for B must fit
 // the 32 zmm registers; A is broadcast straight from memory into the FMA ({1to16}).
-template <int MR, int NV>
+template <int MR, int NV, bool kRows>
 __attribute__((target("avx512f,avx512vl,fma"))) void
-micro_avx512(int64_t kc, const float* __restrict a, const float* __restrict b, float* c,
-             int64_t ldc, int m, int n, bool load, const float* c_next) {
+micro_avx512(int64_t kc, const float* __restrict a, int64_t lda, const float* __restrict b,
+             float* c, int64_t ldc, int m, int n, bool load, const float* c_next) {
   constexpr int NR = 16 * NV;
   __m512 acc[MR][NV];
   __mmask16 mask[NV];
@@ -57,12 +65,11 @@ micro_avx512(int64_t kc, const float* __restrict a, const float* __restrict b, f
       bv[v] = _mm512_load_ps(b + 16 * v);
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
-      __m512 ai = _mm512_set1_ps(a[i]);
+      __m512 ai = _mm512_set1_ps(*a_at<kRows>(a, lda, i, p));
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v)
         acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
     }
-    a += MR;
     b += NR;
   }
 
@@ -77,10 +84,10 @@ micro_avx512(int64_t kc, const float* __restrict a, const float* __restrict b, f
 
 // AVX2: MR rows x NV ymm vectors (NR = 8 * NV); 16 ymm registers, so 6 x 16 (12 accumulators).
 // Edge columns use vmaskmov; full tiles plain loads and stores (masked stores are slow on AMD).
-template <int MR, int NV>
+template <int MR, int NV, bool kRows>
 __attribute__((target("avx2,fma"))) void
-micro_avx2(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
-           int m, int n, bool load, const float* c_next) {
+micro_avx2(int64_t kc, const float* __restrict a, int64_t lda, const float* __restrict b, float* c,
+           int64_t ldc, int m, int n, bool load, const float* c_next) {
   constexpr int NR = 8 * NV;
   __m256 acc[MR][NV];
   const bool full = n == NR;
@@ -110,12 +117,11 @@ micro_avx2(int64_t kc, const float* __restrict a, const float* __restrict b, flo
       bv[v] = _mm256_load_ps(b + 8 * v);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      __m256 ai = _mm256_broadcast_ss(a + i);
+      __m256 ai = _mm256_broadcast_ss(a_at<kRows>(a, lda, i, p));
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v)
         acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
     }
-    a += MR;
     b += NR;
   }
 
@@ -137,18 +143,18 @@ micro_avx2(int64_t kc, const float* __restrict a, const float* __restrict b, flo
 
 // Portable: plain loops the compiler vectorizes for the baseline ISA. Products and sums are
 // rounded separately (no FMA on such machines), so this path's bits differ from the others.
-template <int MR, int NR>
-void micro_portable(int64_t kc, const float* __restrict a, const float* __restrict b, float* c,
-                    int64_t ldc, int m, int n, bool load, const float*) {
+template <int MR, int NR, bool kRows>
+void micro_portable(int64_t kc, const float* __restrict a, int64_t lda, const float* __restrict b,
+                    float* c, int64_t ldc, int m, int n, bool load, const float*) {
   float acc[MR][NR] = {};
   if (load)
     for (int i = 0; i < m; ++i)
       for (int j = 0; j < n; ++j)
         acc[i][j] = c[i * ldc + j];
-  for (int64_t p = 0; p < kc; ++p, a += MR, b += NR)
+  for (int64_t p = 0; p < kc; ++p, b += NR)
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j)
-        acc[i][j] += a[i] * b[j];
+        acc[i][j] += *a_at<kRows>(a, lda, i, p) * b[j];
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j)
       c[i * ldc + j] = acc[i][j];

@@ -164,17 +164,18 @@ TEST_P(GemmPathTest, EmptyMOrNTouchesNothing) {
 // Sizes one below, at and one above every block size of every path (MR, NR, MC, KC, NC), with
 // the other two dimensions kept small so the test stays fast.
 TEST_P(GemmPathTest, SizesStraddlingEveryBlockSize) {
-  const int64_t m_sizes[] = {3,   4,   5,   6,   7,   13,  14,  15, 127,
-                             128, 129, 143, 144, 145, 335, 336, 337};
+  const int64_t m_sizes[] = {3,   4,   5,   6,   7,   13,  14,  15,  16,  17,  127,
+                             128, 129, 143, 144, 145, 319, 320, 321, 335, 336, 337};
   const int64_t n_sizes[] = {7,  8,   9,   15,  16,   17,   31,   32,
                              33, 127, 128, 129, 2047, 2049, 4095, 4097};
   const int64_t k_sizes[] = {255, 256, 257, 513};
   uint64_t seed = 100;
-  for (int64_t m : m_sizes) {
-    Problem p({m, 19, 45}, seed & 1, seed & 2, seed & 4, 1, seed);
-    ++seed;
-    p.check(p.run(), exact());
-  }
+  for (int64_t m : m_sizes)
+    for (int64_t n : {45, 10, 16}) { // wide, and narrow C (A read in place)
+      Problem p({m, 19, n}, seed & 1, seed & 2, seed & 4, 1, seed);
+      ++seed;
+      p.check(p.run(), exact());
+    }
   for (int64_t n : n_sizes) {
     Problem p({5, 11, n}, seed & 1, seed & 2, seed & 4, 2, seed);
     ++seed;

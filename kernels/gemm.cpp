@@ -37,8 +37,12 @@ void pack_a(const SjGemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
       const float* src = g.a + p0 * g.lda + i0 + ir;
       for (int64_t p = 0; p < kc; ++p, src += g.lda) {
         float* d = dst + p * MR;
-        std::memcpy(d, src, size_t(rows) * sizeof(float));
-        std::memset(d + rows, 0, size_t(MR - rows) * sizeof(float));
+        if (rows == MR) {
+          std::memcpy(d, src, MR * sizeof(float));
+        } else {
+          std::memcpy(d, src, size_t(rows) * sizeof(float));
+          std::memset(d + rows, 0, size_t(MR - rows) * sizeof(float));
+        }
       }
     } else { // op(A)(i, p) = a[i*lda + p]: a transpose of MR rows
       const float* src = g.a + (i0 + ir) * g.lda + p0;
@@ -65,8 +69,12 @@ void pack_b(const SjGemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
       const float* src = g.b + p0 * g.ldb + j0 + jr;
       for (int64_t p = 0; p < kc; ++p, src += g.ldb) {
         float* d = dst + p * NR;
-        std::memcpy(d, src, size_t(cols) * sizeof(float));
-        std::memset(d + cols, 0, size_t(NR - cols) * sizeof(float));
+        if (cols == NR) { // a fixed-size copy: a few vector moves, not a call
+          std::memcpy(d, src, NR * sizeof(float));
+        } else {
+          std::memcpy(d, src, size_t(cols) * sizeof(float));
+          std::memset(d + cols, 0, size_t(NR - cols) * sizeof(float));
+        }
       }
     } else { // op(B)(p, j) = b[j*ldb + p]: a transpose of NR rows
       const float* src = g.b + (j0 + jr) * g.ldb + p0;

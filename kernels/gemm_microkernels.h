@@ -55,7 +55,9 @@ micro_avx512(int64_t kc, const float* __restrict a, int64_t lda, const float* __
   }
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
-    _mm_prefetch(reinterpret_cast<const char*>(c_next + i * ldc), _MM_HINT_T0);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      _mm_prefetch(reinterpret_cast<const char*>(c_next + i * ldc + 16 * v), _MM_HINT_T0);
 
 #pragma GCC unroll 2
   for (int64_t p = 0; p < kc; ++p) {

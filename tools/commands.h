@@ -41,4 +41,14 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
                    bool verbose, GradientRequest request, const sj::OptimizerSpec& spec,
                    const CheckpointFlags& checkpoints);
 
+/// `export LIB.so`: the models a shared library registers with STEPJIT_MODEL, as text IR.
+struct ExportFlags {
+  std::string library;
+  std::vector<std::string> models; // --model, repeatable; none: the only one, or all with out_dir
+  std::string out;                 // -o FILE; standard output when empty
+  std::string out_dir;             // --out-dir DIR: NAME.sj per model
+  bool list = false;
+};
+int run_export(const ExportFlags& flags);
+
 } // namespace sj::cli

@@ -6,6 +6,7 @@
 //   stepjit train FILE --input ... --steps N  build the training step and run it N times
 //   stepjit train MODEL --x X.npy --y Y.npy --loss=mse --epochs E [--shuffle]   mini-batches
 //   stepjit predict FILE --weights CKPT --x X.npy -o Y.npy   run a model on trained weights
+//   stepjit export LIB.so [--model NAME] -o FILE.sj   models a C++ library defines, as text IR
 //   stepjit ops [--markdown]                  list the op table
 //
 // Exit status: 0 on success, 1 when the input is wrong (a diagnostic is printed), 2 on a bad
@@ -116,6 +117,17 @@ int main(int argc, char** argv) {
   predict->add_flag("--interpret", interpret, "run the reference interpreter");
   predict->add_flag("--verbose,-v", verbose, "print the compile time");
 
+  ExportFlags export_flags;
+  auto* exporter = app.add_subcommand(
+      "export", "Write the models a C++ shared library defines (STEPJIT_MODEL) as text IR.");
+  exporter->add_option("LIBRARY", export_flags.library, "a shared library (.so) defining models")
+      ->required();
+  exporter->add_option("--model", export_flags.models, "the model to write (repeatable)");
+  exporter->add_option("-o,--out", export_flags.out,
+                       "write the model to FILE (default: standard output)");
+  exporter->add_option("--out-dir", export_flags.out_dir, "write each model to DIR/NAME.sj");
+  exporter->add_flag("--list", export_flags.list, "list the models the library defines");
+
   bool markdown = false;
   auto* ops = app.add_subcommand("ops", "List the op table.");
   ops->add_flag("--markdown", markdown, "as the Markdown table of docs/ops.md");
@@ -130,6 +142,7 @@ int main(int argc, char** argv) {
     if (*check) return run_check(file);
     if (*dump) return run_dump(file, stage, optimizer->count() > 0, dump_dir, request, spec);
     if (*ops) return run_ops(markdown);
+    if (*exporter) return run_export(export_flags);
     if (*eval)
       return run_eval(file, inputs, saves, steps, full, show_variables, interpret, verbose);
     if (*train && data.x.empty() != data.y.empty())

@@ -4,11 +4,79 @@
 #include "runtime/npy.h"
 #include "tools/commands.h"
 #include "tools/common.h"
+#include "tools/progress.h"
 
 #include <fmt/format.h>
 #include <iostream>
+#include <optional>
 
 namespace sj::cli {
+
+namespace {
+
+// The output a loss was built from: "pred", "logits", or the first output that is not the loss.
+std::string prediction_output(const sj::Graph& g) {
+  for (const char* name : {"pred", "logits"})
+    if (g.output(name)) return name;
+  for (const sj::Output& o : g.outputs())
+    if (o.name != "loss") return o.name;
+  return "";
+}
+
+// Whether row r of a prediction is right, for classification: the largest logit is the label
+// (integer labels, or the largest one-hot entry), or for binary logits the sign matches.
+std::optional<bool> correct(const sj::Tensor& pred, const sj::Tensor& labels,
+                            const std::string& loss, int64_t r, int64_t classes) {
+  auto argmax = [&](const sj::Tensor& t, int64_t row) {
+    int64_t best = 0;
+    for (int64_t c = 1; c < classes; ++c)
+      if (t.as_double(row * classes + c) > t.as_double(row * classes + best)) best = c;
+    return best;
+  };
+  if (sj::is_int(labels.dtype()) && pred.rank() == labels.rank() + 1)
+    return argmax(pred, r) == labels.as_int64(r);
+  if (loss == "ce" && pred.shape() == labels.shape()) return argmax(pred, r) == argmax(labels, r);
+  if (loss == "bce_logits" && pred.shape() == labels.shape() && classes == 1)
+    return (pred.as_double(r) > 0) == (labels.as_double(r) > 0.5);
+  return std::nullopt;
+}
+
+// The loss and, for classification, the accuracy of the trained model over every batch of an
+// epoch (in order, no update): a forward-only graph on a copy of the trained variables.
+void print_final_metrics(const sj::Graph& model, Runner& trained, const sj::Batcher& batcher,
+                         const std::string& x_name, const std::string& y_name,
+                         const std::string& loss_kind, bool interpret) {
+  Runner eval(model, interpret, false);
+  for (const auto& [name, value] : eval.variables().all())
+    eval.variables().set(name, trained.variables().get(name));
+  std::string pred_name = prediction_output(model);
+  double loss_sum = 0;
+  int64_t rows = 0, right = 0, judged = 0;
+  for (int64_t i = 0; i < batcher.batches_per_epoch(); ++i) {
+    auto [bx, by] = batcher.batch(0, i);
+    auto out = eval.run({{x_name, bx}, {y_name, by}});
+    loss_sum += out.at("loss").as_double(0);
+    if (pred_name.empty()) continue;
+    const sj::Tensor& pred = out.at(pred_name);
+    int64_t n = pred.rank() ? pred.shape()[0] : 1, classes = pred.num_elements() / n;
+    for (int64_t r = 0; r < n; ++r)
+      if (auto ok = correct(pred, by, loss_kind, r, classes)) {
+        ++judged;
+        right += *ok;
+      }
+    rows += n;
+  }
+  std::string accuracy =
+      judged ? fmt::format(", accuracy {:.4f}", double(right) / double(judged)) : "";
+  std::cout << fmt::format(
+      "final: loss {:.7g}{} over {} examples ({} batches{})\n",
+      loss_sum / double(batcher.batches_per_epoch()), accuracy, rows, batcher.batches_per_epoch(),
+      rows < batcher.num_examples()
+          ? fmt::format("; the last {} examples do not fill a batch", batcher.num_examples() - rows)
+          : "");
+}
+
+} // namespace
 
 int run_train(const std::string& file, const std::vector<std::string>& inputs, int steps,
               bool interpret, bool verbose, bool full, bool show_variables,
@@ -41,6 +109,7 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
                    const CheckpointFlags& checkpoints) {
   sj::Graph g = load(file);
   sj::Tensor x = sj::read_npy(data.x), y = sj::read_npy(data.y);
+  const std::string loss_kind = request.loss; // prepare_loss renames it to the output "loss"
   auto [x_name, y_name] = prepare_loss(g, request, y.dtype());
   sj::TensorType x_type = g.type(*g.find(x_name));
   if (x_type.rank() == 0)
@@ -65,23 +134,38 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
                       {.batch_size = batch, .shuffle = data.shuffle, .seed = data.seed});
   int64_t per_epoch = batcher.batches_per_epoch();
   int64_t total = data.epochs > 0 ? data.epochs * per_epoch : steps;
+  sj::Graph model = g; // the forward graph with its loss, for the final metrics
   g = build_step(std::move(g), "train", true, request, spec);
   Runner runner(g, interpret, verbose);
   load_initial(runner, checkpoints.init);
+  Progress progress(total, per_epoch, !verbose);
   double epoch_sum = 0;
+  int64_t epoch_start = 0;
+  double epoch_time = 0;
   for (int64_t step = 0; step < total; ++step) {
     int64_t epoch = step / per_epoch, index = step % per_epoch;
     auto [bx, by] = batcher.batch(epoch, index);
     double loss =
         runner.run({{x_name, std::move(bx)}, {y_name, std::move(by)}}).at("loss").as_double(0);
     epoch_sum += loss;
+    progress.step(step + 1, loss);
     if (verbose) std::cout << fmt::format("step {:>5}  loss {:.7g}\n", step + 1, loss);
     if (index + 1 == per_epoch || step + 1 == total) {
-      std::cout << fmt::format("epoch {:>3}  mean loss {:.7g}\n", epoch + 1,
-                               epoch_sum / double(index + 1));
+      double now = progress.seconds(), rate = (step + 1 - epoch_start) / (now - epoch_time);
+      progress.clear();
+      std::cout << fmt::format("epoch {:>3}  mean loss {:.7g}  ({} steps, {:.0f} steps/s)\n",
+                               epoch + 1, epoch_sum / double(index + 1), index + 1, rate);
+      std::cout.flush();
       epoch_sum = 0;
+      epoch_start = step + 1;
+      epoch_time = now;
     }
   }
+  progress.clear();
+  std::cout << fmt::format("trained {} steps in {:.3g} s ({:.0f} steps/s, {})\n", total,
+                           progress.seconds(), progress.steps_per_second(total),
+                           interpret ? "interpreter" : "compiled");
+  print_final_metrics(model, runner, batcher, x_name, y_name, loss_kind, interpret);
   if (!checkpoints.save.empty()) {
     sj::save_checkpoint(checkpoints.save, runner.variables());
     std::cout << fmt::format("saved {} variables to {}\n", runner.variables().all().size(),

@@ -26,12 +26,17 @@ std::string source_path(const std::string& relative) {
   return (std::filesystem::path(SJ_SOURCE_DIR) / relative).string();
 }
 
+std::string stepjit_path() { return std::string(SJ_BINARY_DIR) + "/tools/stepjit"; }
+
 CommandResult run_stepjit(const std::string& args) {
+  return run_command(stepjit_path() + " " + args);
+}
+
+CommandResult run_command(const std::string& command) {
   static int counter = 0;
   std::string dir = temp_dir("cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
   std::string out = dir + "/out", err = dir + "/err";
-  std::string cmd = std::string(SJ_BINARY_DIR) + "/tools/stepjit " + args + " >" + out + " 2>" +
-                    err + " </dev/null";
+  std::string cmd = command + " >" + out + " 2>" + err + " </dev/null";
   int status = std::system(cmd.c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

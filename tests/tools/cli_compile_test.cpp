@@ -9,6 +9,7 @@
 #include <fstream>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <regex>
 
 namespace sj {
 namespace {
@@ -175,9 +176,17 @@ TEST(CliTrainData, MiniBatchesFromArraysWithABuiltOrAGivenLoss) {
     return std::stod(r.out.substr(r.out.find(prefix) + prefix.size()));
   };
   EXPECT_LT(mean(3), mean(1));
-  // Deterministic: the same seed gives the same output.
-  EXPECT_EQ(run_stepjit(base + " --loss=mse --optimizer adam --lr 0.01 --epochs 3 --shuffle").out,
-            r.out);
+  EXPECT_THAT(r.out, HasSubstr("final: loss "));
+  EXPECT_THAT(r.out, testing::Not(HasSubstr("accuracy"))); // a regression loss
+  // Deterministic: the same seed gives the same output, but for the timings.
+  auto without_timings = [](const std::string& out) {
+    std::string r = std::regex_replace(out, std::regex(R"(trained [^\n]*\n)"), "");
+    return std::regex_replace(r, std::regex(R"(\(?[^()\n]*steps/s[^()\n]*\)?)"), "");
+  };
+  EXPECT_EQ(
+      without_timings(
+          run_stepjit(base + " --loss=mse --optimizer adam --lr 0.01 --epochs 3 --shuffle").out),
+      without_timings(r.out));
   // The model file's own loss: examples/models/seed.sj has inputs x and y and an output loss.
   r = run_stepjit("train " + seed() + " --x " + dir + "/x.npy --y " + dir + "/y.npy --steps 4 -v");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -192,6 +201,53 @@ TEST(CliTrainData, MiniBatchesFromArraysWithABuiltOrAGivenLoss) {
   r = run_stepjit("train " + dir + "/forward.sj --x " + dir + "/x.npy --loss=mse --epochs 1");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("--x and --y go together"));
+}
+
+// Three Gaussian blobs in 2-D, 50 points each, far apart: a linear classifier separates them.
+// A 2 -> 3 softmax classifier trained with --loss=sparse_ce must reach accuracy >= 0.95.
+TEST(CliTrainData, ReportsThroughputAndFinalMetricsAndReachesAStatedAccuracy) {
+  std::string dir = test::temp_dir("cli_train_metrics");
+  std::vector<float> x;
+  std::vector<int32_t> labels;
+  const double centers[3][2] = {{-3, 0}, {3, 0}, {0, 4}};
+  for (int i = 0; i < 150; ++i) {
+    int c = i % 3;
+    x.push_back(float(centers[c][0] + 0.7 * std::sin(i * 1.7)));
+    x.push_back(float(centers[c][1] + 0.7 * std::cos(i * 2.3)));
+    labels.push_back(c);
+  }
+  write_npy(dir + "/x.npy", Tensor::from<float>({150, 2}, x));
+  write_npy(dir + "/y.npy", Tensor::from<int32_t>({150}, labels));
+  std::ofstream(dir + "/classifier.sj") << R"(graph classifier {
+  %x = input : f32[16,2]
+  %dense_0/kernel = variable {init = glorot_uniform, seed = 1} : f32[2,3]
+  %dense_0/bias = variable : f32[3]
+  %0 = matmul(%x, %dense_0/kernel) : f32[16,3]
+  %logits = add(%0, %dense_0/bias) : f32[16,3]
+  output logits = %logits
+}
+)";
+  std::string args = "train " + dir + "/classifier.sj --x " + dir + "/x.npy --y " + dir +
+                     "/y.npy --loss=sparse_ce --optimizer adam --lr 0.05 --epochs 20 --shuffle";
+  auto r = run_stepjit(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // 150 examples in batches of 16: 9 batches per epoch, the last 6 examples left out.
+  EXPECT_THAT(r.out, HasSubstr("epoch  20  mean loss "));
+  EXPECT_THAT(r.out, HasSubstr("(9 steps, "));
+  EXPECT_THAT(r.out, HasSubstr("trained 180 steps in "));
+  EXPECT_THAT(r.out, HasSubstr("over 144 examples (9 batches; the last 6 examples do not fill"));
+  std::string key = "accuracy ";
+  ASSERT_THAT(r.out, HasSubstr(key));
+  double accuracy = std::stod(r.out.substr(r.out.find(key) + key.size()));
+  EXPECT_GE(accuracy, 0.95);
+  // Not a terminal: no progress bar on standard error.
+  EXPECT_EQ(r.err.find("steps/s  ETA"), std::string::npos) << r.err;
+
+  // On a terminal (script(1) gives the command a pseudo-terminal), a bar with steps/s and ETA.
+  auto t = test::run_command("script -qec '" + test::stepjit_path() + " " + args + "' /dev/null");
+  EXPECT_EQ(t.exit_code, 0) << t.out;
+  EXPECT_THAT(t.out, HasSubstr("steps/s  ETA 0:"));
+  EXPECT_THAT(t.out, HasSubstr("] 180/180 steps"));
 }
 
 } // namespace

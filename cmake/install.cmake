@@ -12,11 +12,11 @@ set_target_properties(stepjit_lib PROPERTIES EXPORT_NAME stepjit)
 add_library(stepjit::stepjit ALIAS stepjit_lib)
 
 install(TARGETS stepjit RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS stepjit_lib sj_graph sj_passes sj_codegen sj_frontend sj_runtime
+install(TARGETS stepjit_lib sj_graph sj_passes sj_kernels sj_codegen sj_frontend sj_runtime
         EXPORT stepjitTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(DIRECTORY graph passes codegen runtime frontend
+install(DIRECTORY graph passes kernels codegen runtime frontend
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/stepjit
         FILES_MATCHING PATTERN "*.h" PATTERN "*.def")
 install(FILES stepjit.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/stepjit)

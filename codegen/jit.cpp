@@ -1,10 +1,13 @@
 #include "codegen/jit.h"
 
 #include "graph/error.h"
+#include "kernels/gemm.h"
+#include "kernels/thread_pool.h"
 
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/Mangling.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/Passes/PassBuilder.h>
@@ -113,6 +116,16 @@ std::shared_ptr<JitCode> jit_compile(std::unique_ptr<llvm::Module> module,
       unwrap(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
                  jit.getDataLayout().getGlobalPrefix()),
              "exposing process symbols"));
+  // The kernels steps call (kernels/), by address: they are in this process but need not be
+  // exported from it.
+  llvm::orc::MangleAndInterner mangle(jit.getExecutionSession(), jit.getDataLayout());
+  auto callable = llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable;
+  llvm::orc::SymbolMap kernels;
+  kernels[mangle("sj_gemm_f32")] = {llvm::orc::ExecutorAddr::fromPtr(&sj_gemm_f32), callable};
+  kernels[mangle("sj_parallel_for")] = {llvm::orc::ExecutorAddr::fromPtr(&sj_parallel_for),
+                                        callable};
+  if (auto error = jit.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(kernels))))
+    internal_error("defining the kernel symbols: " + message(std::move(error)));
   if (auto error =
           jit.addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
     internal_error("adding the module to the JIT: " + message(std::move(error)));

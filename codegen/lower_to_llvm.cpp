@@ -293,16 +293,17 @@ void Lowerer::commit() {
 
 void Lowerer::run() {
   llvm::Type* ptr = b_.getPtrTy();
-  auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, ptr, ptr, ptr}, false);
+  auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, ptr, ptr, ptr, ptr}, false);
   fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, kStepFunction, module_);
-  const char* arg_names[] = {"inputs", "variables", "outputs", "arena", "status"};
-  for (unsigned i = 0; i < 5; ++i)
+  const char* arg_names[] = {"inputs", "variables", "outputs", "arena", "status", "pool"};
+  for (unsigned i = 0; i < 6; ++i)
     fn_->getArg(i)->setName(arg_names[i]);
   inputs_ = fn_->getArg(0);
   variables_ = fn_->getArg(1);
   outputs_ = fn_->getArg(2);
   arena_ = fn_->getArg(3);
   status_ = fn_->getArg(4);
+  pool_ = fn_->getArg(5);
   b_.SetInsertPoint(llvm::BasicBlock::Create(context(), "entry", fn_));
 
   // Every stored value's address, computed once up front.

@@ -15,14 +15,15 @@ namespace sj {
 /// The entry function's name and signature:
 ///
 ///   void sj_step(void* const* inputs, void* const* variables, void* const* outputs,
-///                char* arena, int64_t* status);
+///                char* arena, int64_t* status, void* pool);
 ///
 /// `inputs` in the order of graph.nodes_of(Op::input), `variables` in the order of
 /// graph.nodes_of(Op::variable), `outputs` in the order of graph.outputs(); `arena` holds
 /// plan.arena_bytes bytes, 64-byte aligned. `status` (3 words) is zero on return unless a
 /// run-time error happened (status[0] a StepError, status[1] the node, status[2] the offending
 /// value); then no variable was written. Otherwise every variable with an `assign` holds its
-/// new value and every output buffer its value.
+/// new value and every output buffer its value. `pool` is the sj::ThreadPool the step's kernels
+/// (kernels/gemm.h) run on, or null for the calling thread alone.
 inline constexpr const char* kStepFunction = "sj_step";
 
 /// Builds the module of `graph`, stored and fused as `fusion` and `memory` say.

@@ -46,6 +46,8 @@ public:
   /// a + b for an accumulator: floats may be reassociated (so the loop vectorizes; the result
   /// is deterministic for a given machine), integers wrap.
   llvm::Value* accumulate(llvm::Value* a, llvm::Value* b);
+  /// The step's thread pool argument (a sj::ThreadPool*, or null): for calls into sj_kernels.
+  llvm::Value* pool() { return pool_; }
   /// A declared C math function (e.g. "erf" or "erff").
   llvm::FunctionCallee math(const std::string& name, llvm::Type* type, int arity = 1);
 
@@ -61,7 +63,7 @@ private:
   llvm::IRBuilder<> b_;
   llvm::Function* fn_ = nullptr;
   llvm::Value *inputs_ = nullptr, *variables_ = nullptr, *outputs_ = nullptr, *arena_ = nullptr,
-              *status_ = nullptr;
+              *status_ = nullptr, *pool_ = nullptr;
   std::vector<int> slot_; // per value: its position among inputs or variables
   std::vector<llvm::Value*> buffers_;
   // Inside a loop group: the elements its members computed in this iteration, at `in_loop_`.

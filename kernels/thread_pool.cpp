@@ -55,6 +55,11 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::run_chunk(int t) {
   auto [b, e] = chunk(n_, size_, t);
   if (b >= e) return;
+#if defined(__x86_64__)
+  // The caller's floating-point mode (flush-to-zero, denormals-are-zero, rounding), so a chunk
+  // computes the same bits on a worker as it would on the caller.
+  if (t != 0) __builtin_ia32_ldmxcsr(mxcsr_);
+#endif
   try {
     fn_(ctx_, b, e);
   } catch (...) {
@@ -87,6 +92,9 @@ void ThreadPool::run(int64_t n, RangeFn fn, void* ctx) {
   fn_ = fn;
   ctx_ = ctx;
   n_ = n;
+#if defined(__x86_64__)
+  mxcsr_ = __builtin_ia32_stmxcsr();
+#endif
   error_ = nullptr;
   pending_.store(size_ - 1, std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_release);

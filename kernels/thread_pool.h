@@ -65,6 +65,7 @@ private:
   RangeFn fn_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0;
+  unsigned mxcsr_ = 0; // the caller's SSE control word (x86-64), set on workers per chunk
   bool stop_ = false;
   alignas(64) std::atomic<uint32_t> generation_{0}; // bumped once per call, and at shutdown
   alignas(64) std::atomic<int32_t> pending_{0};     // workers still running the current call

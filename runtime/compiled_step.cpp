@@ -4,6 +4,7 @@
 #include "codegen/lower_to_llvm.h"
 #include "codegen/lowering.h"
 #include "graph/print.h"
+#include "kernels/thread_pool.h"
 #include "passes/fuse.h"
 #include "passes/plan_memory.h"
 #include "passes/simplify.h"
@@ -17,7 +18,7 @@ namespace sj {
 
 namespace {
 
-using StepFn = void (*)(void* const*, void* const*, void* const*, char*, int64_t*);
+using StepFn = void (*)(void* const*, void* const*, void* const*, char*, int64_t*, void*);
 
 // Compiled code by graph text: the same graph compiled twice in a process compiles once.
 struct Compiled {
@@ -67,6 +68,39 @@ std::shared_ptr<Compiled> build(const Graph& input, const CompileOptions& option
 
 } // namespace
 
+namespace {
+
+// Flush-to-zero and denormals-are-zero for the duration of a step (x86-64's MXCSR FTZ and DAZ
+// bits), restoring the caller's mode after: denormal arithmetic is several times slower, and a
+// model trained long on one batch sinks into it. The pool's workers take the caller's mode.
+class FloatMode {
+public:
+  explicit FloatMode(bool flush) {
+#if defined(__x86_64__)
+    if (!flush) return;
+    saved_ = __builtin_ia32_stmxcsr();
+    __builtin_ia32_ldmxcsr(saved_ | kFlushToZero | kDenormalsAreZero);
+    set_ = true;
+#else
+    (void)flush;
+#endif
+  }
+  ~FloatMode() {
+#if defined(__x86_64__)
+    if (set_) __builtin_ia32_ldmxcsr(saved_);
+#endif
+  }
+  FloatMode(const FloatMode&) = delete;
+  FloatMode& operator=(const FloatMode&) = delete;
+
+private:
+  static constexpr unsigned kFlushToZero = 1u << 15, kDenormalsAreZero = 1u << 6;
+  unsigned saved_ = 0;
+  bool set_ = false;
+};
+
+} // namespace
+
 CompiledStep CompiledStep::compile(const Graph& graph, const CompileOptions& options) {
   auto start = std::chrono::steady_clock::now();
   std::shared_ptr<Compiled> compiled;
@@ -103,6 +137,10 @@ CompiledStep CompiledStep::compile(const Graph& graph, const CompileOptions& opt
   CompiledStep step(compiled->graph, std::move(variables));
   step.code_ = compiled->code;
   step.fn_ = compiled->fn;
+  step.pool_ = options.pool          ? options.pool
+               : options.threads > 1 ? std::make_shared<ThreadPool>(options.threads)
+                                     : nullptr;
+  step.flush_denormals_ = options.flush_denormals;
   step.reused_ = reused;
   step.arena_bytes_ = compiled->arena_bytes;
   step.arena_lower_bound_bytes_ = compiled->lower_bound_bytes;
@@ -146,7 +184,11 @@ CompiledStep::run(const std::map<std::string, TensorView>& feeds) {
   for (const Output& o : graph_->outputs())
     output_ptrs_.push_back(outputs_.at(o.name).bytes().data());
   int64_t status[3] = {0, 0, 0};
-  fn_(input_ptrs_.data(), variable_ptrs_.data(), output_ptrs_.data(), arena_, status);
+  {
+    FloatMode mode(flush_denormals_);
+    fn_(input_ptrs_.data(), variable_ptrs_.data(), output_ptrs_.data(), arena_, status,
+        pool_.get());
+  }
   if (status[0] != 0) report(status);
   return outputs_;
 }

@@ -26,6 +26,7 @@
 namespace sj {
 
 class JitCode;
+class ThreadPool;
 
 /// One stage of a compilation as text, for dumps: `03-simplified.sj`, ..., `08-step.s`.
 struct StageText {
@@ -42,6 +43,18 @@ struct CompileOptions {
   /// must exist there with the same type.
   std::shared_ptr<Variables> share_variables = nullptr;
   std::vector<StageText>* stages = nullptr; ///< if set, receives the text of every stage
+  /// Threads the step's GEMMs split their work over, the calling thread included (1: no other
+  /// thread is started). Each output element is computed on one thread in a fixed order, so
+  /// results are bit-identical for every thread count. Idle threads sleep between steps.
+  int threads = 1;
+  /// A pool to run on instead, shared with other steps (they must not run concurrently): no
+  /// oversubscription when several steps of one program train or predict in turn.
+  std::shared_ptr<ThreadPool> pool = nullptr;
+  /// Run with denormal floats flushed to zero (inputs and results; x86-64 FTZ and DAZ), as
+  /// TensorFlow does on CPUs: denormal arithmetic is several times slower, and values of a
+  /// model trained long on one batch sink into that range. The caller's mode is restored after
+  /// each step. False gives IEEE gradual underflow, as the interpreter computes.
+  bool flush_denormals = true;
 };
 
 class CompiledStep {
@@ -89,7 +102,9 @@ private:
   std::shared_ptr<const Graph> graph_; // the compiled (simplified) graph
   std::shared_ptr<Variables> variables_;
   std::shared_ptr<JitCode> code_;
-  void (*fn_)(void* const*, void* const*, void* const*, char*, int64_t*) = nullptr;
+  void (*fn_)(void* const*, void* const*, void* const*, char*, int64_t*, void*) = nullptr;
+  std::shared_ptr<ThreadPool> pool_;
+  bool flush_denormals_ = true;
   std::vector<std::byte> arena_storage_;
   char* arena_ = nullptr;
   std::vector<std::string> input_names_, variable_names_;

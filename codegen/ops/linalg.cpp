@@ -1,8 +1,12 @@
-// Lowering of matmul: per batch, C[m, :] += A[m, k] * B[k, :] in i-k-j order, cache-blocked over
-// (k, n), so the innermost loop walks a row of B and of C contiguously and vectorizes, and each
-// C element sums its products in k order (no reassociation). Register tiling and packing come
-// with the performance work.
+// Lowering of matmul. f32 calls the packed, register-blocked GEMM of kernels/gemm.h once per
+// batch position, on the step's thread pool. Other dtypes get a loop nest: per batch,
+// C[m, :] += A[m, k] * B[k, :] in i-k-j order, cache-blocked over (k, n), so the innermost loop
+// walks a row of B and of C contiguously and vectorizes, and each C element sums its products
+// in k order (no reassociation).
 #include "codegen/lowerer.h"
+#include "kernels/gemm.h"
+
+#include <cstddef>
 
 namespace sj::codegen {
 
@@ -10,7 +14,74 @@ namespace {
 
 using V = llvm::Value*;
 
+// Batch dims of an operand of shape s, broadcast from the result's batch position bd.
+std::vector<V> batch_dims_of(const LowerCall& c, const Shape& s, size_t result_batch,
+                             const std::vector<V>& bd) {
+  std::vector<V> r;
+  size_t nb = s.size() - 2, off = result_batch - nb;
+  for (size_t d = 0; d < nb; ++d)
+    r.push_back(s[d] == 1 ? c.i64(0) : bd[off + d]);
+  return r;
+}
+
+// The matrix of an operand (or the result) at a batch position: its buffer advanced by the
+// batch index times the matrix size.
+V matrix_at(const LowerCall& c, V buffer, const Shape& s, const std::vector<V>& dims) {
+  auto& b = c.b();
+  if (s.size() == 2) return buffer;
+  Shape batch(s.begin(), s.end() - 2);
+  Index at = Index::dims(batch, dims);
+  V offset = b.CreateMul(at.linear(b), c.i64(s[s.size() - 2] * s[s.size() - 1]));
+  return b.CreateInBoundsGEP(b.getFloatTy(), buffer, offset);
+}
+
+void lower_matmul_gemm(const LowerCall& c) {
+  Lowerer& L = c.lowerer;
+  auto& b = c.b();
+  const Graph& g = L.graph();
+  ValueId a_id = c.node.operands[0], b_id = c.node.operands[1];
+  const Shape& as = g.type(a_id).shape;
+  const Shape& bs = g.type(b_id).shape;
+  const Shape& cs = c.node.type.shape;
+  bool ta = c.attrs().flag("transpose_a"), tb = c.attrs().flag("transpose_b");
+  size_t rank = cs.size();
+  int64_t M = cs[rank - 2], N = cs[rank - 1];
+  int64_t K = ta ? as[as.size() - 2] : as[as.size() - 1];
+  Shape batch(cs.begin(), cs.end() - 2);
+
+  llvm::Type* word = b.getInt64Ty();
+  llvm::Value* args = L.slot(llvm::ArrayType::get(word, sizeof(SjGemmArgs) / 8));
+  auto field = [&](size_t offset, V value) {
+    b.CreateStore(value, b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), args, offset));
+  };
+  llvm::FunctionCallee gemm = L.module().getOrInsertFunction(
+      "sj_gemm_f32", llvm::FunctionType::get(b.getVoidTy(), {b.getPtrTy()}, false));
+  V null = llvm::ConstantPointerNull::get(b.getPtrTy());
+  c.for_each(batch, [&](Index& bi) {
+    std::vector<V> bd = bi.dims(b);
+    field(offsetof(SjGemmArgs, m), c.i64(M));
+    field(offsetof(SjGemmArgs, n), c.i64(N));
+    field(offsetof(SjGemmArgs, k), c.i64(K));
+    field(offsetof(SjGemmArgs, a),
+          matrix_at(c, L.buffer(a_id), as, batch_dims_of(c, as, batch.size(), bd)));
+    field(offsetof(SjGemmArgs, lda), c.i64(as.back()));
+    field(offsetof(SjGemmArgs, trans_a), c.i64(ta));
+    field(offsetof(SjGemmArgs, b),
+          matrix_at(c, L.buffer(b_id), bs, batch_dims_of(c, bs, batch.size(), bd)));
+    field(offsetof(SjGemmArgs, ldb), c.i64(bs.back()));
+    field(offsetof(SjGemmArgs, trans_b), c.i64(tb));
+    field(offsetof(SjGemmArgs, c), matrix_at(c, c.result(), cs, bd));
+    field(offsetof(SjGemmArgs, ldc), c.i64(N));
+    field(offsetof(SjGemmArgs, accumulate), c.i64(0));
+    field(offsetof(SjGemmArgs, epilogue), null);
+    field(offsetof(SjGemmArgs, epilogue_ctx), null);
+    field(offsetof(SjGemmArgs, pool), L.pool());
+    b.CreateCall(gemm, {args});
+  });
+}
+
 void lower_matmul(const LowerCall& c) {
+  if (c.node.type.dtype == DType::f32) return lower_matmul_gemm(c);
   Lowerer& L = c.lowerer;
   auto& b = c.b();
   const Graph& g = L.graph();

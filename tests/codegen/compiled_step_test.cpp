@@ -3,14 +3,14 @@
 #include "frontend/gradients.h"
 #include "frontend/optimizers.h"
 #include "graph/parse.h"
+#include "kernels/thread_pool.h"
 #include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
 #include "tests/support/cli.h"
 
+#include <cmath>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <cmath>
 
 namespace sj {
 namespace {
@@ -23,9 +23,12 @@ Tensor sample(TensorType type, uint64_t seed) {
     T* p = t.data<T>();
     for (int64_t i = 0; i < t.num_elements(); ++i) {
       double u = std::sin(double(seed) * 12.9898 + double(i) * 78.233) * 0.5;
-      if constexpr (std::is_same_v<T, bool>) p[i] = u > 0;
-      else if constexpr (std::is_integral_v<T>) p[i] = T(i % 3);
-      else p[i] = T(u * 2);
+      if constexpr (std::is_same_v<T, bool>)
+        p[i] = u > 0;
+      else if constexpr (std::is_integral_v<T>)
+        p[i] = T(i % 3);
+      else
+        p[i] = T(u * 2);
     }
   });
   return t;
@@ -33,7 +36,8 @@ Tensor sample(TensorType type, uint64_t seed) {
 
 std::map<std::string, Tensor> feeds_for(const Graph& g, uint64_t seed) {
   std::map<std::string, Tensor> feeds;
-  for (ValueId v : g.nodes_of(Op::input)) feeds.emplace(g.node(v).name, sample(g.type(v), seed++));
+  for (ValueId v : g.nodes_of(Op::input))
+    feeds.emplace(g.node(v).name, sample(g.type(v), seed++));
   return feeds;
 }
 
@@ -61,7 +65,8 @@ TEST(CompiledStep, SeedModelForwardMatchesTheInterpreter) {
   auto feeds = feeds_for(g, 1);
   auto want = reference.run(feeds);
   const auto& got = step.run(feeds);
-  for (const auto& [name, t] : want) expect_close(got.at(name), t, 1e-5, name);
+  for (const auto& [name, t] : want)
+    expect_close(got.at(name), t, 1e-5, name);
 }
 
 TEST(CompiledStep, AdamTrainingStepMatchesTheInterpreterFor100Steps) {
@@ -111,7 +116,8 @@ TEST(CompiledStep, FeedErrorsLeaveTheVariablesUnchanged) {
   expect_error({}, "missing feed for 'x' (f32[2,3])");
   expect_error({{"x", Tensor({DType::f32, {2, 3}})}, {"nope", Tensor::scalar(1.0f)}},
                "unknown feed 'nope'");
-  expect_error({{"x", Tensor({DType::f32, {3, 2}})}}, "input 'x' is declared f32[2,3], but its feed is f32[3,2]");
+  expect_error({{"x", Tensor({DType::f32, {3, 2}})}},
+               "input 'x' is declared f32[2,3], but its feed is f32[3,2]");
   expect_error({{"x", Tensor({DType::f64, {2, 3}})}}, "but its feed is f64[2,3]");
   step.run({{"x", Tensor({DType::f32, {2, 3}})}});
   EXPECT_EQ(step.variable("steps"), Tensor::scalar(int64_t{1}));
@@ -152,6 +158,62 @@ TEST(CompiledStep, TwoRunsFromTheSameStateAreBitIdentical) {
     EXPECT_EQ(la, lb);
   }
   EXPECT_EQ(a.variable("dense_0/kernel"), b.variable("dense_0/kernel"));
+}
+
+// Denormal inputs and results are flushed to zero by default (x86-64 FTZ + DAZ), IEEE gradual
+// underflow on request; the caller's floating-point mode is restored after the step.
+TEST(CompiledStep, FlushesDenormalsToZeroByDefault) {
+  Graph g = parse(R"(graph d {
+  %x = input : f32[2]
+  %half = constant {value = 0.5} : f32[]
+  %y = mul(%x, %half) : f32[2]
+  output y = %y
+})",
+                  "d.sj");
+  // 1e-38 is below FLT_MIN (1.18e-38): a denormal input. 2e-38 * 0.5 = 1e-38 is a denormal result.
+  Tensor x = Tensor::from<float>({2}, {1e-38f, 2e-38f});
+  auto flushed = CompiledStep::compile(g, {.use_cache = false});
+  const Tensor& y = flushed.run({{"x", x}}).at("y");
+  EXPECT_EQ(y.as_double(0), 0.0);
+  EXPECT_EQ(y.as_double(1), 0.0);
+#if defined(__x86_64__)
+  unsigned mode = __builtin_ia32_stmxcsr();
+  EXPECT_EQ(mode & ((1u << 15) | (1u << 6)), 0u) << "the caller's mode must be restored";
+#endif
+  auto ieee = CompiledStep::compile(g, {.flush_denormals = false});
+  const Tensor& z = ieee.run({{"x", x}}).at("y");
+  EXPECT_EQ(z.data<float>()[0], 1e-38f * 0.5f);
+  EXPECT_EQ(z.data<float>()[1], 2e-38f * 0.5f);
+  EXPECT_GT(z.as_double(1), 0.0);
+}
+
+// Threads split the GEMMs of a step; every element is computed on one thread in a fixed order,
+// so a training step gives the same bits on 1, 2 and 3 threads, also with a shared pool.
+TEST(CompiledStep, ThreadCountsGiveBitIdenticalTraining) {
+  Graph g = load("examples/models/mlp.sj");
+  std::vector<Value> vars;
+  for (ValueId v : g.nodes_of(Op::variable))
+    vars.emplace_back(g, v);
+  Adam adam({.learning_rate = 1e-3});
+  adam.minimize(Value(g, *g.output("loss")), vars);
+  auto feeds = feeds_for(g, 3);
+  auto train = [&](CompileOptions options) {
+    options.use_cache = false;
+    auto step = CompiledStep::compile(g, options);
+    for (int i = 0; i < 3; ++i)
+      step.run(feeds);
+    return step.variable("dense_0/kernel");
+  };
+  Tensor one = train({.threads = 1});
+  EXPECT_TRUE(train({.threads = 2}) == one);
+  EXPECT_TRUE(train({.threads = 3}) == one);
+  auto pool = std::make_shared<ThreadPool>(2);
+  EXPECT_TRUE(train({.pool = pool}) == one);
+  // And the step still computes what the interpreter computes.
+  Interpreter reference(g);
+  for (int i = 0; i < 3; ++i)
+    reference.run(feeds);
+  expect_close(one, reference.variable("dense_0/kernel"), 1e-4, "dense_0/kernel");
 }
 
 } // namespace

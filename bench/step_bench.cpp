@@ -31,10 +31,9 @@ void time_steps(benchmark::State& state, const Workload& w, int threads, Step st
 }
 
 void stepjit_step(benchmark::State& state, const Workload* w) {
-  // The compiled step is single-threaded for now; when CompileOptions grows a thread count,
-  // pass state.range(0) here and register ->Arg(2) below.
   const int threads = int(state.range(0));
-  auto step = sj::CompiledStep::compile(training_graph(*w), {.use_cache = false});
+  auto step =
+      sj::CompiledStep::compile(training_graph(*w), {.use_cache = false, .threads = threads});
   auto batches = make_batches(*w, kBatches);
   int i = 0;
   time_steps(state, *w, threads,
@@ -87,6 +86,7 @@ const bool registered = [] {
     benchmark::RegisterBenchmark(("stepjit/" + w.name).c_str(), stepjit_step, &w)
         ->ArgName("threads")
         ->Arg(1)
+        ->Arg(2)
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("eigen/" + w.name).c_str(), eigen_step, &w)

@@ -41,6 +41,16 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
                    bool verbose, GradientRequest request, const sj::OptimizerSpec& spec,
                    const CheckpointFlags& checkpoints);
 
+/// `bench MODEL.sj`: the training step timed on generated data.
+struct BenchFlags {
+  int64_t batch = 0; // checked against the model's static batch when given
+  int steps = 100;
+  int threads = 1;
+  bool json = false; // the figures as one JSON object on the last line
+};
+int run_bench(const std::string& file, const BenchFlags& flags, GradientRequest request,
+              const sj::OptimizerSpec& spec);
+
 /// `export LIB.so`: the models a shared library registers with STEPJIT_MODEL, as text IR.
 struct ExportFlags {
   std::string library;

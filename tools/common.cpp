@@ -130,8 +130,7 @@ Runner::Runner(const sj::Graph& g, bool interpret, bool verbose, int threads) {
     interpreter.emplace(g);
     return;
   }
-  compiled.emplace(sj::CompiledStep::compile(g));
-  (void)threads;
+  compiled.emplace(sj::CompiledStep::compile(g, {.threads = threads}));
   if (verbose)
     std::cerr << fmt::format("compiled in {:.1f} ms{}; arena {} bytes (lower bound {})\n",
                              compiled->compile_ms(), compiled->reused_code() ? " (cached)" : "",

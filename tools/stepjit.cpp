@@ -6,6 +6,7 @@
 //   stepjit train FILE --input ... --steps N  build the training step and run it N times
 //   stepjit train MODEL --x X.npy --y Y.npy --loss=mse --epochs E [--shuffle]   mini-batches
 //   stepjit predict FILE --weights CKPT --x X.npy -o Y.npy   run a model on trained weights
+//   stepjit bench MODEL --steps N --threads T --json   time the training step on generated data
 //   stepjit export LIB.so [--model NAME] -o FILE.sj   models a C++ library defines, as text IR
 //   stepjit ops [--markdown]                  list the op table
 //
@@ -117,6 +118,25 @@ int main(int argc, char** argv) {
   predict->add_flag("--interpret", interpret, "run the reference interpreter");
   predict->add_flag("--verbose,-v", verbose, "print the compile time");
 
+  BenchFlags bench_flags;
+  auto* bench = app.add_subcommand(
+      "bench", "Time the training step of a model on generated data (the figures of bench/).");
+  bench->add_option("FILE", file, "the model in stepjit text form, with its loss output")
+      ->required();
+  add_gradient_options(bench);
+  add_optimizer_options(bench, spec);
+  bench->add_option("--batch", bench_flags.batch,
+                    "the batch size (checked: it is the model's first input dimension)");
+  bench->add_option("--steps", bench_flags.steps, "timed steps (after 3 warm-up steps)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  bench->add_option("--threads", bench_flags.threads, "threads the step's GEMMs split over")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  bench->add_flag("--json", bench_flags.json,
+                  "also print the figures as one JSON object on the last line (median_us, "
+                  "min_us, compile_ms, arena_bytes, gflops, ...)");
+
   ExportFlags export_flags;
   auto* exporter = app.add_subcommand(
       "export", "Write the models a C++ shared library defines (STEPJIT_MODEL) as text IR.");
@@ -143,6 +163,7 @@ int main(int argc, char** argv) {
     if (*dump) return run_dump(file, stage, optimizer->count() > 0, dump_dir, request, spec);
     if (*ops) return run_ops(markdown);
     if (*exporter) return run_export(export_flags);
+    if (*bench) return run_bench(file, bench_flags, request, spec);
     if (*eval)
       return run_eval(file, inputs, saves, steps, full, show_variables, interpret, verbose);
     if (*train && data.x.empty() != data.y.empty())

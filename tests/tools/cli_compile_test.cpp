@@ -9,6 +9,7 @@
 #include <fstream>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 namespace sj {
@@ -248,6 +249,52 @@ TEST(CliTrainData, ReportsThroughputAndFinalMetricsAndReachesAStatedAccuracy) {
   EXPECT_EQ(t.exit_code, 0) << t.out;
   EXPECT_THAT(t.out, HasSubstr("steps/s  ETA 0:"));
   EXPECT_THAT(t.out, HasSubstr("] 180/180 steps"));
+}
+
+} // namespace
+} // namespace sj
+
+namespace sj {
+namespace {
+
+// `stepjit bench`: the figures of a timed training step, the last line one JSON object.
+TEST(CliBench, ReportsTheFiguresAsJsonOnTheLastLine) {
+  auto r = run_stepjit("bench " + seed() + " --steps 5 --threads 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+  auto j = nlohmann::json::parse(last);
+  for (const char* key : {"median_us", "min_us", "compile_ms", "arena_bytes", "gflops"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_GT(j["min_us"].get<double>(), 0);
+  EXPECT_LE(j["min_us"].get<double>(), j["median_us"].get<double>());
+  EXPECT_GE(j["arena_bytes"].get<int64_t>(), j["arena_lower_bound_bytes"].get<int64_t>());
+  EXPECT_EQ(j["threads"].get<int>(), 2);
+  // By hand: forward 2*32*100*10 + 2*32*10*1; backward dW1 2*100*10*32, dW2 2*10*1*32 and the
+  // hidden layer's gradient 2*32*10*1 (no gradient for the input x).
+  EXPECT_EQ(j["matmul_flops_per_step"].get<double>(), 64000 + 640 + 64000 + 640 + 640);
+  EXPECT_NEAR(j["gflops"].get<double>(), 129920 * 1e-3 / j["median_us"].get<double>(), 1e-9);
+}
+
+TEST(CliBench, BuildsTheLossFromAKindAndExplainsMistakes) {
+  std::string dir = test::temp_dir("cli_bench");
+  std::ofstream(dir + "/classifier.sj") << R"(graph classifier {
+  %x = input : f32[8,4]
+  %w = variable {init = glorot_uniform, seed = 1} : f32[4,3]
+  %logits = matmul(%x, %w) : f32[8,3]
+  output logits = %logits
+}
+)";
+  auto r = run_stepjit("bench " + dir + "/classifier.sj --loss=sparse_ce --steps 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("classifier: 3 steps on 1 thread"));
+  EXPECT_THAT(r.out, testing::Not(HasSubstr("{"))); // no JSON unless asked
+  r = run_stepjit("bench " + dir + "/classifier.sj --loss=sparse_ce --batch 16");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--batch 16: the model's input 'x' is f32[8,4]"));
+  r = run_stepjit("bench " + dir + "/classifier.sj");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no output named 'loss'"));
+  EXPECT_EQ(run_stepjit("bench " + seed() + " --threads 0").exit_code, 2);
 }
 
 } // namespace

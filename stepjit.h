@@ -13,6 +13,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/compiled_step.h"
 #include "runtime/csv.h"
+#include "runtime/export.h"
 #include "runtime/interpreter.h"
 #include "runtime/npy.h"
 #include "runtime/tensor_view.h"

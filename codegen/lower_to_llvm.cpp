@@ -183,6 +183,11 @@ void Lowerer::for_each(const Shape& shape, bool flat, const std::function<void(I
 }
 
 void Lowerer::error_if(llvm::Value* condition, StepError code, ValueId node, llvm::Value* value) {
+  // plan_memory relies on the table to know which ops can fail (in-place variable updates).
+  if (!graph_.node(node).def().can_fail)
+    internal_error(fmt::format("lowering: {} reports run-time errors but its table row lacks "
+                               "can_fail",
+                               graph_.node(node).def().name));
   llvm::BasicBlock* fail = llvm::BasicBlock::Create(context(), "error", fn_);
   llvm::BasicBlock* first = llvm::BasicBlock::Create(context(), "error.first", fn_);
   llvm::BasicBlock* cont = llvm::BasicBlock::Create(context(), "ok", fn_);
@@ -251,18 +256,36 @@ void Lowerer::lower_node(ValueId v) {
   if (fusion_.inlined[v] || rule.source) return;
   if (fusion_.loop[v] != v || fusion_.loop_end[v] != v) {
     // A loop group runs once, at its last member, after the code it does not depend on.
-    if (fusion_.loop_end[v] == v) lower_loop_group(fusion_.loop[v]);
+    if (fusion_.loop_end[v] == v)
+      unless_failed(fusion_.loop[v], v, [&] { lower_loop_group(fusion_.loop[v]); });
     return;
   }
   if (rule.element) {
-    for_each(node.type.shape, fusion_.flat[v], [&](Index& at) {
-      ElementCall call{*this, node, v, at};
-      store(v, at.linear(b_), rule.element(call));
+    unless_failed(v, v, [&] {
+      for_each(node.type.shape, fusion_.flat[v], [&](Index& at) {
+        ElementCall call{*this, node, v, at};
+        store(v, at.linear(b_), rule.element(call));
+      });
     });
     return;
   }
   if (!rule.lower) internal_error(fmt::format("no lowering for {}", node.def().name));
   rule.lower(LowerCall{*this, node, v});
+}
+
+void Lowerer::unless_failed(ValueId first, ValueId last, const std::function<void()>& body) {
+  bool in_place = false;
+  for (ValueId m = first; m <= last; ++m)
+    in_place |= memory_.buffers[m].storage == Storage::in_place;
+  if (!in_place) return body();
+  // It writes variables: skipped once a run-time error is recorded, so none changes then.
+  llvm::BasicBlock* run = llvm::BasicBlock::Create(context(), "in_place", fn_);
+  llvm::BasicBlock* after = llvm::BasicBlock::Create(context(), "in_place.done", fn_);
+  b_.CreateCondBr(b_.CreateICmpEQ(b_.CreateLoad(b_.getInt64Ty(), status_), i64(0)), run, after);
+  b_.SetInsertPoint(run);
+  body();
+  b_.CreateBr(after);
+  b_.SetInsertPoint(after);
 }
 
 void Lowerer::commit() {
@@ -282,7 +305,8 @@ void Lowerer::commit() {
   }
   for (ValueId v = 0; v < graph_.size(); ++v) {
     const Node& n = graph_.node(v);
-    if (n.op != Op::assign) continue;
+    if (n.op != Op::assign || memory_.buffers[n.operands[1]].storage == Storage::in_place)
+      continue; // written into the variable during the step
     auto align = llvm::MaybeAlign(dtype_size(n.type.dtype));
     b_.CreateMemMove(buffer(n.operands[0]), align, buffer(v), align,
                      i64(int64_t(n.type.byte_size())));
@@ -340,8 +364,16 @@ void Lowerer::run() {
     case Storage::arena:
       buffers_[v] = b_.CreateInBoundsGEP(b_.getInt8Ty(), arena_, i64(buf.offset), name);
       break;
+    case Storage::in_place:
+      break; // below, once every variable's address is known
     }
   }
+  for (ValueId v = 0; v < graph_.size(); ++v)
+    if (memory_.buffers[v].storage == Storage::in_place)
+      buffers_[v] = buffers_[memory_.buffers[v].target];
+  for (ValueId v = 0; v < graph_.size(); ++v) // assigns alias their (possibly in-place) values
+    if (memory_.buffers[v].storage == Storage::alias)
+      buffers_[v] = buffers_[graph_.node(v).operands[1]];
   b_.CreateStore(i64(0), status_);
   for (ValueId v = 0; v < graph_.size(); ++v)
     lower_node(v);

@@ -54,6 +54,9 @@ public:
 private:
   void lower_node(ValueId v);
   void lower_loop_group(ValueId first);
+  /// Emits body() under `if (no run-time error yet)` when values first..last include one written
+  /// in place into a variable (Storage::in_place); else just body().
+  void unless_failed(ValueId first, ValueId last, const std::function<void()>& body);
   void commit();
 
   const Graph& graph_;

@@ -117,6 +117,7 @@ struct OpDef {
   bool declares_type = false; // input/variable/constant: the result type is written
   bool has_effect = false;    // assign: kept even when its result is unused
   std::string_view summary = {};
+  bool can_fail = false; // may report a run-time error (an index out of range) in a step
 };
 
 const OpDef& op_def(Op op);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <optional>
 
 namespace sj {
 
@@ -33,6 +34,33 @@ Storage storage_of(const Graph& g, ValueId v, bool inlined) {
   }
 }
 
+// Whether assign `a` (assign(variable, value)) may have its value computed straight into the
+// variable's buffer (see plan_memory's doc comment for the conditions).
+bool writes_in_place(const Graph& g, const FusionPlan& fusion, ValueId a,
+                     const std::vector<std::vector<ValueId>>& readers,
+                     std::optional<ValueId> last_failing) {
+  const Node& assign = g.node(a);
+  ValueId var = assign.operands[0], value = assign.operands[1];
+  const Node& v = g.node(value);
+  if (g.node(var).op != Op::variable || v.op == Op::assign || v.op == Op::variable) return false;
+  if (fusion.inlined[value] || !fusion.flat[value] || v.type != g.type(var)) return false;
+  if (v.def().fusion != Fusion::elementwise) return false;
+  ValueId loop = fusion.loop[value];
+  if (last_failing && *last_failing >= loop) return false;
+  for (ValueId r : readers[var]) {
+    if (r == a) continue;
+    const Node& reader = g.node(r);
+    if (reader.op == Op::assign) return false; // a snapshot or another update of the variable
+    ValueId root = fusion.root[r];
+    bool before = fusion.loop_end[root] < loop;
+    bool same_iteration = fusion.loop[root] == loop && root <= value;
+    if (!before && !same_iteration) return false;
+  }
+  for (ValueId r : readers[value]) // the value itself goes nowhere but its variable
+    if (r != a && g.node(r).op == Op::assign) return false;
+  return true;
+}
+
 } // namespace
 
 MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
@@ -48,6 +76,26 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
     // member, even if nothing reads it).
     b.first = fusion.loop[v];
     b.last = fusion.loop_end[v];
+  }
+  // Assigned values written straight into their variables.
+  std::vector<std::vector<ValueId>> readers(n);
+  std::optional<ValueId> last_failing;
+  for (ValueId v = 0; v < n; ++v) {
+    for (ValueId o : g.node(v).operands)
+      readers[o].push_back(v);
+    if (g.node(v).def().can_fail) last_failing = v;
+  }
+  std::vector<bool> is_output(n, false);
+  for (const Output& o : g.outputs())
+    is_output[o.value] = true;
+  for (ValueId a = 0; a < n; ++a) {
+    const Node& node = g.node(a);
+    if (node.op != Op::assign || is_output[node.operands[0]] ||
+        !writes_in_place(g, fusion, a, readers, last_failing))
+      continue;
+    Buffer& b = plan.buffers[node.operands[1]];
+    b.storage = Storage::in_place;
+    b.target = node.operands[0];
   }
   // A stored value is read while the loop computing its reader runs: the loop of the reader's
   // root, to the end of that loop's group.
@@ -104,14 +152,17 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
 }
 
 std::string print_memory(const Graph& g, const MemoryPlan& plan) {
-  static const char* names[] = {"inlined", "input", "variable", "constant", "alias", "arena"};
+  static const char* names[] = {"inlined", "input", "variable", "constant",
+                                "alias",   "arena", "in-place"};
   std::string s = "# value                          storage     offset      bytes  live\n";
   for (ValueId v = 0; v < g.size(); ++v) {
     const Buffer& b = plan.buffers[v];
     if (b.storage == Storage::none) continue;
     const Node& n = g.node(v);
     std::string label = n.name.empty() ? fmt::format("%{}", v) : "%" + n.name;
-    std::string offset = b.storage == Storage::arena ? fmt::format("{}", b.offset) : "-";
+    std::string offset = b.storage == Storage::arena      ? fmt::format("{}", b.offset)
+                         : b.storage == Storage::in_place ? "%" + g.node(b.target).name
+                                                          : "-";
     std::string last = b.last == g.size() ? "end" : fmt::format("{}", b.last);
     s += fmt::format("  {:<30} {:<9} {:>8} {:>10}  [{}, {}]\n", label,
                      names[static_cast<int>(b.storage)], offset, b.bytes, b.first, last);

@@ -17,14 +17,17 @@ enum class Storage {
   alias,    ///< the buffer of the assigned value (an assign's result is its operand 1); an
             ///< assign of a variable's value gets an arena copy instead (a swap must work)
   arena,    ///< the scratch arena, at `offset`
+  in_place, ///< the buffer of the variable `target` that this value's assign updates: written
+            ///< there directly, so the assign copies nothing at the end of the step
 };
 
 struct Buffer {
   Storage storage = Storage::none;
   int64_t offset = 0; // arena only
   int64_t bytes = 0;
-  ValueId first = 0; // the node that writes it
-  ValueId last = 0;  // the last node that reads it (graph size: read at the end of the step)
+  ValueId first = 0;  // the node that writes it
+  ValueId last = 0;   // the last node that reads it (graph size: read at the end of the step)
+  ValueId target = 0; // in_place only: the variable written
 };
 
 struct MemoryPlan {
@@ -37,6 +40,14 @@ struct MemoryPlan {
 /// Gives every materialized intermediate an arena offset, reusing a buffer once its last
 /// reader has run (first fit, 64-byte aligned). Outputs and the values assigned to variables
 /// live to the end of the step, when they are copied out.
+///
+/// A value assigned to a variable is written into the variable itself (`in_place`) when that
+/// cannot change what the step computes: its loop is flat (element i is written after its
+/// inputs at i are read), every other read of the variable's old value happens before that
+/// loop or earlier in the same iteration, the variable is neither an output nor another
+/// assign's value, and no op that can fail at run time comes after (the lowering skips the
+/// loop once an error is recorded, so a failed step still changes no variable). An optimizer
+/// update then costs one pass over its variable and slots, not that plus a copy.
 MemoryPlan plan_memory(const Graph& graph, const FusionPlan& fusion);
 
 /// One line per buffer: value, storage, offset, size, live range; then the arena size.

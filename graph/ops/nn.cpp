@@ -215,7 +215,8 @@ extern const OpDef softmax_cross_entropy_def = {
     .eval = eval_softmax_cross_entropy,
     .grad = grad_softmax_cross_entropy,
     .summary = "mean over rows of -log_softmax(logits)[label]; labels out of [0, classes) are "
-               "an error at run time"};
+               "an error at run time",
+    .can_fail = true};
 
 extern const OpDef one_hot_def = {
     .op = Op::one_hot,
@@ -238,6 +239,7 @@ extern const OpDef gather_def = {
     .eval = eval_gather,
     .grad = grad_gather,
     .fusion = Fusion::index_map,
-    .summary = "rows of `table` by index (embedding lookup); out-of-range is a run-time error"};
+    .summary = "rows of `table` by index (embedding lookup); out-of-range is a run-time error",
+    .can_fail = true};
 
 } // namespace sj

@@ -113,32 +113,50 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
   for (const Output& o : g.outputs())
     reads(o.value, n); // copied out at the end
 
-  // First fit over the live arena blocks, in order of when each buffer becomes live (a loop
-  // group's members all start at its first member, before the code between them).
-  std::vector<ValueId> order;
+  // Two greedy placements, keeping the smaller arena: in order of first use (good when buffers
+  // die young), and largest first (TFLite's greedy-by-size: big buffers claim the low offsets,
+  // small ones fill the gaps between them). Each buffer goes at the lowest offset where it
+  // overlaps no placed buffer that is live at the same time.
+  std::vector<ValueId> by_first;
   for (ValueId v = 0; v < n; ++v)
-    if (plan.buffers[v].storage == Storage::arena) order.push_back(v);
-  std::stable_sort(order.begin(), order.end(), [&](ValueId a, ValueId c) {
+    if (plan.buffers[v].storage == Storage::arena) by_first.push_back(v);
+  std::stable_sort(by_first.begin(), by_first.end(), [&](ValueId a, ValueId c) {
     return plan.buffers[a].first < plan.buffers[c].first;
   });
-  std::vector<ValueId> live; // arena values, sorted by offset
-  for (ValueId v : order) {
-    Buffer& b = plan.buffers[v];
-    std::erase_if(live, [&](ValueId u) { return plan.buffers[u].last < b.first; });
-    int64_t offset = 0;
-    for (ValueId u : live) {
-      const Buffer& other = plan.buffers[u];
-      if (offset + b.bytes <= other.offset) break;
-      offset = std::max(offset, align_up(other.offset + other.bytes));
+  std::vector<ValueId> by_size = by_first;
+  std::stable_sort(by_size.begin(), by_size.end(), [&](ValueId a, ValueId c) {
+    return plan.buffers[a].bytes > plan.buffers[c].bytes;
+  });
+  auto place = [&](const std::vector<ValueId>& order) {
+    std::vector<int64_t> offsets(n, 0);
+    int64_t arena = 0;
+    std::vector<ValueId> placed;
+    for (ValueId v : order) {
+      const Buffer& b = plan.buffers[v];
+      std::vector<std::pair<int64_t, int64_t>> taken; // [offset, end) of live-together buffers
+      for (ValueId u : placed) {
+        const Buffer& o = plan.buffers[u];
+        if (o.first <= b.last && b.first <= o.last)
+          taken.emplace_back(offsets[u], offsets[u] + o.bytes);
+      }
+      std::sort(taken.begin(), taken.end());
+      int64_t offset = 0;
+      for (auto [begin, end] : taken) {
+        if (offset + b.bytes <= begin) break;
+        offset = std::max(offset, align_up(end));
+      }
+      offsets[v] = offset;
+      arena = std::max(arena, align_up(offset + b.bytes));
+      placed.push_back(v);
     }
-    b.offset = offset;
-    plan.arena_bytes = std::max(plan.arena_bytes, align_up(offset + b.bytes));
-    live.insert(std::upper_bound(live.begin(), live.end(), v,
-                                 [&](ValueId a, ValueId c) {
-                                   return plan.buffers[a].offset < plan.buffers[c].offset;
-                                 }),
-                v);
-  }
+    return std::pair{arena, offsets};
+  };
+  auto [first_arena, first_offsets] = place(by_first);
+  auto [size_arena, size_offsets] = place(by_size);
+  bool size_wins = size_arena < first_arena;
+  plan.arena_bytes = size_wins ? size_arena : first_arena;
+  for (ValueId v : by_first)
+    plan.buffers[v].offset = size_wins ? size_offsets[v] : first_offsets[v];
   // The lower bound: the most bytes simultaneously live.
   for (ValueId v = 0; v < n; ++v) {
     int64_t bytes = 0;

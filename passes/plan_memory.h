@@ -38,7 +38,8 @@ struct MemoryPlan {
 };
 
 /// Gives every materialized intermediate an arena offset, reusing a buffer once its last
-/// reader has run (first fit, 64-byte aligned). Outputs and the values assigned to variables
+/// reader has run (64-byte aligned; the smaller of a first-use-order and a largest-first greedy
+/// placement). Outputs and the values assigned to variables
 /// live to the end of the step, when they are copied out.
 ///
 /// A value assigned to a variable is written into the variable itself (`in_place`) when that

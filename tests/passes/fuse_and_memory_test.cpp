@@ -98,5 +98,18 @@ TEST(PlanMemory, LiveBuffersNeverOverlap) {
   }
 }
 
+// Issue 7's target: the planned arena within 10% of the liveness lower bound on the three
+// benchmark workloads' training steps.
+TEST(PlanMemory, ArenaWithinTenPercentOfTheLowerBound) {
+  for (const char* file :
+       {"examples/models/seed.sj", "examples/models/mlp.sj", "examples/models/wide.sj"}) {
+    SCOPED_TRACE(file);
+    Graph g = adam_step(file);
+    MemoryPlan plan = plan_memory(g, fuse(g));
+    EXPECT_GT(plan.lower_bound_bytes, 0);
+    EXPECT_LE(double(plan.arena_bytes), 1.10 * double(plan.lower_bound_bytes));
+  }
+}
+
 } // namespace
 } // namespace sj

@@ -227,7 +227,7 @@ void Lowerer::lower_loop_group(ValueId first) {
   // One flat loop computing every member in order; a member reads an earlier member's element
   // from `computed_` instead of memory.
   const Shape& shape = graph_.type(first).shape;
-  loop(i64(0), i64(num_elements(shape)), [&](llvm::Value* i) {
+  flat_loop(first, fusion_.loop_end[first], num_elements(shape), [&](llvm::Value* i) {
     in_loop_ = i;
     for (ValueId m = first; m <= fusion_.loop_end[first]; ++m) {
       if (fusion_.loop[m] != first || fusion_.inlined[m] || lowering_of(graph_.node(m).op).source)
@@ -261,16 +261,108 @@ void Lowerer::lower_node(ValueId v) {
     return;
   }
   if (rule.element) {
+    auto compute = [&](Index& at) {
+      ElementCall call{*this, node, v, at};
+      store(v, at.linear(b_), rule.element(call));
+    };
     unless_failed(v, v, [&] {
-      for_each(node.type.shape, fusion_.flat[v], [&](Index& at) {
-        ElementCall call{*this, node, v, at};
-        store(v, at.linear(b_), rule.element(call));
+      if (!fusion_.flat[v] || node.type.rank() == 0)
+        return for_each(node.type.shape, false, compute);
+      flat_loop(v, v, node.type.num_elements(), [&](llvm::Value* i) {
+        Index at = Index::flat(node.type.shape, i);
+        compute(at);
       });
     });
     return;
   }
   if (!rule.lower) internal_error(fmt::format("no lowering for {}", node.def().name));
   rule.lower(LowerCall{*this, node, v});
+}
+
+void Lowerer::flat_loop(ValueId first, ValueId last, int64_t n,
+                        const std::function<void(llvm::Value*)>& body) {
+  // The stored values the loop reads or writes: its members, and what they and the values
+  // inlined into them read.
+  std::vector<ValueId> used;
+  std::vector<bool> seen(graph_.size(), false);
+  bool can_fail = false;
+  std::function<void(ValueId, bool)> visit = [&](ValueId v, bool member) {
+    if (seen[v]) return;
+    seen[v] = true;
+    can_fail |= graph_.node(v).def().can_fail;
+    if (buffers_[v]) used.push_back(v);
+    if (member || fusion_.inlined[v])
+      for (ValueId o : graph_.node(v).operands)
+        visit(o, false);
+  };
+  for (ValueId m = first; m <= last; ++m)
+    if (m == first || (fusion_.loop[m] == first && !fusion_.inlined[m])) visit(m, true);
+  if (n < kParallelElements || can_fail) return loop(i64(0), i64(n), body);
+
+  // Outlined: `void loop(ctx, begin, end)` reads the buffers' addresses (and the status word)
+  // from ctx, and the pool runs it in chunks. Each element is computed by one thread exactly as
+  // inline, so the result does not depend on the thread count. The loop itself is in
+  // `loop.body(p0, p1, ..., begin, end)`, inlined into it, whose distinct buffers are `noalias`
+  // parameters: live buffers never overlap (an in-place value shares its variable's address,
+  // and gets the same parameter), and without it the vectorizer would need a run-time overlap
+  // check for every pair of the many pointers an optimizer update touches.
+  llvm::Type* ptr = b_.getPtrTy();
+  std::vector<llvm::Value*> addresses; // distinct, in first-use order
+  std::vector<size_t> param(used.size());
+  for (size_t j = 0; j < used.size(); ++j) {
+    auto it = std::find(addresses.begin(), addresses.end(), buffers_[used[j]]);
+    param[j] = size_t(it - addresses.begin());
+    if (it == addresses.end()) addresses.push_back(buffers_[used[j]]);
+  }
+  addresses.push_back(status_);
+  llvm::Value* ctx = slot(llvm::ArrayType::get(ptr, addresses.size()));
+  for (size_t j = 0; j < addresses.size(); ++j)
+    b_.CreateStore(addresses[j], b_.CreateConstInBoundsGEP1_64(ptr, ctx, j));
+
+  std::string name = fmt::format("{}.loop{}", kStepFunction, first);
+  std::vector<llvm::Type*> params(addresses.size(), ptr);
+  params.push_back(b_.getInt64Ty());
+  params.push_back(b_.getInt64Ty());
+  auto* inner = llvm::Function::Create(llvm::FunctionType::get(b_.getVoidTy(), params, false),
+                                       llvm::Function::InternalLinkage, name + ".body", module_);
+  inner->addFnAttr(llvm::Attribute::AlwaysInline);
+  for (unsigned j = 0; j < addresses.size(); ++j)
+    inner->addParamAttr(j, llvm::Attribute::NoAlias);
+  auto* outlined = llvm::Function::Create(
+      llvm::FunctionType::get(b_.getVoidTy(), {ptr, b_.getInt64Ty(), b_.getInt64Ty()}, false),
+      llvm::Function::InternalLinkage, name, module_);
+
+  auto ip = b_.saveIP();
+  llvm::Function* step = std::exchange(fn_, inner);
+  std::vector<llvm::Value*> step_buffers = buffers_;
+  llvm::Value* step_status = status_;
+  llvm::Value* step_pool = std::exchange(pool_, llvm::ConstantPointerNull::get(b_.getPtrTy()));
+  b_.SetInsertPoint(llvm::BasicBlock::Create(context(), "entry", inner));
+  for (size_t j = 0; j < used.size(); ++j)
+    buffers_[used[j]] = inner->getArg(unsigned(param[j]));
+  status_ = inner->getArg(unsigned(addresses.size() - 1));
+  loop(inner->getArg(unsigned(addresses.size())), inner->getArg(unsigned(addresses.size() + 1)),
+       body);
+  b_.CreateRetVoid();
+
+  b_.SetInsertPoint(llvm::BasicBlock::Create(context(), "entry", outlined));
+  std::vector<llvm::Value*> args;
+  for (size_t j = 0; j < addresses.size(); ++j)
+    args.push_back(b_.CreateLoad(ptr, b_.CreateConstInBoundsGEP1_64(ptr, outlined->getArg(0), j)));
+  args.push_back(outlined->getArg(1));
+  args.push_back(outlined->getArg(2));
+  b_.CreateCall(inner, args);
+  b_.CreateRetVoid();
+
+  fn_ = step;
+  buffers_ = std::move(step_buffers);
+  status_ = step_status;
+  pool_ = step_pool;
+  b_.restoreIP(ip);
+  llvm::FunctionCallee parallel_for = module_.getOrInsertFunction(
+      "sj_parallel_for",
+      llvm::FunctionType::get(b_.getVoidTy(), {ptr, b_.getInt64Ty(), ptr, ptr}, false));
+  b_.CreateCall(parallel_for, {pool_, i64(n), outlined, ctx});
 }
 
 void Lowerer::unless_failed(ValueId first, ValueId last, const std::function<void()>& body) {

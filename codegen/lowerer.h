@@ -54,6 +54,14 @@ public:
 private:
   void lower_node(ValueId v);
   void lower_loop_group(ValueId first);
+  /// for (i = 0; i < n; ++i) body(i), the flat loop computing values first..last (a loop group,
+  /// or one value): inline, or, when n >= kParallelElements, outlined into a function the step's
+  /// thread pool runs in chunks (sj_parallel_for).
+  void flat_loop(ValueId first, ValueId last, int64_t n,
+                 const std::function<void(llvm::Value*)>& body);
+  /// Elements from which a flat loop is split over the pool: below, waking threads costs more
+  /// than it saves.
+  static constexpr int64_t kParallelElements = 1 << 15;
   /// Emits body() under `if (no run-time error yet)` when values first..last include one written
   /// in place into a variable (Storage::in_place); else just body().
   void unless_failed(ValueId first, ValueId last, const std::function<void()>& body);

@@ -180,6 +180,21 @@ CompiledStep::run(const std::map<std::string, TensorView>& feeds) {
   variable_ptrs_.clear();
   for (const std::string& name : variable_names_)
     variable_ptrs_.push_back(variables_->at(name).bytes().data());
+  // The step writes variables while it reads feeds (in place, assuming they do not overlap):
+  // a feed viewing a variable's memory (e.g. TensorView(step.variable("w"))) must be a copy.
+  for (size_t i = 0; i < input_names_.size(); ++i) {
+    const TensorView& feed = feeds.at(input_names_[i]);
+    auto begin = static_cast<const std::byte*>(feed.data());
+    auto end = begin + feed.type().byte_size();
+    for (const std::string& name : variable_names_) {
+      std::span<const std::byte> var = variables_->at(name).bytes();
+      if (begin < var.data() + var.size() && var.data() < end)
+        throw Error({}, fmt::format("run: the feed of input '{}' shares memory with variable "
+                                    "'{}', which the step may update while reading the feed; "
+                                    "feed a copy",
+                                    input_names_[i], name));
+    }
+  }
   output_ptrs_.clear();
   for (const Output& o : graph_->outputs())
     output_ptrs_.push_back(outputs_.at(o.name).bytes().data());

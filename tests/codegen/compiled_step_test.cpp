@@ -209,11 +209,41 @@ TEST(CompiledStep, ThreadCountsGiveBitIdenticalTraining) {
   EXPECT_TRUE(train({.threads = 3}) == one);
   auto pool = std::make_shared<ThreadPool>(2);
   EXPECT_TRUE(train({.pool = pool}) == one);
+  // Its long elementwise loops (the Adam updates, 65536-element activations) run on the pool.
+  std::vector<StageText> stages;
+  CompiledStep::compile(g, {.stages = &stages});
+  for (const StageText& st : stages)
+    if (st.stage == "llvm") EXPECT_THAT(st.text, HasSubstr("call void @sj_parallel_for("));
   // And the step still computes what the interpreter computes.
   Interpreter reference(g);
   for (int i = 0; i < 3; ++i)
     reference.run(feeds);
   expect_close(one, reference.variable("dense_0/kernel"), 1e-4, "dense_0/kernel");
+}
+
+// Variables are updated in place while feeds are read: a feed that views a variable's memory
+// is refused, not silently read half-updated.
+TEST(CompiledStep, AFeedSharingAVariablesMemoryIsRefused) {
+  Graph g = parse(R"(graph s {
+  %x = input : f32[4]
+  %w = variable {init = ones} : f32[4]
+  %y = add(%x, %w) : f32[4]
+  %two = constant {value = 2.0} : f32[]
+  %new = mul(%w, %two) : f32[4]
+  %a = assign(%w, %new) : f32[4]
+  output y = %y
+})",
+                  "s.sj");
+  auto step = CompiledStep::compile(g);
+  try {
+    step.run({{"x", TensorView(step.variable("w"))}});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("the feed of input 'x' shares memory with variable 'w'"));
+  }
+  EXPECT_TRUE(step.variable("w") == Tensor::from<float>({4}, {1, 1, 1, 1}));
+  Tensor copy = step.variable("w");
+  EXPECT_EQ(step.run({{"x", copy}}).at("y").as_double(0), 2.0);
 }
 
 } // namespace

@@ -223,24 +223,29 @@ llvm::FunctionCallee Lowerer::math(const std::string& name, llvm::Type* type, in
   return module_.getOrInsertFunction(name, llvm::FunctionType::get(type, params, false));
 }
 
+void Lowerer::compute_members(ValueId first, const Index& position) {
+  // Every member in order; a member reads an earlier member's element from `computed_`
+  // instead of memory.
+  Index first_at = position;
+  llvm::Value* i = first_at.linear(b_);
+  in_loop_ = i;
+  for (ValueId m = first; m <= fusion_.loop_end[first]; ++m) {
+    if (fusion_.loop[m] != first || fusion_.inlined[m] || lowering_of(graph_.node(m).op).source)
+      continue;
+    Index at = first_at;
+    ElementCall call{*this, graph_.node(m), m, at};
+    llvm::Value* x = lowering_of(graph_.node(m).op).element(call);
+    store(m, i, x);
+    computed_[m] = x;
+  }
+  in_loop_ = nullptr;
+  computed_.clear();
+}
+
 void Lowerer::lower_loop_group(ValueId first) {
-  // One flat loop computing every member in order; a member reads an earlier member's element
-  // from `computed_` instead of memory.
   const Shape& shape = graph_.type(first).shape;
-  flat_loop(first, fusion_.loop_end[first], num_elements(shape), [&](llvm::Value* i) {
-    in_loop_ = i;
-    for (ValueId m = first; m <= fusion_.loop_end[first]; ++m) {
-      if (fusion_.loop[m] != first || fusion_.inlined[m] || lowering_of(graph_.node(m).op).source)
-        continue;
-      Index at = Index::flat(shape, i);
-      ElementCall call{*this, graph_.node(m), m, at};
-      llvm::Value* x = lowering_of(graph_.node(m).op).element(call);
-      store(m, i, x);
-      computed_[m] = x;
-    }
-    in_loop_ = nullptr;
-    computed_.clear();
-  });
+  flat_loop(first, fusion_.loop_end[first], num_elements(shape),
+            [&](llvm::Value* i) { compute_members(first, Index::flat(shape, i)); });
 }
 
 void Lowerer::lower_node(ValueId v) {
@@ -254,6 +259,7 @@ void Lowerer::lower_node(ValueId v) {
     return;
   }
   if (fusion_.inlined[v] || rule.source) return;
+  if (fusion_.epilogue_of[fusion_.loop[v]] != fusion_.loop[v]) return; // in its GEMM
   if (fusion_.loop[v] != v || fusion_.loop_end[v] != v) {
     // A loop group runs once, at its last member, after the code it does not depend on.
     if (fusion_.loop_end[v] == v)
@@ -276,20 +282,21 @@ void Lowerer::lower_node(ValueId v) {
     return;
   }
   if (!rule.lower) internal_error(fmt::format("no lowering for {}", node.def().name));
-  rule.lower(LowerCall{*this, node, v});
+  // A GEMM with an epilogue loop runs that loop too (so it is skipped on failure with it).
+  ValueId epilogue = fusion_.epilogue[v];
+  unless_failed(epilogue, fusion_.loop_end[epilogue], [&] {
+    rule.lower(LowerCall{*this, node, v});
+  });
 }
 
-void Lowerer::flat_loop(ValueId first, ValueId last, int64_t n,
-                        const std::function<void(llvm::Value*)>& body) {
-  // The stored values the loop reads or writes: its members, and what they and the values
-  // inlined into them read.
+std::vector<ValueId> Lowerer::loop_buffers(ValueId first, ValueId last, bool* can_fail) {
+  // Its members, and what they and the values inlined into them read.
   std::vector<ValueId> used;
   std::vector<bool> seen(graph_.size(), false);
-  bool can_fail = false;
   std::function<void(ValueId, bool)> visit = [&](ValueId v, bool member) {
     if (seen[v]) return;
     seen[v] = true;
-    can_fail |= graph_.node(v).def().can_fail;
+    *can_fail |= graph_.node(v).def().can_fail;
     if (buffers_[v]) used.push_back(v);
     if (member || fusion_.inlined[v])
       for (ValueId o : graph_.node(v).operands)
@@ -297,9 +304,48 @@ void Lowerer::flat_loop(ValueId first, ValueId last, int64_t n,
   };
   for (ValueId m = first; m <= last; ++m)
     if (m == first || (fusion_.loop[m] == first && !fusion_.inlined[m])) visit(m, true);
-  if (n < kParallelElements || can_fail) return loop(i64(0), i64(n), body);
+  return used;
+}
 
-  // Outlined: `void loop(ctx, begin, end)` reads the buffers' addresses (and the status word)
+void Lowerer::flat_loop(ValueId first, ValueId last, int64_t n,
+                        const std::function<void(llvm::Value*)>& body) {
+  bool can_fail = false;
+  std::vector<ValueId> used = loop_buffers(first, last, &can_fail);
+  if (n < kParallelElements || can_fail) return loop(i64(0), i64(n), body);
+  auto [outlined, ctx] =
+      outline(fmt::format("{}.loop{}", kStepFunction, first), used, 2,
+              [&](const std::vector<llvm::Value*>& range) { loop(range[0], range[1], body); });
+  llvm::Type* ptr = b_.getPtrTy();
+  llvm::FunctionCallee parallel_for = module_.getOrInsertFunction(
+      "sj_parallel_for",
+      llvm::FunctionType::get(b_.getVoidTy(), {ptr, b_.getInt64Ty(), ptr, ptr}, false));
+  b_.CreateCall(parallel_for, {pool_, i64(n), outlined, ctx});
+}
+
+std::pair<llvm::Value*, llvm::Value*> Lowerer::gemm_epilogue(ValueId c) {
+  ValueId first = fusion_.epilogue[c];
+  llvm::Value* null = llvm::ConstantPointerNull::get(b_.getPtrTy());
+  if (first == c) return {null, null};
+  bool can_fail = false;
+  std::vector<ValueId> used = loop_buffers(first, fusion_.loop_end[first], &can_fail);
+  if (can_fail) internal_error("fuse chose a GEMM epilogue that can fail");
+  const Shape& shape = graph_.type(c).shape;
+  // void epilogue(ctx, m0, m1, n0, n1): the loop's members at every element of the block.
+  return outline(fmt::format("{}.epilogue{}", kStepFunction, c), used, 4,
+                 [&](const std::vector<llvm::Value*>& block) {
+                   loop(block[0], block[1], [&](llvm::Value* m) {
+                     llvm::Value* row = b_.CreateMul(m, i64(shape[1]));
+                     loop(block[2], block[3], [&](llvm::Value* n) {
+                       compute_members(first, Index::both(shape, {m, n}, b_.CreateAdd(row, n)));
+                     });
+                   });
+                 });
+}
+
+std::pair<llvm::Function*, llvm::Value*>
+Lowerer::outline(const std::string& name, const std::vector<ValueId>& used, int index_args,
+                 const std::function<void(const std::vector<llvm::Value*>&)>& emit) {
+  // `void name(ctx, index...)` reads the buffers' addresses (and the status word)
   // from ctx, and the pool runs it in chunks. Each element is computed by one thread exactly as
   // inline, so the result does not depend on the thread count. The loop itself is in
   // `loop.body(p0, p1, ..., begin, end)`, inlined into it, whose distinct buffers are `noalias`
@@ -319,18 +365,20 @@ void Lowerer::flat_loop(ValueId first, ValueId last, int64_t n,
   for (size_t j = 0; j < addresses.size(); ++j)
     b_.CreateStore(addresses[j], b_.CreateConstInBoundsGEP1_64(ptr, ctx, j));
 
-  std::string name = fmt::format("{}.loop{}", kStepFunction, first);
   std::vector<llvm::Type*> params(addresses.size(), ptr);
-  params.push_back(b_.getInt64Ty());
-  params.push_back(b_.getInt64Ty());
+  for (int k = 0; k < index_args; ++k)
+    params.push_back(b_.getInt64Ty());
   auto* inner = llvm::Function::Create(llvm::FunctionType::get(b_.getVoidTy(), params, false),
                                        llvm::Function::InternalLinkage, name + ".body", module_);
   inner->addFnAttr(llvm::Attribute::AlwaysInline);
   for (unsigned j = 0; j < addresses.size(); ++j)
     inner->addParamAttr(j, llvm::Attribute::NoAlias);
-  auto* outlined = llvm::Function::Create(
-      llvm::FunctionType::get(b_.getVoidTy(), {ptr, b_.getInt64Ty(), b_.getInt64Ty()}, false),
-      llvm::Function::InternalLinkage, name, module_);
+  std::vector<llvm::Type*> outer_params(1, ptr);
+  for (int k = 0; k < index_args; ++k)
+    outer_params.push_back(b_.getInt64Ty());
+  auto* outlined =
+      llvm::Function::Create(llvm::FunctionType::get(b_.getVoidTy(), outer_params, false),
+                             llvm::Function::InternalLinkage, name, module_);
 
   auto ip = b_.saveIP();
   llvm::Function* step = std::exchange(fn_, inner);
@@ -341,16 +389,18 @@ void Lowerer::flat_loop(ValueId first, ValueId last, int64_t n,
   for (size_t j = 0; j < used.size(); ++j)
     buffers_[used[j]] = inner->getArg(unsigned(param[j]));
   status_ = inner->getArg(unsigned(addresses.size() - 1));
-  loop(inner->getArg(unsigned(addresses.size())), inner->getArg(unsigned(addresses.size() + 1)),
-       body);
+  std::vector<llvm::Value*> index;
+  for (int k = 0; k < index_args; ++k)
+    index.push_back(inner->getArg(unsigned(addresses.size()) + unsigned(k)));
+  emit(index);
   b_.CreateRetVoid();
 
   b_.SetInsertPoint(llvm::BasicBlock::Create(context(), "entry", outlined));
   std::vector<llvm::Value*> args;
   for (size_t j = 0; j < addresses.size(); ++j)
     args.push_back(b_.CreateLoad(ptr, b_.CreateConstInBoundsGEP1_64(ptr, outlined->getArg(0), j)));
-  args.push_back(outlined->getArg(1));
-  args.push_back(outlined->getArg(2));
+  for (int k = 0; k < index_args; ++k)
+    args.push_back(outlined->getArg(unsigned(k) + 1));
   b_.CreateCall(inner, args);
   b_.CreateRetVoid();
 
@@ -359,10 +409,7 @@ void Lowerer::flat_loop(ValueId first, ValueId last, int64_t n,
   status_ = step_status;
   pool_ = step_pool;
   b_.restoreIP(ip);
-  llvm::FunctionCallee parallel_for = module_.getOrInsertFunction(
-      "sj_parallel_for",
-      llvm::FunctionType::get(b_.getVoidTy(), {ptr, b_.getInt64Ty(), ptr, ptr}, false));
-  b_.CreateCall(parallel_for, {pool_, i64(n), outlined, ctx});
+  return {outlined, ctx};
 }
 
 void Lowerer::unless_failed(ValueId first, ValueId last, const std::function<void()>& body) {

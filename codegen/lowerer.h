@@ -51,9 +51,24 @@ public:
   /// A declared C math function (e.g. "erf" or "erff").
   llvm::FunctionCallee math(const std::string& name, llvm::Type* type, int arity = 1);
 
+  /// For an f32 matmul `c` whose loop fuse() made its epilogue: the outlined
+  /// `void(ctx, m0, m1, n0, n1)` computing the loop's members on a block of c, and its ctx
+  /// (kernels/gemm.h SjGemmArgs::epilogue); two null pointers otherwise.
+  std::pair<llvm::Value*, llvm::Value*> gemm_epilogue(ValueId c);
+
 private:
   void lower_node(ValueId v);
   void lower_loop_group(ValueId first);
+  /// The members of the loop (group) starting at `first`, at one position of their shape.
+  void compute_members(ValueId first, const Index& position);
+  /// The stored values a loop (group) reads or writes; sets *can_fail if an op in it can fail.
+  std::vector<ValueId> loop_buffers(ValueId first, ValueId last, bool* can_fail);
+  /// Emits emit(index args) as the body of a new function `void name(ctx, i64 index...)` whose
+  /// ctx (filled here, in the step) holds the addresses of `used`'s buffers and the status word;
+  /// returns the function and ctx.
+  std::pair<llvm::Function*, llvm::Value*>
+  outline(const std::string& name, const std::vector<ValueId>& used, int index_args,
+          const std::function<void(const std::vector<llvm::Value*>&)>& emit);
   /// for (i = 0; i < n; ++i) body(i), the flat loop computing values first..last (a loop group,
   /// or one value): inline, or, when n >= kParallelElements, outlined into a function the step's
   /// thread pool runs in chunks (sj_parallel_for).

@@ -31,6 +31,10 @@ public:
   static Index dims(Shape shape, std::vector<llvm::Value*> dims) {
     return Index(std::move(shape), std::move(dims), nullptr);
   }
+  /// Both forms known (they must agree).
+  static Index both(Shape shape, std::vector<llvm::Value*> dims, llvm::Value* linear) {
+    return Index(std::move(shape), std::move(dims), linear);
+  }
   const Shape& shape() const { return shape_; }
   llvm::Value* linear(llvm::IRBuilder<>& b);
   const std::vector<llvm::Value*>& dims(llvm::IRBuilder<>& b);

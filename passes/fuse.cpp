@@ -100,6 +100,50 @@ FusionPlan fuse(const Graph& g) {
     plan.loop_end[plan.loop[v]] = v;
   for (ValueId v = 0; v < n; ++v)
     plan.loop_end[v] = plan.loop_end[plan.loop[v]];
+
+  // GEMM epilogues: the loop of C's first flat reader over C's shape runs as the epilogue of the
+  // f32 matrix product C (kernels/gemm.h), on each block of C as it is finished, while the block
+  // is in cache, when everything else the loop reads is ready before C.
+  plan.epilogue.resize(n);
+  plan.epilogue_of.resize(n);
+  for (ValueId v = 0; v < n; ++v)
+    plan.epilogue[v] = plan.epilogue_of[v] = v;
+  for (ValueId c = 0; c < n; ++c) {
+    const Node& node = g.node(c);
+    if (node.op != Op::matmul || node.type.dtype != DType::f32 || node.type.rank() != 2) continue;
+    ValueId first = kNone;
+    for (ValueId u = c + 1; u < n && first == kNone; ++u)
+      for (ValueId o : g.node(u).operands)
+        if (o == c) {
+          // A flat loop (group), or one elementwise value (which may broadcast other operands).
+          ValueId root = plan.root[u];
+          bool single = plan.loop[root] == root && plan.loop_end[root] == root &&
+                        g.node(root).def().fusion == Fusion::elementwise;
+          if ((plan.flat[root] || single) && g.type(root).shape == node.type.shape)
+            first = plan.loop[root];
+          break;
+        }
+    if (first == kNone || plan.epilogue_of[first] != first) continue;
+    // Everything the loop reads, but C and its own members, must be computed before C.
+    bool ready = true;
+    std::function<void(ValueId)> check = [&](ValueId v) {
+      for (ValueId o : g.node(v).operands) {
+        while (g.node(o).op == Op::assign)
+          o = g.node(o).operands[1]; // an assign is its value
+        if (o == c) continue;
+        bool own = plan.loop[plan.root[o]] == first;
+        if (own && plan.inlined[o])
+          check(o);
+        else if (!own && emits_code(g.node(o)) && plan.loop_end[plan.root[o]] >= c)
+          ready = false;
+      }
+    };
+    for (ValueId m = first; m <= plan.loop_end[first]; ++m)
+      if (plan.loop[m] == first && !plan.inlined[m] && emits_code(g.node(m))) check(m);
+    if (!ready) continue;
+    plan.epilogue[c] = first;
+    plan.epilogue_of[first] = c;
+  }
   return plan;
 }
 
@@ -134,9 +178,15 @@ std::string print_fusion(const Graph& g, const FusionPlan& plan) {
     s += fmt::format("# loop over {}: {}\n", g.type(v).str(), fmt::join(stored, ", "));
     ++loops;
   }
+  int epilogues = 0;
+  for (ValueId v = 0; v < g.size(); ++v)
+    if (plan.epilogue.size() == g.size() && plan.epilogue[v] != v) {
+      s += fmt::format("# epilogue of {}: the loop of {}\n", label(v), label(plan.epilogue[v]));
+      ++epilogues;
+    }
   s += fmt::format("# {} fused groups, {} values never stored, {} loops computing several "
-                   "stored values\n",
-                   groups, fused, loops);
+                   "stored values, {} GEMM epilogues\n",
+                   groups, fused, loops, epilogues);
   return s;
 }
 

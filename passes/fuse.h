@@ -23,6 +23,13 @@ struct FusionPlan {
   /// `loop[v]` is the first member of v's group (v itself when alone); `loop_end[v]` the last.
   std::vector<ValueId> loop;
   std::vector<ValueId> loop_end;
+  /// GEMM epilogues: `epilogue[c]` is the first member of the loop (group) that runs inside the
+  /// f32 matrix product c, block by block as the GEMM finishes them (bias, activation, relu
+  /// mask, an optimizer update), and `epilogue_of[first]` is c; both are v itself otherwise.
+  /// Such a loop computes at c's position: its members are live from c on, and c's operands
+  /// until the loop's end.
+  std::vector<ValueId> epilogue;
+  std::vector<ValueId> epilogue_of;
 };
 
 /// Inlines a value when it has an element rule (elementwise math or an index map), exactly one

@@ -45,14 +45,14 @@ bool writes_in_place(const Graph& g, const FusionPlan& fusion, ValueId a,
   if (g.node(var).op != Op::variable || v.op == Op::assign || v.op == Op::variable) return false;
   if (fusion.inlined[value] || !fusion.flat[value] || v.type != g.type(var)) return false;
   if (v.def().fusion != Fusion::elementwise) return false;
-  ValueId loop = fusion.loop[value];
-  if (last_failing && *last_failing >= loop) return false;
+  ValueId loop = fusion.loop[value], start = fusion.epilogue_of[loop]; // where the loop runs
+  if (last_failing && *last_failing >= start) return false;
   for (ValueId r : readers[var]) {
     if (r == a) continue;
     const Node& reader = g.node(r);
     if (reader.op == Op::assign) return false; // a snapshot or another update of the variable
     ValueId root = fusion.root[r];
-    bool before = fusion.loop_end[root] < loop;
+    bool before = fusion.loop_end[root] < start;
     bool same_iteration = fusion.loop[root] == loop && root <= value;
     if (!before && !same_iteration) return false;
   }
@@ -74,7 +74,7 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
     // A loop group writes all its values during its one loop, which runs at its last member:
     // each is live over the whole group (from its first member, conservatively, to its last
     // member, even if nothing reads it).
-    b.first = fusion.loop[v];
+    b.first = fusion.epilogue_of[fusion.loop[v]]; // a GEMM epilogue's values: from the GEMM
     b.last = fusion.loop_end[v];
   }
   // Assigned values written straight into their variables.
@@ -106,8 +106,10 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
   };
   for (ValueId v = 0; v < n; ++v) {
     const Node& node = g.node(v);
+    // A GEMM reads its operands until its epilogue loop is done.
+    ValueId root = fusion.root[v], until = fusion.loop_end[fusion.epilogue[root]];
     for (ValueId o : node.operands)
-      reads(o, fusion.loop_end[fusion.root[v]]);
+      reads(o, std::max(fusion.loop_end[root], until));
     if (node.op == Op::assign) reads(v, n); // copied into the variable at the end
   }
   for (const Output& o : g.outputs())

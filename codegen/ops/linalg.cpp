@@ -56,7 +56,7 @@ void lower_matmul_gemm(const LowerCall& c) {
   };
   llvm::FunctionCallee gemm = L.module().getOrInsertFunction(
       "sj_gemm_f32", llvm::FunctionType::get(b.getVoidTy(), {b.getPtrTy()}, false));
-  V null = llvm::ConstantPointerNull::get(b.getPtrTy());
+  auto [epilogue, epilogue_ctx] = L.gemm_epilogue(c.id); // rank 2 only (passes/fuse)
   c.for_each(batch, [&](Index& bi) {
     std::vector<V> bd = bi.dims(b);
     field(offsetof(SjGemmArgs, m), c.i64(M));
@@ -73,8 +73,8 @@ void lower_matmul_gemm(const LowerCall& c) {
     field(offsetof(SjGemmArgs, c), matrix_at(c, c.result(), cs, bd));
     field(offsetof(SjGemmArgs, ldc), c.i64(N));
     field(offsetof(SjGemmArgs, accumulate), c.i64(0));
-    field(offsetof(SjGemmArgs, epilogue), null);
-    field(offsetof(SjGemmArgs, epilogue_ctx), null);
+    field(offsetof(SjGemmArgs, epilogue), epilogue);
+    field(offsetof(SjGemmArgs, epilogue_ctx), epilogue_ctx);
     field(offsetof(SjGemmArgs, pool), L.pool());
     b.CreateCall(gemm, {args});
   });

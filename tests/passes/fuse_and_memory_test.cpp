@@ -111,5 +111,49 @@ TEST(PlanMemory, ArenaWithinTenPercentOfTheLowerBound) {
   }
 }
 
+// GEMM epilogues on the mlp step: the bias adds after each forward product and the relu masks
+// after the backward ones run inside their GEMMs. The Adam updates do not: they read scalars
+// (bias corrections) computed after the weight-gradient products.
+TEST(Fuse, BiasAddsAndReluMasksRunAsGemmEpilogues) {
+  Graph g = adam_step("examples/models/mlp.sj");
+  FusionPlan plan = fuse(g);
+  std::vector<std::string> fused;
+  for (ValueId c = 0; c < g.size(); ++c) {
+    if (plan.epilogue[c] == c) continue;
+    ASSERT_EQ(g.node(c).op, Op::matmul);
+    ValueId first = plan.epilogue[c];
+    EXPECT_EQ(plan.epilogue_of[first], c);
+    EXPECT_EQ(g.type(first).shape, g.type(c).shape);
+    fused.push_back(std::string(g.node(first).def().name));
+  }
+  EXPECT_EQ(fused, (std::vector<std::string>{"add", "add", "add", "select", "select"}));
+  for (const char* var : {"dense_0/kernel", "dense_1/kernel", "dense_2/kernel"}) {
+    ValueId update = plan.loop[assigned(g, var)];
+    EXPECT_EQ(plan.epilogue_of[update], update) << var;
+  }
+}
+
+// An epilogue computes at its GEMM's position: its values are live from the GEMM on, and the
+// GEMM's operands until the epilogue's end (the GEMM reads them while epilogues run).
+TEST(PlanMemory, EpiloguesKeepTheGemmOperandsAlive) {
+  Graph g = adam_step("examples/models/mlp.sj");
+  FusionPlan fusion = fuse(g);
+  MemoryPlan plan = plan_memory(g, fusion);
+  int checked = 0;
+  for (ValueId c = 0; c < g.size(); ++c) {
+    ValueId first = fusion.epilogue[c];
+    if (first == c) continue;
+    ValueId end = fusion.loop_end[first];
+    for (ValueId o : g.node(c).operands)
+      if (plan.buffers[o].storage == Storage::arena) EXPECT_GE(plan.buffers[o].last, end);
+    for (ValueId m = first; m <= end; ++m)
+      if (fusion.loop[m] == first && plan.buffers[m].storage == Storage::arena) {
+        EXPECT_EQ(plan.buffers[m].first, c);
+        ++checked;
+      }
+  }
+  EXPECT_GE(checked, 5);
+}
+
 } // namespace
 } // namespace sj

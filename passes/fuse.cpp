@@ -124,6 +124,20 @@ FusionPlan fuse(const Graph& g) {
           break;
         }
     if (first == kNone || plan.epilogue_of[first] != first) continue;
+    // A single value (a bias add, broadcasting the bias) takes the flat loop right after it
+    // along (the activation) when only code-free nodes lie between them.
+    ValueId next = kNone;
+    if (!plan.flat[first] && plan.loop_end[first] == first) {
+      ValueId u = first + 1;
+      while (u < n && (plan.inlined[u] || !emits_code(g.node(u))))
+        ++u;
+      if (u < n && plan.flat[u] && plan.loop[u] == u && g.type(u).shape == node.type.shape)
+        next = u;
+    }
+    auto own = [&](ValueId o) {
+      ValueId l = plan.loop[plan.root[o]];
+      return l == first || (next != kNone && l == next);
+    };
     // Everything the loop reads, but C and its own members, must be computed before C.
     bool ready = true;
     std::function<void(ValueId)> check = [&](ValueId v) {
@@ -131,16 +145,22 @@ FusionPlan fuse(const Graph& g) {
         while (g.node(o).op == Op::assign)
           o = g.node(o).operands[1]; // an assign is its value
         if (o == c) continue;
-        bool own = plan.loop[plan.root[o]] == first;
-        if (own && plan.inlined[o])
+        if (own(o) && plan.inlined[o])
           check(o);
-        else if (!own && emits_code(g.node(o)) && plan.loop_end[plan.root[o]] >= c)
+        else if (!own(o) && emits_code(g.node(o)) && plan.loop_end[plan.root[o]] >= c)
           ready = false;
       }
     };
-    for (ValueId m = first; m <= plan.loop_end[first]; ++m)
-      if (plan.loop[m] == first && !plan.inlined[m] && emits_code(g.node(m))) check(m);
+    ValueId last = next != kNone ? plan.loop_end[next] : plan.loop_end[first];
+    for (ValueId m = first; m <= last; ++m)
+      if (own(m) && !plan.inlined[m] && emits_code(g.node(m))) check(m);
     if (!ready) continue;
+    if (next != kNone)
+      for (ValueId m = first; m <= last; ++m)
+        if (own(m)) {
+          if (!plan.inlined[m]) plan.loop[m] = first;
+          plan.loop_end[m] = last;
+        }
     plan.epilogue[c] = first;
     plan.epilogue_of[first] = c;
   }

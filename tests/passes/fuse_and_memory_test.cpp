@@ -111,8 +111,8 @@ TEST(PlanMemory, ArenaWithinTenPercentOfTheLowerBound) {
   }
 }
 
-// GEMM epilogues on the mlp step: the bias adds after each forward product and the relu masks
-// after the backward ones run inside their GEMMs. The Adam updates do not: they read scalars
+// GEMM epilogues on the mlp step: the bias adds (and relus) after each forward product and the relu
+// masks after the backward ones run inside their GEMMs. The Adam updates do not: they read scalars
 // (bias corrections) computed after the weight-gradient products.
 TEST(Fuse, BiasAddsAndReluMasksRunAsGemmEpilogues) {
   Graph g = adam_step("examples/models/mlp.sj");
@@ -127,6 +127,12 @@ TEST(Fuse, BiasAddsAndReluMasksRunAsGemmEpilogues) {
     fused.push_back(std::string(g.node(first).def().name));
   }
   EXPECT_EQ(fused, (std::vector<std::string>{"add", "add", "add", "select", "select"}));
+  // The two hidden layers' relu runs in the same epilogue as their bias add.
+  int relus = 0;
+  for (ValueId v = 0; v < g.size(); ++v)
+    if (g.node(v).op == Op::relu && !plan.inlined[v])
+      relus += plan.epilogue_of[plan.loop[v]] != plan.loop[v];
+  EXPECT_EQ(relus, 2);
   for (const char* var : {"dense_0/kernel", "dense_1/kernel", "dense_2/kernel"}) {
     ValueId update = plan.loop[assigned(g, var)];
     EXPECT_EQ(plan.epilogue_of[update], update) << var;

@@ -16,9 +16,10 @@ int run_dump(const std::string& file, const std::string& stage, bool training,
              const sj::OptimizerSpec& spec);
 int run_eval(const std::string& file, const std::vector<std::string>& inputs,
              const std::vector<std::string>& saves, int steps, bool full, bool show_variables,
-             bool interpret, bool verbose);
+             bool interpret, bool verbose, int threads);
 int run_predict(const std::string& file, const std::string& weights, const std::string& x_path,
-                const std::string& out_path, std::string output, bool interpret, bool verbose);
+                const std::string& out_path, std::string output, bool interpret, bool verbose,
+                int threads);
 
 struct CheckpointFlags {
   std::string init, save;
@@ -27,7 +28,7 @@ struct CheckpointFlags {
 int run_train(const std::string& file, const std::vector<std::string>& inputs, int steps,
               bool interpret, bool verbose, bool full, bool show_variables,
               const GradientRequest& request, const sj::OptimizerSpec& spec,
-              const CheckpointFlags& checkpoints);
+              const CheckpointFlags& checkpoints, int threads);
 
 /// `train MODEL --x X.npy --y Y.npy`: mini-batches from arrays.
 struct DataFlags {
@@ -39,7 +40,7 @@ struct DataFlags {
 };
 int run_train_data(const std::string& file, const DataFlags& data, int steps, bool interpret,
                    bool verbose, GradientRequest request, const sj::OptimizerSpec& spec,
-                   const CheckpointFlags& checkpoints);
+                   const CheckpointFlags& checkpoints, int threads);
 
 /// `bench MODEL.sj`: the training step timed on generated data.
 struct BenchFlags {

@@ -10,7 +10,8 @@ namespace sj::cli {
 
 // predict: the model's one input fed from --x, the chosen output written to -o.
 int run_predict(const std::string& file, const std::string& weights, const std::string& x_path,
-                const std::string& out_path, std::string output, bool interpret, bool verbose) {
+                const std::string& out_path, std::string output, bool interpret, bool verbose,
+                int threads) {
   sj::Graph g = load(file);
   auto inputs = g.nodes_of(sj::Op::input);
   if (inputs.size() != 1)
@@ -22,7 +23,7 @@ int run_predict(const std::string& file, const std::string& weights, const std::
   if (!g.output(output))
     throw sj::Error({},
                     fmt::format("predict: graph '{}' has no output named '{}'", g.name(), output));
-  Runner runner(g, interpret, verbose);
+  Runner runner(g, interpret, verbose, threads);
   load_initial(runner, weights);
   auto outputs = runner.run({{g.node(inputs[0]).name, sj::read_npy(x_path)}});
   sj::write_npy(out_path, outputs.at(output));
@@ -33,7 +34,7 @@ int run_predict(const std::string& file, const std::string& weights, const std::
 
 int run_eval(const std::string& file, const std::vector<std::string>& inputs,
              const std::vector<std::string>& saves, int steps, bool full, bool show_variables,
-             bool interpret, bool verbose) {
+             bool interpret, bool verbose, int threads) {
   sj::Graph g = load(file);
   auto feeds = read_feeds(g, inputs);
   auto save_paths = name_path_pairs(saves, "--save");
@@ -41,7 +42,7 @@ int run_eval(const std::string& file, const std::vector<std::string>& inputs,
     if (!g.output(name))
       throw sj::Error(
           {}, fmt::format("--save {}: graph '{}' has no output named '{}'", name, g.name(), name));
-  Runner runner(g, interpret, verbose);
+  Runner runner(g, interpret, verbose, threads);
   std::map<std::string, sj::Tensor> outputs;
   for (int step = 0; step < steps; ++step) {
     outputs = runner.run(feeds);

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> inputs, saves;
   int steps = 1;
   bool full = false, show_variables = false, interpret = false, verbose = false;
+  int threads = 1;
   auto add_gradient_options = [&](CLI::App* cmd) {
     cmd->add_option("--loss", request.loss, "the output to differentiate")->capture_default_str();
     cmd->add_option("--wrt", request.wrt, "all-variables, or a comma-separated list of value names")
@@ -54,6 +55,11 @@ int main(int argc, char** argv) {
     cmd->add_flag("--interpret", interpret,
                   "run the reference interpreter instead of compiled code");
     cmd->add_flag("--verbose,-v", verbose, "print the compile time and the arena size");
+    cmd->add_option("--threads", threads,
+                    "threads a compiled step's GEMMs and long loops split over (results are the "
+                    "same for any count)")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
   };
 
   auto* dump = app.add_subcommand("dump", "Print a stage of the pipeline for a graph.");
@@ -117,6 +123,9 @@ int main(int argc, char** argv) {
   predict->add_option("--output", output_name, "the output to write (default: pred, or the first)");
   predict->add_flag("--interpret", interpret, "run the reference interpreter");
   predict->add_flag("--verbose,-v", verbose, "print the compile time");
+  predict->add_option("--threads", threads, "threads the compiled model runs on")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
 
   BenchFlags bench_flags;
   auto* bench = app.add_subcommand(
@@ -165,16 +174,18 @@ int main(int argc, char** argv) {
     if (*exporter) return run_export(export_flags);
     if (*bench) return run_bench(file, bench_flags, request, spec);
     if (*eval)
-      return run_eval(file, inputs, saves, steps, full, show_variables, interpret, verbose);
+      return run_eval(file, inputs, saves, steps, full, show_variables, interpret, verbose,
+                      threads);
     if (*train && data.x.empty() != data.y.empty())
       throw sj::Error({}, "train: --x and --y go together (the features and the labels)");
     if (*train && !data.x.empty())
-      return run_train_data(file, data, steps, interpret, verbose, request, spec, checkpoints);
+      return run_train_data(file, data, steps, interpret, verbose, request, spec, checkpoints,
+                            threads);
     if (*train)
       return run_train(file, inputs, steps, interpret, verbose, full, show_variables, request, spec,
-                       checkpoints);
+                       checkpoints, threads);
     if (*predict)
-      return run_predict(file, weights, x_path, out_path, output_name, interpret, verbose);
+      return run_predict(file, weights, x_path, out_path, output_name, interpret, verbose, threads);
   } catch (const sj::Error& e) {
     std::cerr << e.what() << "\n";
     return 1;

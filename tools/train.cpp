@@ -45,8 +45,8 @@ std::optional<bool> correct(const sj::Tensor& pred, const sj::Tensor& labels,
 // epoch (in order, no update): a forward-only graph on a copy of the trained variables.
 void print_final_metrics(const sj::Graph& model, Runner& trained, const sj::Batcher& batcher,
                          const std::string& x_name, const std::string& y_name,
-                         const std::string& loss_kind, bool interpret) {
-  Runner eval(model, interpret, false);
+                         const std::string& loss_kind, bool interpret, int threads) {
+  Runner eval(model, interpret, false, threads);
   for (const auto& [name, value] : eval.variables().all())
     eval.variables().set(name, trained.variables().get(name));
   std::string pred_name = prediction_output(model);
@@ -81,10 +81,10 @@ void print_final_metrics(const sj::Graph& model, Runner& trained, const sj::Batc
 int run_train(const std::string& file, const std::vector<std::string>& inputs, int steps,
               bool interpret, bool verbose, bool full, bool show_variables,
               const GradientRequest& request, const sj::OptimizerSpec& spec,
-              const CheckpointFlags& checkpoints) {
+              const CheckpointFlags& checkpoints, int threads) {
   sj::Graph g = build_step(load(file), "train", true, request, spec);
   auto feeds = read_feeds(g, inputs);
-  Runner runner(g, interpret, verbose);
+  Runner runner(g, interpret, verbose, threads);
   load_initial(runner, checkpoints.init);
   double first = 0, last = 0;
   for (int step = 1; step <= steps; ++step) {
@@ -106,7 +106,7 @@ int run_train(const std::string& file, const std::vector<std::string>& inputs, i
 
 int run_train_data(const std::string& file, const DataFlags& data, int steps, bool interpret,
                    bool verbose, GradientRequest request, const sj::OptimizerSpec& spec,
-                   const CheckpointFlags& checkpoints) {
+                   const CheckpointFlags& checkpoints, int threads) {
   sj::Graph g = load(file);
   sj::Tensor x = sj::read_npy(data.x), y = sj::read_npy(data.y);
   const std::string loss_kind = request.loss; // prepare_loss renames it to the output "loss"
@@ -136,7 +136,7 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
   int64_t total = data.epochs > 0 ? data.epochs * per_epoch : steps;
   sj::Graph model = g; // the forward graph with its loss, for the final metrics
   g = build_step(std::move(g), "train", true, request, spec);
-  Runner runner(g, interpret, verbose);
+  Runner runner(g, interpret, verbose, threads);
   load_initial(runner, checkpoints.init);
   Progress progress(total, per_epoch, !verbose);
   double epoch_sum = 0;
@@ -165,7 +165,7 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
   std::cout << fmt::format("trained {} steps in {:.3g} s ({:.0f} steps/s, {})\n", total,
                            progress.seconds(), progress.steps_per_second(total),
                            interpret ? "interpreter" : "compiled");
-  print_final_metrics(model, runner, batcher, x_name, y_name, loss_kind, interpret);
+  print_final_metrics(model, runner, batcher, x_name, y_name, loss_kind, interpret, threads);
   if (!checkpoints.save.empty()) {
     sj::save_checkpoint(checkpoints.save, runner.variables());
     std::cout << fmt::format("saved {} variables to {}\n", runner.variables().all().size(),

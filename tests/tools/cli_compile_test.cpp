@@ -188,6 +188,11 @@ TEST(CliTrainData, MiniBatchesFromArraysWithABuiltOrAGivenLoss) {
       without_timings(
           run_stepjit(base + " --loss=mse --optimizer adam --lr 0.01 --epochs 3 --shuffle").out),
       without_timings(r.out));
+  // Threads change no bit of the result.
+  EXPECT_EQ(without_timings(run_stepjit(base + " --loss=mse --optimizer adam --lr 0.01 --epochs 3 "
+                                               "--shuffle --threads 2")
+                                .out),
+            without_timings(r.out));
   // The model file's own loss: examples/models/seed.sj has inputs x and y and an output loss.
   r = run_stepjit("train " + seed() + " --x " + dir + "/x.npy --y " + dir + "/y.npy --steps 4 -v");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -27,68 +27,51 @@ namespace {
 
 using gemm_detail::MicroKernel;
 
-// Packs rows [i0, i0+mc) x columns [p0, p0+kc) of op(A) into ceil(mc/MR) slivers, each kc
-// steps of MR consecutive floats (rows past mc are zeros).
-template <int MR>
-void pack_a(const SjGemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-  for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
-    const int rows = int(std::min<int64_t>(MR, mc - ir));
-    if (g.trans_a) { // op(A)(i, p) = a[p*lda + i]: MR contiguous floats per step
-      const float* src = g.a + p0 * g.lda + i0 + ir;
-      for (int64_t p = 0; p < kc; ++p, src += g.lda) {
-        float* d = dst + p * MR;
-        if (rows == MR) {
-          std::memcpy(d, src, MR * sizeof(float));
+// Packs a panel of an operand into slivers of W: positions [w0, w0+wc) along the sliver's width
+// (rows of op(A), columns of op(B)) by steps [p0, p0+kc) along K, as ceil(wc/W) slivers of kc
+// steps of W consecutive floats (positions past wc are zeros). `step_major`: element (p, w) is
+// x[p*ld + w] (W contiguous floats per step); otherwise x[w*ld + p] (a transpose).
+template <int W>
+void pack_panel(const float* x, int64_t ld, bool step_major, int64_t w0, int64_t wc, int64_t p0,
+                int64_t kc, float* dst) {
+  for (int64_t wr = 0; wr < wc; wr += W, dst += W * kc) {
+    const int width = int(std::min<int64_t>(W, wc - wr));
+    if (step_major) {
+      const float* src = x + p0 * ld + w0 + wr;
+      for (int64_t p = 0; p < kc; ++p, src += ld) {
+        float* d = dst + p * W;
+        if (width == W) { // a fixed-size copy: a few vector moves, not a call
+          std::memcpy(d, src, W * sizeof(float));
         } else {
-          std::memcpy(d, src, size_t(rows) * sizeof(float));
-          std::memset(d + rows, 0, size_t(MR - rows) * sizeof(float));
+          std::memcpy(d, src, size_t(width) * sizeof(float));
+          std::memset(d + width, 0, size_t(W - width) * sizeof(float));
         }
       }
-    } else { // op(A)(i, p) = a[i*lda + p]: a transpose of MR rows
-      const float* src = g.a + (i0 + ir) * g.lda + p0;
-      if (rows == MR) {
+    } else {
+      const float* src = x + (w0 + wr) * ld + p0;
+      if (width == W) {
         for (int64_t p = 0; p < kc; ++p)
-          for (int i = 0; i < MR; ++i)
-            dst[p * MR + i] = src[i * g.lda + p];
+          for (int w = 0; w < W; ++w)
+            dst[p * W + w] = src[w * ld + p];
       } else {
         for (int64_t p = 0; p < kc; ++p)
-          for (int i = 0; i < MR; ++i)
-            dst[p * MR + i] = i < rows ? src[i * g.lda + p] : 0.0f;
+          for (int w = 0; w < W; ++w)
+            dst[p * W + w] = w < width ? src[w * ld + p] : 0.0f;
       }
     }
   }
 }
 
-// Packs rows [p0, p0+kc) x columns [j0, j0+nc) of op(B) into ceil(nc/NR) slivers, each kc
-// steps of NR consecutive floats (columns past nc are zeros).
+// Rows [i0, i0+mc) x columns [p0, p0+kc) of op(A), in slivers of MR rows.
+template <int MR>
+void pack_a(const SjGemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+  pack_panel<MR>(g.a, g.lda, g.trans_a != 0, i0, mc, p0, kc, dst);
+}
+
+// Rows [p0, p0+kc) x columns [j0, j0+nc) of op(B), in slivers of NR columns.
 template <int NR>
 void pack_b(const SjGemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
-  for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
-    const int cols = int(std::min<int64_t>(NR, nc - jr));
-    if (!g.trans_b) { // op(B)(p, j) = b[p*ldb + j]: NR contiguous floats per step
-      const float* src = g.b + p0 * g.ldb + j0 + jr;
-      for (int64_t p = 0; p < kc; ++p, src += g.ldb) {
-        float* d = dst + p * NR;
-        if (cols == NR) { // a fixed-size copy: a few vector moves, not a call
-          std::memcpy(d, src, NR * sizeof(float));
-        } else {
-          std::memcpy(d, src, size_t(cols) * sizeof(float));
-          std::memset(d + cols, 0, size_t(NR - cols) * sizeof(float));
-        }
-      }
-    } else { // op(B)(p, j) = b[j*ldb + p]: a transpose of NR rows
-      const float* src = g.b + (j0 + jr) * g.ldb + p0;
-      if (cols == NR) {
-        for (int64_t p = 0; p < kc; ++p)
-          for (int j = 0; j < NR; ++j)
-            dst[p * NR + j] = src[j * g.ldb + p];
-      } else {
-        for (int64_t p = 0; p < kc; ++p)
-          for (int j = 0; j < NR; ++j)
-            dst[p * NR + j] = j < cols ? src[j * g.ldb + p] : 0.0f;
-      }
-    }
-  }
+  pack_panel<NR>(g.b, g.ldb, g.trans_b == 0, j0, nc, p0, kc, dst);
 }
 
 using PackA = void (*)(const SjGemmArgs&, int64_t, int64_t, int64_t, int64_t, float*);

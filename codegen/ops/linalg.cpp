@@ -24,6 +24,29 @@ std::vector<V> batch_dims_of(const LowerCall& c, const Shape& s, size_t result_b
   return r;
 }
 
+// The shapes of a matmul: operands, result, transposes, M x K times K x N, batch dims.
+struct MatmulDims {
+  Shape a, b, c;
+  bool ta, tb;
+  int64_t m, n, k;
+  Shape batch;
+};
+MatmulDims matmul_dims(const LowerCall& call) {
+  const Graph& g = call.lowerer.graph();
+  const Shape& a = g.type(call.node.operands[0]).shape;
+  const Shape& c = call.node.type.shape;
+  bool ta = call.attrs().flag("transpose_a");
+  return {a,
+          g.type(call.node.operands[1]).shape,
+          c,
+          ta,
+          call.attrs().flag("transpose_b"),
+          c[c.size() - 2],
+          c[c.size() - 1],
+          ta ? a[a.size() - 2] : a[a.size() - 1],
+          Shape(c.begin(), c.end() - 2)};
+}
+
 // The matrix of an operand (or the result) at a batch position: its buffer advanced by the
 // batch index times the matrix size.
 V matrix_at(const LowerCall& c, V buffer, const Shape& s, const std::vector<V>& dims) {
@@ -38,16 +61,8 @@ V matrix_at(const LowerCall& c, V buffer, const Shape& s, const std::vector<V>& 
 void lower_matmul_gemm(const LowerCall& c) {
   Lowerer& L = c.lowerer;
   auto& b = c.b();
-  const Graph& g = L.graph();
   ValueId a_id = c.node.operands[0], b_id = c.node.operands[1];
-  const Shape& as = g.type(a_id).shape;
-  const Shape& bs = g.type(b_id).shape;
-  const Shape& cs = c.node.type.shape;
-  bool ta = c.attrs().flag("transpose_a"), tb = c.attrs().flag("transpose_b");
-  size_t rank = cs.size();
-  int64_t M = cs[rank - 2], N = cs[rank - 1];
-  int64_t K = ta ? as[as.size() - 2] : as[as.size() - 1];
-  Shape batch(cs.begin(), cs.end() - 2);
+  auto [as, bs, cs, ta, tb, M, N, K, batch] = matmul_dims(c);
 
   llvm::Type* word = b.getInt64Ty();
   llvm::Value* args = L.slot(llvm::ArrayType::get(word, sizeof(SjGemmArgs) / 8));
@@ -84,24 +99,11 @@ void lower_matmul(const LowerCall& c) {
   if (c.node.type.dtype == DType::f32) return lower_matmul_gemm(c);
   Lowerer& L = c.lowerer;
   auto& b = c.b();
-  const Graph& g = L.graph();
-  const Shape& as = g.type(c.node.operands[0]).shape;
-  const Shape& bs = g.type(c.node.operands[1]).shape;
-  const Shape& cs = c.node.type.shape;
-  bool ta = c.attrs().flag("transpose_a"), tb = c.attrs().flag("transpose_b");
-  size_t rank = cs.size();
-  int64_t M = cs[rank - 2], N = cs[rank - 1];
-  int64_t K = ta ? as[as.size() - 2] : as[as.size() - 1];
-  Shape batch(cs.begin(), cs.end() - 2);
+  auto [as, bs, cs, ta, tb, M, N, K, batch] = matmul_dims(c);
   llvm::Type* t = L.reg_type(c.node.type.dtype);
 
-  // Batch dims of an operand, broadcast from the result's batch position.
   auto batch_of = [&](const Shape& s, const std::vector<V>& bd) {
-    std::vector<V> r;
-    size_t nb = s.size() - 2, off = batch.size() - nb;
-    for (size_t d = 0; d < nb; ++d)
-      r.push_back(s[d] == 1 ? c.i64(0) : bd[off + d]);
-    return r;
+    return batch_dims_of(c, s, batch.size(), bd);
   };
   // Tiles of B (kKc x kNc) stay in cache while every row of A streams past them; within a
   // tile, C[m, n0:n1] += A[m, k] * B[k, n0:n1] for k in order, so each element of C still sums

@@ -11,6 +11,7 @@
 #include "runtime/interpreter.h"
 #include "runtime/training.h"
 #include "runtime/variables.h"
+#include "tests/support/errors.h"
 #include "tests/support/rng.h"
 
 #include <cmath>
@@ -54,15 +55,7 @@ Tensor uniform_tensor(DType dt, const Shape& shape, uint64_t seed, double lo = -
   return t;
 }
 
-std::string error_of(const std::function<void()>& build) {
-  try {
-    build();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no sj::Error";
-  return {};
-}
+using test::error_of;
 
 TEST(Dropout, TrainingOutputIsXTimesTheMaskOverKeep) {
   Graph g("drop");

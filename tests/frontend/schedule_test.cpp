@@ -8,6 +8,7 @@
 #include "frontend/optimizers.h"
 #include "runtime/interpreter.h"
 #include "tests/frontend/optimizer_reference.h"
+#include "tests/support/errors.h"
 
 #include <algorithm>
 #include <cmath>
@@ -174,15 +175,7 @@ TEST(Schedule, AppliesToTheCurrentLearningRateVariable) {
 
 // ---- invalid arguments -----------------------------------------------------------------------
 
-std::string error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.message();
-  }
-  ADD_FAILURE() << "expected an sj::Error";
-  return "";
-}
+using test::error_message;
 
 TEST(Schedule, NonPositiveStepsAreErrors) {
   EXPECT_THAT(error_message([] { Schedule::step_decay(0, 0.5); }),

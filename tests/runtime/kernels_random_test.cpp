@@ -1,6 +1,7 @@
 // Interpreter kernel of random_uniform: values against the hash formula written out here,
 // statistics of the stream, independence from the counter, and the shape rule's errors.
 #include "tests/runtime/kernel_test_util.h"
+#include "tests/support/errors.h"
 
 #include <fmt/format.h>
 #include <functional>
@@ -111,15 +112,7 @@ TEST(RandomUniform, FollowsAVariableCounterAcrossSteps) {
   }
 }
 
-std::string error_of(const std::function<void()>& build) {
-  try {
-    build();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no sj::Error";
-  return {};
-}
+using test::error_of;
 
 TEST(RandomUniform, ShapeErrors) {
   Graph g;

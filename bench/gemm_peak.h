@@ -1,10 +1,14 @@
-// The machine's practical single-precision peak: Eigen's GEMM on a large square product,
-// compiled like the Eigen steps (-O3 -march=native, OpenMP). The step benchmarks report their
-// GFLOP/s as a percentage of it.
+// The machine's practical single-precision peak: the better of Eigen's GEMM (compiled like the
+// Eigen steps: -O3 -march=native, OpenMP) and stepjit's kernel (kernels/gemm.h) on a large
+// square product. The step benchmarks report their GFLOP/s as a percentage of it.
 #pragma once
 
 #include <cstdint>
 #include <vector>
+
+namespace sj {
+class ThreadPool;
+}
 
 namespace bench {
 
@@ -12,7 +16,8 @@ namespace bench {
 class SquareSgemm {
 public:
   explicit SquareSgemm(int64_t n);
-  void run(int threads);
+  void run(int threads); // Eigen
+  void run_stepjit(sj::ThreadPool& pool);
   double flops() const { return 2.0 * double(n_) * double(n_) * double(n_); }
 
 private:

@@ -110,7 +110,12 @@ FusionPlan fuse(const Graph& g) {
     plan.epilogue[v] = plan.epilogue_of[v] = v;
   for (ValueId c = 0; c < n; ++c) {
     const Node& node = g.node(c);
-    if (node.op != Op::matmul || node.type.dtype != DType::f32 || node.type.rank() != 2) continue;
+    // Small products gain nothing from it (their result stays in cache anyway) and would cost
+    // an outlined function each, in compile time and calls.
+    constexpr int64_t kMinElements = 1 << 14;
+    if (node.op != Op::matmul || node.type.dtype != DType::f32 || node.type.rank() != 2 ||
+        node.type.num_elements() < kMinElements)
+      continue;
     ValueId first = kNone;
     for (ValueId u = c + 1; u < n && first == kNone; ++u)
       for (ValueId o : g.node(u).operands)

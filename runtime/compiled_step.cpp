@@ -149,10 +149,14 @@ CompiledStep CompiledStep::compile(const Graph& graph, const CompileOptions& opt
   auto base = reinterpret_cast<uintptr_t>(step.arena_storage_.data());
   step.arena_ = reinterpret_cast<char*>((base + 63) & ~uintptr_t(63));
   const Graph& g = *compiled->graph;
-  for (ValueId v : g.nodes_of(Op::input))
+  for (ValueId v : g.nodes_of(Op::input)) {
     step.input_names_.push_back(g.node(v).name);
-  for (ValueId v : g.nodes_of(Op::variable))
+    step.input_bytes_.push_back(int64_t(g.type(v).byte_size()));
+  }
+  for (ValueId v : g.nodes_of(Op::variable)) {
     step.variable_names_.push_back(g.node(v).name);
+    step.variable_bytes_.push_back(int64_t(g.type(v).byte_size()));
+  }
   for (const Output& o : g.outputs()) {
     Tensor& t = step.outputs_.emplace(o.name, Tensor(g.type(o.value))).first->second;
     step.output_ptrs_.push_back(t.bytes().data());
@@ -183,16 +187,15 @@ CompiledStep::run(const std::map<std::string, TensorView>& feeds) {
   // The step writes variables while it reads feeds (in place, assuming they do not overlap):
   // a feed viewing a variable's memory (e.g. TensorView(step.variable("w"))) must be a copy.
   for (size_t i = 0; i < input_names_.size(); ++i) {
-    const TensorView& feed = feeds.at(input_names_[i]);
-    auto begin = static_cast<const std::byte*>(feed.data());
-    auto end = begin + feed.type().byte_size();
-    for (const std::string& name : variable_names_) {
-      std::span<const std::byte> var = variables_->at(name).bytes();
-      if (begin < var.data() + var.size() && var.data() < end)
+    auto begin = static_cast<const std::byte*>(input_ptrs_[i]);
+    auto end = begin + input_bytes_[i];
+    for (size_t j = 0; j < variable_ptrs_.size(); ++j) {
+      auto var = static_cast<const std::byte*>(variable_ptrs_[j]);
+      if (begin < var + variable_bytes_[j] && var < end)
         throw Error({}, fmt::format("run: the feed of input '{}' shares memory with variable "
                                     "'{}', which the step may update while reading the feed; "
                                     "feed a copy",
-                                    input_names_[i], name));
+                                    input_names_[i], variable_names_[j]));
     }
   }
   output_ptrs_.clear();

@@ -126,7 +126,8 @@ TEST(Fuse, BiasAddsAndReluMasksRunAsGemmEpilogues) {
     EXPECT_EQ(g.type(first).shape, g.type(c).shape);
     fused.push_back(std::string(g.node(first).def().name));
   }
-  EXPECT_EQ(fused, (std::vector<std::string>{"add", "add", "add", "select", "select"}));
+  // (Not the logits' bias add: a 128 x 10 product is too small to gain from it.)
+  EXPECT_EQ(fused, (std::vector<std::string>{"add", "add", "select", "select"}));
   // The two hidden layers' relu runs in the same epilogue as their bias add.
   int relus = 0;
   for (ValueId v = 0; v < g.size(); ++v)
@@ -158,7 +159,7 @@ TEST(PlanMemory, EpiloguesKeepTheGemmOperandsAlive) {
         ++checked;
       }
   }
-  EXPECT_GE(checked, 5);
+  EXPECT_GE(checked, 4);
 }
 
 } // namespace

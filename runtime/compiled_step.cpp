@@ -7,7 +7,6 @@
 #include "kernels/thread_pool.h"
 #include "passes/fuse.h"
 #include "passes/plan_memory.h"
-#include "passes/schedule.h"
 #include "passes/simplify.h"
 #include "runtime/feeds.h"
 
@@ -46,19 +45,11 @@ std::shared_ptr<Compiled> build(const Graph& input, const CompileOptions& option
     if (options.stages) options.stages->push_back({stage, file, std::move(text)});
   };
   SimplifyStats stats;
-  // Simplified, then scheduled (scalars early, so more loops can run as GEMM epilogues); the
-  // fused stage shows the scheduled graph its value numbers refer to.
-  std::shared_ptr<const Graph> graph;
-  if (options.simplify) {
-    Graph simplified = simplify(input, &stats);
-    add("simplified", "03-simplified.sj", print(simplified) + simplify_report(stats));
-    graph = std::make_shared<const Graph>(schedule(simplified));
-  } else {
-    graph = std::make_shared<const Graph>(input);
-  }
+  auto graph = std::make_shared<const Graph>(options.simplify ? simplify(input, &stats) : input);
+  if (options.simplify)
+    add("simplified", "03-simplified.sj", print(*graph) + simplify_report(stats));
   FusionPlan fusion = fuse(*graph);
-  add("fused", "04-fused.txt",
-      (options.simplify ? "# scheduled:\n" + print(*graph) : "") + print_fusion(*graph, fusion));
+  add("fused", "04-fused.txt", print_fusion(*graph, fusion));
   MemoryPlan memory = plan_memory(*graph, fusion);
   add("memory", "05-memory.txt", print_memory(*graph, memory));
   auto context = std::make_unique<llvm::LLVMContext>();

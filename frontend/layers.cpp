@@ -177,6 +177,29 @@ Value Dropout::call(Value x, CallMode mode) {
   return mul(x, mask, loc_);
 }
 
+Input::Input(TensorType type, std::string name, Loc loc)
+    : type_(std::move(type)), input_name_(std::move(name)) {
+  loc_ = loc;
+}
+
+Value Input::call(Value x, CallMode) {
+  if (x.type() != type_)
+    throw Error(loc_.where, fmt::format("Input({}): the model was called on {}, a {}; the Input "
+                                        "layer declares {}",
+                                        type_.str(), value_label(x.graph(), x.id()), x.type().str(),
+                                        type_.str()));
+  return x;
+}
+
+Value Sequential::operator()(Graph& g, CallMode mode, Loc loc) {
+  auto* first = layers_.empty() ? nullptr : dynamic_cast<Input*>(layers_.front().get());
+  if (!first)
+    throw Error(loc.where, "Sequential: calling a model on a graph needs an Input layer first "
+                           "(sj::Input(type)), to say what the model's input is; or call the "
+                           "model on an input value");
+  return (*this)(input(g, first->input_name(), first->type(), loc), mode);
+}
+
 Value Sequential::operator()(Value x, CallMode mode) {
   for (const auto& layer : layers_)
     x = (*layer)(x, mode);

@@ -128,6 +128,25 @@ private:
   uint64_t seed_;
 };
 
+/// The model's input, as Keras's `Input`, when the model should declare it: as the first layer
+/// of a Sequential, `model(g)` adds the input `name` of this type to g and applies the model.
+/// Called on a value, it checks that the value has this type (an error naming both otherwise)
+/// and passes it through.
+///
+///   sj::Sequential model(sj::Input({sj::DType::f32, {32, 100}}), sj::Dense(10), sj::Dense(1));
+///   sj::Value pred = model(g);   // g gets input "x": f32[32,100]
+class Input final : public Layer {
+public:
+  explicit Input(TensorType type, std::string name = "x", Loc loc = {});
+  const TensorType& type() const { return type_; }
+  const std::string& input_name() const { return input_name_; }
+
+private:
+  Value call(Value x, CallMode mode) override;
+  TensorType type_;
+  std::string input_name_;
+};
+
 /// Layers applied in order.
 class Sequential {
 public:
@@ -140,6 +159,9 @@ public:
   void add(std::unique_ptr<Layer> layer) { layers_.push_back(std::move(layer)); }
   /// The layers applied in order, each in `mode`.
   Value operator()(Value x, CallMode mode = CallMode::inference);
+  /// For a model whose first layer is an Input: adds that input to g and applies the model to
+  /// it (an error at `loc` if the first layer is not an Input).
+  Value operator()(Graph& g, CallMode mode = CallMode::inference, Loc loc = {});
   /// Every layer's trainable variables, layer by layer: the `wrt` of training.
   std::vector<Value> trainable_variables() const;
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }

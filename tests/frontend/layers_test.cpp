@@ -14,6 +14,8 @@
 namespace sj {
 namespace {
 
+using ::testing::HasSubstr;
+
 TEST(Layers, SequentialBuildsTheSeedModelOfExamplesSeedSj) {
   Graph g("seed");
   auto x = input(g, "x", {DType::f32, {32, 100}});
@@ -70,6 +72,53 @@ TEST(Layers, FlattenEmbeddingAndLayerNorm) {
   std::vector<double> want = {-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s};
   for (int i = 0; i < 4; ++i)
     EXPECT_NEAR(y.as_double(i), want[i], 1e-12);
+}
+
+// The input shape from the first layer (Keras's Input): model(g) declares the input itself,
+// and computes what the same layers compute on an input declared by hand.
+TEST(Layers, AnInputLayerDeclaresTheModelsInput) {
+  Graph a("a"), b("b");
+  Sequential with_input(Input({DType::f32, {4, 3}}, "features"), Dense(5, Activation::tanh),
+                        Dense(2));
+  Value pa = with_input(a);
+  ASSERT_TRUE(a.find("features"));
+  EXPECT_EQ(a.node(*a.find("features")).op, Op::input);
+  EXPECT_EQ(a.type(*a.find("features")), (TensorType{DType::f32, {4, 3}}));
+  EXPECT_EQ(pa.type(), (TensorType{DType::f32, {4, 2}}));
+  output("pred", pa);
+  Sequential plain(Dense(5, Activation::tanh), Dense(2));
+  output("pred", plain(input(b, "features", {DType::f32, {4, 3}})));
+  std::vector<std::string> names_a, names_b;
+  for (const Value& v : with_input.trainable_variables())
+    names_a.push_back(v.graph().node(v.id()).name);
+  for (const Value& v : plain.trainable_variables())
+    names_b.push_back(v.graph().node(v.id()).name);
+  EXPECT_EQ(names_a, names_b);
+  EXPECT_EQ(names_a.front(), "dense_0/kernel");
+  Tensor x = Tensor::from<float>({4, 3}, {1, 2, 3, 4, 5, 6, -1, -2, -3, 0.5, 0, 2});
+  EXPECT_TRUE(Interpreter(a).run({{"features", x}}).at("pred") ==
+              Interpreter(b).run({{"features", x}}).at("pred"));
+}
+
+TEST(Layers, InputLayerMistakesAreExplained) {
+  Graph g;
+  Sequential model(Input({DType::f32, {4, 3}}), Dense(2));
+  try {
+    model(input(g, "x", {DType::f32, {4, 7}}));
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("Input(f32[4,3]): the model was called on"));
+    EXPECT_THAT(e.what(), HasSubstr("f32[4,7]"));
+    EXPECT_THAT(e.what(), HasSubstr("layers_test.cpp:"));
+  }
+  Sequential no_input(Dense(2));
+  try {
+    no_input(g);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("needs an Input layer first"));
+    EXPECT_THAT(e.what(), HasSubstr("layers_test.cpp:"));
+  }
 }
 
 } // namespace

@@ -3,10 +3,55 @@
 #include "tools/commands.h"
 #include "tools/common.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <iostream>
 
 namespace sj::cli {
+
+namespace {
+
+// Rows [begin, begin + rows) of t (a copy), or of zeros past its end.
+sj::Tensor rows_of(const sj::Tensor& t, int64_t begin, int64_t rows) {
+  sj::Shape shape = t.shape();
+  int64_t row_bytes = int64_t(t.type().byte_size()) / std::max<int64_t>(shape[0], 1);
+  shape[0] = rows;
+  sj::Tensor r({t.dtype(), shape});
+  int64_t have = std::clamp<int64_t>(t.shape()[0] - begin, 0, rows);
+  std::copy_n(t.bytes().begin() + begin * row_bytes, have * row_bytes, r.bytes().begin());
+  return r;
+}
+
+// An x with more (or fewer) rows than the model's static batch: the model runs on batch-size
+// slices, the last one padded with zeros, and the output rows of the real examples are kept.
+sj::Tensor predict_in_batches(Runner& runner, const std::string& x_name, const sj::Tensor& x,
+                              const sj::TensorType& x_type, const std::string& output,
+                              const sj::TensorType& y_type) {
+  bool rows_differ = x.rank() == x_type.rank() && x.rank() > 0 && x.dtype() == x_type.dtype &&
+                     std::equal(x.shape().begin() + 1, x.shape().end(), x_type.shape.begin() + 1);
+  bool batched_output = y_type.rank() > 0 && y_type.shape[0] == x_type.shape[0];
+  if (!rows_differ || !batched_output || x.shape()[0] == 0)
+    throw sj::Error(
+        {}, fmt::format(
+                "predict --x: the model's input '{}' is {}, the array is {}; "
+                "an array of any number of rows of {} is run in batches of {}",
+                x_name, x_type.str(), x.type().str(),
+                sj::TensorType{x_type.dtype, {x_type.shape.begin() + 1, x_type.shape.end()}}.str(),
+                x_type.rank() ? x_type.shape[0] : 1));
+  int64_t batch = x_type.shape[0], n = x.shape()[0];
+  sj::Shape y_shape = y_type.shape;
+  y_shape[0] = n;
+  sj::Tensor y({y_type.dtype, y_shape});
+  int64_t row_bytes = int64_t(y_type.byte_size()) / batch;
+  for (int64_t begin = 0; begin < n; begin += batch) {
+    sj::Tensor out = runner.run({{x_name, rows_of(x, begin, batch)}}).at(output);
+    int64_t rows = std::min(batch, n - begin);
+    std::copy_n(out.bytes().begin(), rows * row_bytes, y.bytes().begin() + begin * row_bytes);
+  }
+  return y;
+}
+
+} // namespace
 
 // predict: the model's one input fed from --x, the chosen output written to -o.
 int run_predict(const std::string& file, const std::string& weights, const std::string& x_path,
@@ -25,10 +70,14 @@ int run_predict(const std::string& file, const std::string& weights, const std::
                     fmt::format("predict: graph '{}' has no output named '{}'", g.name(), output));
   Runner runner(g, interpret, verbose, threads);
   load_initial(runner, weights);
-  auto outputs = runner.run({{g.node(inputs[0]).name, sj::read_npy(x_path)}});
-  sj::write_npy(out_path, outputs.at(output));
-  std::cout << fmt::format("wrote {} {} to {}\n", output, outputs.at(output).type().str(),
-                           out_path);
+  const std::string& x_name = g.node(inputs[0]).name;
+  sj::Tensor x = sj::read_npy(x_path);
+  const sj::TensorType& x_type = g.type(inputs[0]);
+  const sj::TensorType& y_type = g.type(*g.output(output));
+  sj::Tensor y = x.type() == x_type ? runner.run({{x_name, x}}).at(output)
+                                    : predict_in_batches(runner, x_name, x, x_type, output, y_type);
+  sj::write_npy(out_path, y);
+  std::cout << fmt::format("wrote {} {} to {}\n", output, y.type().str(), out_path);
   return 0;
 }
 

@@ -1,5 +1,6 @@
 // The CLI's compiled execution and compile-stage dumps.
 #include "graph/parse.h"
+#include "runtime/interpreter.h"
 #include "runtime/npy.h"
 #include "tests/support/cli.h"
 
@@ -300,6 +301,49 @@ TEST(CliBench, BuildsTheLossFromAKindAndExplainsMistakes) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("no output named 'loss'"));
   EXPECT_EQ(run_stepjit("bench " + seed() + " --threads 0").exit_code, 2);
+}
+
+} // namespace
+} // namespace sj
+
+namespace sj {
+namespace {
+
+// predict on an array of any number of rows: run in batches of the model's static batch, the
+// last one padded, and the real rows' outputs kept.
+TEST(CliPredict, RunsAnyNumberOfRowsInBatches) {
+  std::string dir = test::temp_dir("cli_predict_rows");
+  std::string model = R"(graph tiny {
+  %x = input : f32[4,3]
+  %w = variable {init = glorot_uniform, seed = 1} : f32[3,2]
+  %pred = matmul(%x, %w) : f32[4,2]
+  output pred = %pred
+}
+)";
+  std::ofstream(dir + "/tiny.sj") << model;
+  std::vector<float> x(10 * 3);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = float(i) * 0.25f - 3;
+  write_npy(dir + "/x.npy", Tensor::from<float>({10, 3}, x));
+  auto r = run_stepjit("predict " + dir + "/tiny.sj --x " + dir + "/x.npy -o " + dir + "/y.npy");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("wrote pred f32[10,2]"));
+  Tensor y = read_npy(dir + "/y.npy");
+  ASSERT_EQ(y.shape(), (Shape{10, 2}));
+  // By hand: y[r] = x[r] W, with W the variable's initial value.
+  Tensor w = Interpreter(parse(model, "tiny.sj")).variable("w");
+  for (int64_t row = 0; row < 10; ++row)
+    for (int64_t j = 0; j < 2; ++j) {
+      double want = 0;
+      for (int64_t k = 0; k < 3; ++k)
+        want += double(x[size_t(row * 3 + k)]) * w.as_double(k * 2 + j);
+      EXPECT_NEAR(y.as_double(row * 2 + j), want, 1e-5) << row << "," << j;
+    }
+  // Rows of another width are explained.
+  write_npy(dir + "/bad.npy", Tensor::from<float>({10, 5}, std::vector<float>(50, 1)));
+  r = run_stepjit("predict " + dir + "/tiny.sj --x " + dir + "/bad.npy -o " + dir + "/y.npy");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("an array of any number of rows of f32[3] is run in batches of 4"));
 }
 
 } // namespace

@@ -156,7 +156,9 @@ CompiledStep CompiledStep::compile(const Graph& graph, const CompileOptions& opt
   for (ValueId v : g.nodes_of(Op::variable)) {
     step.variable_names_.push_back(g.node(v).name);
     step.variable_bytes_.push_back(int64_t(g.type(v).byte_size()));
+    step.variable_tensors_.push_back(&step.variables_->at(g.node(v).name));
   }
+  step.variable_ptrs_.resize(step.variable_tensors_.size());
   for (const Output& o : g.outputs()) {
     Tensor& t = step.outputs_.emplace(o.name, Tensor(g.type(o.value))).first->second;
     step.output_ptrs_.push_back(t.bytes().data());
@@ -181,9 +183,9 @@ CompiledStep::run(const std::map<std::string, TensorView>& feeds) {
   check_feeds(*graph_, feeds);
   for (size_t i = 0; i < input_names_.size(); ++i)
     input_ptrs_[i] = const_cast<void*>(feeds.at(input_names_[i]).data());
-  variable_ptrs_.clear();
-  for (const std::string& name : variable_names_)
-    variable_ptrs_.push_back(variables_->at(name).bytes().data());
+  // The tensors' addresses are stable (map nodes); their data may have been replaced (set).
+  for (size_t j = 0; j < variable_tensors_.size(); ++j)
+    variable_ptrs_[j] = variable_tensors_[j]->bytes().data();
   // The step writes variables while it reads feeds (in place, assuming they do not overlap):
   // a feed viewing a variable's memory (e.g. TensorView(step.variable("w"))) must be a copy.
   for (size_t i = 0; i < input_names_.size(); ++i) {
@@ -198,9 +200,6 @@ CompiledStep::run(const std::map<std::string, TensorView>& feeds) {
                                     input_names_[i], variable_names_[j]));
     }
   }
-  output_ptrs_.clear();
-  for (const Output& o : graph_->outputs())
-    output_ptrs_.push_back(outputs_.at(o.name).bytes().data());
   int64_t status[3] = {0, 0, 0};
   {
     FloatMode mode(flush_denormals_);

@@ -109,6 +109,7 @@ private:
   char* arena_ = nullptr;
   std::vector<std::string> input_names_, variable_names_;
   std::vector<int64_t> input_bytes_, variable_bytes_; // sizes, for the feed overlap check
+  std::vector<Tensor*> variable_tensors_;             // in variables_, in graph order
   std::map<std::string, Tensor> outputs_;
   std::vector<void*> input_ptrs_, variable_ptrs_, output_ptrs_;
   double compile_ms_ = 0;

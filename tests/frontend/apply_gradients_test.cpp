@@ -7,10 +7,9 @@
 #include "runtime/interpreter.h"
 #include "tests/support/cli.h"
 
+#include <functional>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <functional>
 
 namespace sj {
 namespace {
@@ -59,7 +58,9 @@ TEST(ApplyGradients, GradientOfTheWrongDtype) {
   auto w = variable(g, "w", {DType::f32, {2}});
   auto g64 = input(g, "g64", {DType::f64, {2}});
   SGD sgd;
-  EXPECT_THAT(error_of([&] { sgd.apply_gradients({{g64, w}}); }).message(),
+  EXPECT_THAT(error_of([&] {
+                sgd.apply_gradients({{g64, w}});
+              }).message(),
               HasSubstr("the gradient for variable 'w' is f64[2] but the variable is f32[2]"));
 }
 
@@ -67,7 +68,9 @@ TEST(ApplyGradients, TheSameVariableTwice) {
   Model m;
   auto grads = gradients(m.loss, {m.w, m.w});
   Adam adam;
-  EXPECT_THAT(error_of([&] { adam.apply_gradients(zip(grads, {m.w, m.w})); }).message(),
+  EXPECT_THAT(error_of([&] {
+                adam.apply_gradients(zip(grads, {m.w, m.w}));
+              }).message(),
               HasSubstr("variable 'w' appears twice (pairs 0 and 1)"));
 }
 
@@ -75,10 +78,14 @@ TEST(ApplyGradients, ATargetThatIsNotAVariable) {
   Model m;
   auto grads = gradients(m.loss, {m.x, m.w});
   Adam adam;
-  EXPECT_THAT(error_of([&] { adam.apply_gradients(zip(grads, {m.x, m.w})); }).message(),
+  EXPECT_THAT(error_of([&] {
+                adam.apply_gradients(zip(grads, {m.x, m.w}));
+              }).message(),
               HasSubstr("the target 'x' is an input, not a variable: only variables hold state"));
   Value computed = exp(m.w);
-  EXPECT_THAT(error_of([&] { adam.apply_gradients({{m.w, computed}}); }).message(),
+  EXPECT_THAT(error_of([&] {
+                adam.apply_gradients({{m.w, computed}});
+              }).message(),
               HasSubstr("(an unnamed exp) is an exp, not a variable"));
 }
 

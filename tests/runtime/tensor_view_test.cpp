@@ -27,8 +27,7 @@ TEST(TensorView, FeedsFromVectorSpanAndEigen) {
   EXPECT_EQ(step.run({{"x", TensorView(m)}}).at("y"), Tensor::from<float>({2}, {3, 6}));
   // A view reads the caller's memory: change it, run again.
   v[0] = 100;
-  EXPECT_EQ(step.run({{"x", TensorView(v, {2, 3})}}).at("y"),
-            Tensor::from<float>({2}, {105, 15}));
+  EXPECT_EQ(step.run({{"x", TensorView(v, {2, 3})}}).at("y"), Tensor::from<float>({2}, {105, 15}));
   // Tensors still work, by braced list and as a named map.
   std::map<std::string, Tensor> feeds{{"x", Tensor::from<float>({2, 3}, v)}};
   EXPECT_EQ(step.run(feeds).at("y"), Tensor::from<float>({2}, {105, 15}));

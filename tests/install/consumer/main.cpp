@@ -1,7 +1,6 @@
 // Trains a tiny model through the installed package: the umbrella header, the library, the JIT.
-#include <stepjit.h>
-
 #include <cstdio>
+#include <stepjit.h>
 
 int main() {
   sj::Graph g("consumer");
@@ -14,7 +13,8 @@ int main() {
   std::map<std::string, sj::Tensor> batch{{"x", sj::random_normal({sj::DType::f32, {8, 3}}, 1)},
                                           {"y", sj::random_normal({sj::DType::f32, {8, 1}}, 2)}};
   float first = step.run(batch).at("loss").data<float>()[0], last = first;
-  for (int i = 0; i < 50; ++i) last = step.run(batch).at("loss").data<float>()[0];
+  for (int i = 0; i < 50; ++i)
+    last = step.run(batch).at("loss").data<float>()[0];
   std::printf("consumer: loss %g -> %g\n", first, last);
   return last < first ? 0 : 1;
 }

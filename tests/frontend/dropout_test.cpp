@@ -12,6 +12,7 @@
 #include "runtime/training.h"
 #include "runtime/variables.h"
 #include "tests/support/errors.h"
+#include "tests/support/random_reference.h"
 #include "tests/support/rng.h"
 
 #include <cmath>
@@ -28,19 +29,13 @@ namespace {
 
 using testing::HasSubstr;
 
-// The generator as documented (docs/layers and graph/ops/random.cpp), written out here:
-// element i of random_uniform(counter) {seed} has the bits f(f(seed, counter), i).
-uint64_t mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-uint64_t f(uint64_t s, uint64_t c) { return mix(mix(s + 0x9e3779b97f4a7c15ULL) ^ c); }
+// The generator written out independently: tests/support/random_reference.h.
+using test::random_bits_of;
 
 /// Whether Dropout(rate, seed) keeps element i of an f32 tensor at step `counter`: the top 24
 /// bits as a uniform in [0, 1), kept when >= rate (rounded to f32, as the layer's constant).
 bool kept_f32(double rate, uint64_t seed, int64_t counter, int64_t i) {
-  float u = float(f(f(seed, uint64_t(counter)), uint64_t(i)) >> 40) * 0x1.0p-24f;
+  float u = float(random_bits_of(seed, uint64_t(counter), uint64_t(i)) >> 40) * 0x1.0p-24f;
   return u >= float(rate);
 }
 
@@ -252,7 +247,7 @@ TEST(Dropout, GradientMatchesFiniteDifferencesWithTheMaskFixed) {
   const Tensor& dx = at.at("d_x");
   int zero = 0;
   for (int64_t i = 0; i < dx.num_elements(); ++i) {
-    uint64_t bits = f(f(3, 4), uint64_t(i));
+    uint64_t bits = random_bits_of(3, 4, uint64_t(i));
     bool keep = double(bits >> 11) * 0x1.0p-53 >= 0.4;
     if (!keep) {
       EXPECT_EQ(dx.data<double>()[i], 0.0) << i;

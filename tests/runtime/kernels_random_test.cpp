@@ -2,6 +2,7 @@
 // statistics of the stream, independence from the counter, and the shape rule's errors.
 #include "tests/runtime/kernel_test_util.h"
 #include "tests/support/errors.h"
+#include "tests/support/random_reference.h"
 
 #include <fmt/format.h>
 #include <functional>
@@ -13,16 +14,10 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// The generator as specified (docs and graph/ops/random.cpp), written out independently:
-// bits(i) = f(f(seed, counter), i), f(s, c) = mix(mix(s + golden) ^ c).
-uint64_t mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-uint64_t f(uint64_t s, uint64_t c) { return mix(mix(s + 0x9e3779b97f4a7c15ULL) ^ c); }
+// The generator written out independently: tests/support/random_reference.h.
+using test::random_bits_of;
 double expected_value(DType dt, uint64_t seed, int64_t counter, int64_t i) {
-  uint64_t bits = f(f(seed, uint64_t(counter)), uint64_t(i));
+  uint64_t bits = random_bits_of(seed, uint64_t(counter), uint64_t(i));
   // The top 24 or 53 bits over 2^24 or 2^53: exact in double.
   return dt == DType::f32 ? double(bits >> 40) / 16777216.0
                           : double(bits >> 11) / 9007199254740992.0;

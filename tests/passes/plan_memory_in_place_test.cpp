@@ -65,41 +65,34 @@ TEST(InPlace, AdamUpdatesWriteVariablesAndSlotsInPlace) {
   EXPECT_LT(plan.arena_bytes, 8000);
 }
 
-TEST(InPlace, ASimpleUpdateIsInPlace) {
-  Graph g = parse_text(R"(graph g {
-  %w = variable {init = ones} : f32[4]
-  %two = constant {value = 2.0} : f32[]
-  %new = mul(%w, %two) : f32[4]
-  %a = assign(%w, %new) : f32[4]
-})");
-  EXPECT_EQ(assigned_storage(g, plan_of(g), "w"), Storage::in_place);
+// w := w * 2, and then whatever `rest` does with w.
+struct Case {
+  const char* name;
+  const char* rest;
+  bool in_place;
+};
+const Case kCases[] = {
+    {"ASimpleUpdate", "", true},
+    {"NotWhenTheVariableIsAnOutput", "  output old = %w\n", false},
+    {"NotWhenTheOldValueIsReadAfterTheUpdate",
+     "  %s = reduce_sum(%w) {axes = [0]} : f32[]\n  output s = %s\n", false},
+};
+
+class InPlaceCases : public testing::TestWithParam<Case> {};
+
+TEST_P(InPlaceCases, DecisionAndResults) {
+  Graph g = parse_text(std::string("graph g {\n"
+                                   "  %w = variable {init = ones} : f32[4]\n"
+                                   "  %two = constant {value = 2.0} : f32[]\n"
+                                   "  %new = mul(%w, %two) : f32[4]\n"
+                                   "  %a = assign(%w, %new) : f32[4]\n") +
+                       GetParam().rest + "}\n");
+  EXPECT_EQ(assigned_storage(g, plan_of(g), "w") == Storage::in_place, GetParam().in_place);
   expect_same_as_interpreter(g);
 }
 
-TEST(InPlace, NotWhenTheVariableIsAnOutput) {
-  Graph g = parse_text(R"(graph g {
-  %w = variable {init = ones} : f32[4]
-  %two = constant {value = 2.0} : f32[]
-  %new = mul(%w, %two) : f32[4]
-  %a = assign(%w, %new) : f32[4]
-  output old = %w
-})");
-  EXPECT_NE(assigned_storage(g, plan_of(g), "w"), Storage::in_place);
-  expect_same_as_interpreter(g);
-}
-
-TEST(InPlace, NotWhenTheOldValueIsReadAfterTheUpdate) {
-  Graph g = parse_text(R"(graph g {
-  %w = variable {init = ones} : f32[4]
-  %two = constant {value = 2.0} : f32[]
-  %new = mul(%w, %two) : f32[4]
-  %a = assign(%w, %new) : f32[4]
-  %s = reduce_sum(%w) {axes = [0]} : f32[]
-  output s = %s
-})");
-  EXPECT_NE(assigned_storage(g, plan_of(g), "w"), Storage::in_place);
-  expect_same_as_interpreter(g);
-}
+INSTANTIATE_TEST_SUITE_P(Updates, InPlaceCases, testing::ValuesIn(kCases),
+                         [](const testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 // %other reads w in the same loop as %new, but after %new is stored: w stays put. z, read by
 // nothing else, is updated in place.

@@ -163,17 +163,33 @@ void print_variables(const sj::Graph& g, const Runner& runner, bool full) {
   }
 }
 
+namespace {
+
+// "a, b, c" for up to `shown` names, then "and N more".
+std::string name_list(const std::vector<std::string>& names, size_t shown = 8) {
+  std::vector<std::string> head(names.begin(), names.begin() + std::min(shown, names.size()));
+  std::string s = fmt::format("{}", fmt::join(head, ", "));
+  if (names.size() > shown) s += fmt::format(" and {} more", names.size() - shown);
+  return s;
+}
+
+} // namespace
+
 void load_initial(Runner& runner, const std::string& path) {
   if (path.empty()) return;
   auto tensors = sj::read_safetensors(path);
-  size_t loaded = 0;
-  for (const auto& [name, t] : tensors)
-    loaded += runner.variables().all().count(name);
+  std::vector<std::string> loaded, kept;
+  for (const auto& [name, t] : runner.variables().all())
+    (tensors.count(name) ? loaded : kept).push_back(name);
   size_t in_file = tensors.size();
   sj::load_checkpoint(path, runner.variables(), {.partial = true, .ignore_extra = true});
-  std::cout << fmt::format(
-      "loaded {} of {} variables from {}{}\n", loaded, runner.variables().all().size(), path,
-      in_file > loaded ? fmt::format(" ({} other tensors skipped)", in_file - loaded) : "");
+  std::cout << fmt::format("loaded {} of {} variables from {}{}: {}\n", loaded.size(),
+                           runner.variables().all().size(), path,
+                           in_file > loaded.size()
+                               ? fmt::format(" ({} other tensors skipped)", in_file - loaded.size())
+                               : "",
+                           loaded.empty() ? "none" : name_list(loaded));
+  if (!kept.empty()) std::cout << fmt::format("kept their initial values: {}\n", name_list(kept));
 }
 
 std::pair<std::string, std::string> prepare_loss(sj::Graph& g, GradientRequest& request,

@@ -1,5 +1,6 @@
 // The CLI's compiled execution and compile-stage dumps.
 #include "graph/parse.h"
+#include "runtime/checkpoint.h"
 #include "runtime/interpreter.h"
 #include "runtime/npy.h"
 #include "tests/support/cli.h"
@@ -141,7 +142,23 @@ TEST(CliCheckpoints, TrainSavesAndResumesBitIdenticallyAndPredictUsesTheWeights)
                        "/x.npy -o " + dir + "/pred.npy");
   ASSERT_EQ(r.exit_code, 0) << r.err << "\n" << text;
   EXPECT_THAT(r.out, HasSubstr("loaded 4 of 4 variables"));
-  EXPECT_THAT(r.out, HasSubstr("13 other tensors skipped"));
+  EXPECT_THAT(r.out, HasSubstr("13 other tensors skipped): dense_0/bias, dense_0/kernel, "
+                               "dense_1/bias, dense_1/kernel\n"));
+  EXPECT_THAT(r.out, testing::Not(HasSubstr("kept their initial values")));
+  // Weights only into a training step: the optimizer state keeps its initial values, and the
+  // CLI says which.
+  std::map<std::string, Tensor> weights;
+  for (auto& [name, t] : read_safetensors(dir + "/ck.safetensors"))
+    if (name.starts_with("dense_") && name.find('.') == std::string::npos) weights.emplace(name, t);
+  ASSERT_EQ(weights.size(), 4u);
+  write_safetensors(dir + "/weights.safetensors", weights);
+  r = run_stepjit("train " + seed() + " -i x=" + dir + "/x.npy -i y=" + dir +
+                  "/y.npy --steps 1 --init " + dir + "/weights.safetensors");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("loaded 4 of 17 variables from " + dir +
+                               "/weights.safetensors: dense_0/bias, dense_0/kernel, "));
+  EXPECT_THAT(r.out, HasSubstr("kept their initial values: adam/beta1, adam/beta2, "));
+  EXPECT_THAT(r.out, HasSubstr(" and 5 more\n"));
   EXPECT_EQ(read_npy(dir + "/pred.npy").type().str(), "f32[32,1]");
   r = run_stepjit("predict " + seed() + " --x " + dir + "/x.npy -o " + dir + "/p.npy");
   EXPECT_EQ(r.exit_code, 1);

@@ -8,6 +8,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
+#include "tests/support/untrusted_files.h"
 
 #include <cmath>
 #include <csignal>
@@ -31,14 +32,8 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-std::vector<std::byte> to_bytes(std::string_view s) {
-  auto p = reinterpret_cast<const std::byte*>(s.data());
-  return {p, p + s.size()};
-}
-
-std::string to_string(std::span<const std::byte> b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
+using test::to_bytes;
+using test::to_string;
 
 // The 8-byte little-endian length, written out byte by byte.
 std::string length_bytes(uint64_t n) {
@@ -67,49 +62,16 @@ std::string entry(std::string_view name, std::string_view dtype, std::string_vie
 
 // The message of the sj::Error that parsing `file` throws; a failure if it throws nothing.
 std::string error_of(const std::string& file) {
-  try {
-    parse_safetensors(to_bytes(file), "bad.safetensors");
-  } catch (const Error& e) {
-    EXPECT_EQ(e.location(), (Location{"bad.safetensors", 0, 0}));
-    EXPECT_THAT(e.what(), StartsWith("bad.safetensors: error: "));
-    return e.message();
-  }
-  ADD_FAILURE() << "no error for " << testing::PrintToString(file);
-  return "";
+  return test::file_error_of(parse_safetensors, file, "bad.safetensors");
 }
 
-// Parsing must give tensors or an sj::Error: nothing else, and never a crash.
+// Parsing must give a result or an sj::Error: nothing else, and never a crash.
 void parses_or_errors(const std::vector<std::byte>& file) {
-  try {
-    parse_safetensors(file, "fuzz.safetensors");
-  } catch (const Error&) {
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not an sj::Error: " << e.what() << " for "
-                  << testing::PrintToString(to_string(file));
-  }
+  test::parses_or_errors(parse_safetensors, file, "fuzz.safetensors");
 }
 
 Tensor sample(DType dtype, const Shape& shape, uint32_t seed) {
-  Tensor t({dtype, shape});
-  std::mt19937 rng(seed);
-  visit_dtype(dtype, [&]<typename T>() {
-    T* p = t.data<T>();
-    for (int64_t i = 0; i < t.num_elements(); ++i) {
-      if constexpr (std::is_same_v<T, bool>) {
-        p[i] = rng() & 1;
-      } else if constexpr (std::is_floating_point_v<T>) {
-        const T special[] = {T(-0.0), std::numeric_limits<T>::infinity(),
-                             std::numeric_limits<T>::quiet_NaN(),
-                             std::numeric_limits<T>::denorm_min(), std::numeric_limits<T>::max()};
-        p[i] =
-            i % 4 == 3 ? special[(i / 4) % 5] : std::uniform_real_distribution<T>(-1e6, 1e6)(rng);
-      } else {
-        const T special[] = {std::numeric_limits<T>::min(), std::numeric_limits<T>::max(), -1};
-        p[i] = i % 4 == 3 ? special[(i / 4) % 3] : static_cast<T>(rng());
-      }
-    }
-  });
-  return t;
+  return test::sample_with_specials(dtype, shape, seed);
 }
 
 class CheckpointFiles : public testing::Test {

@@ -1,4 +1,5 @@
 #include "runtime/npy.h"
+#include "tests/support/untrusted_files.h"
 
 #include <cmath>
 #include <csignal>
@@ -18,14 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::byte> to_bytes(std::string_view s) {
-  auto p = reinterpret_cast<const std::byte*>(s.data());
-  return {p, p + s.size()};
-}
-
-std::string to_string(std::span<const std::byte> b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
+using test::to_bytes;
+using test::to_string;
 
 // A .npy file by hand: magic, version, header length, `header` as is, then `data`.
 std::string npy_raw(const std::string& header, std::string_view data, int major) {
@@ -53,49 +48,16 @@ const std::string kF32x6 = raw(std::vector<float>{0, 1, 2, 3, 4, 5});
 
 // The message of the sj::Error that parsing `file` throws; a failure if it throws nothing.
 std::string error_of(const std::string& file) {
-  try {
-    parse_npy(to_bytes(file), "bad.npy");
-  } catch (const Error& e) {
-    EXPECT_EQ(e.location(), (Location{"bad.npy", 0, 0}));
-    EXPECT_NE(std::string(e.what()).find("bad.npy: error: "), std::string::npos) << e.what();
-    return e.message();
-  }
-  ADD_FAILURE() << "no error for " << testing::PrintToString(file);
-  return "";
+  return test::file_error_of(parse_npy, file, "bad.npy");
 }
 
-// Parsing must give a tensor or an sj::Error: nothing else, and never a crash.
+// Parsing must give a result or an sj::Error: nothing else, and never a crash.
 void parses_or_errors(const std::vector<std::byte>& file) {
-  try {
-    parse_npy(file, "fuzz.npy");
-  } catch (const Error&) {
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not an sj::Error: " << e.what() << " for "
-                  << testing::PrintToString(to_string(file));
-  }
+  test::parses_or_errors(parse_npy, file, "fuzz.npy");
 }
 
 Tensor sample(DType dtype, const Shape& shape, uint32_t seed) {
-  Tensor t({dtype, shape});
-  std::mt19937 rng(seed);
-  visit_dtype(dtype, [&]<typename T>() {
-    T* p = t.data<T>();
-    for (int64_t i = 0; i < t.num_elements(); ++i) {
-      if constexpr (std::is_same_v<T, bool>) {
-        p[i] = rng() & 1;
-      } else if constexpr (std::is_floating_point_v<T>) {
-        const T special[] = {T(-0.0), std::numeric_limits<T>::infinity(),
-                             std::numeric_limits<T>::quiet_NaN(),
-                             std::numeric_limits<T>::denorm_min(), std::numeric_limits<T>::max()};
-        p[i] =
-            i % 4 == 3 ? special[(i / 4) % 5] : std::uniform_real_distribution<T>(-1e6, 1e6)(rng);
-      } else {
-        const T special[] = {std::numeric_limits<T>::min(), std::numeric_limits<T>::max(), -1};
-        p[i] = i % 4 == 3 ? special[(i / 4) % 3] : static_cast<T>(rng());
-      }
-    }
-  });
-  return t;
+  return test::sample_with_specials(dtype, shape, seed);
 }
 
 const std::vector<Shape> kShapes = {

@@ -17,6 +17,9 @@
 #include "kernels/thread_pool.h"
 
 #include <algorithm>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <atomic>
 #include <cstring>
 #include <new>
@@ -27,11 +30,26 @@ namespace {
 
 using gemm_detail::MicroKernel;
 
+#if defined(__x86_64__)
+// 16 consecutive positions of a transposed sliver per step with one AVX-512 gather: element p
+// of 16 rows ld apart (the scalar transpose below costs as much as a fifth of a GEMM whose
+// packed operand is transposed).
+__attribute__((target("avx512f"))) void gather_16_rows(const float* src, int64_t ld, int64_t kc,
+                                                       int W, float* dst) {
+  const __m512i rows =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(int(ld)));
+  for (int64_t p = 0; p < kc; ++p)
+    _mm512_storeu_ps(dst + p * W,
+                     _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, rows, src + p, 4));
+}
+#endif
+
 // Packs a panel of an operand into slivers of W: positions [w0, w0+wc) along the sliver's width
 // (rows of op(A), columns of op(B)) by steps [p0, p0+kc) along K, as ceil(wc/W) slivers of kc
 // steps of W consecutive floats (positions past wc are zeros). `step_major`: element (p, w) is
 // x[p*ld + w] (W contiguous floats per step); otherwise x[w*ld + p] (a transpose).
-template <int W>
+template <int W, bool Gather>
 void pack_panel(const float* x, int64_t ld, bool step_major, int64_t w0, int64_t wc, int64_t p0,
                 int64_t kc, float* dst) {
   for (int64_t wr = 0; wr < wc; wr += W, dst += W * kc) {
@@ -49,6 +67,15 @@ void pack_panel(const float* x, int64_t ld, bool step_major, int64_t w0, int64_t
       }
     } else {
       const float* src = x + (w0 + wr) * ld + p0;
+#if defined(__x86_64__)
+      if constexpr (Gather && W % 16 == 0) {
+        if (width == W && ld <= (int64_t(1) << 26)) { // 15 * ld fits the gather's int32 index
+          for (int h = 0; h < W; h += 16)
+            gather_16_rows(src + h * ld, ld, kc, W, dst + h);
+          continue;
+        }
+      }
+#endif
       if (width == W) {
         for (int64_t p = 0; p < kc; ++p)
           for (int w = 0; w < W; ++w)
@@ -63,15 +90,15 @@ void pack_panel(const float* x, int64_t ld, bool step_major, int64_t w0, int64_t
 }
 
 // Rows [i0, i0+mc) x columns [p0, p0+kc) of op(A), in slivers of MR rows.
-template <int MR>
+template <int MR, bool Gather>
 void pack_a(const SjGemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-  pack_panel<MR>(g.a, g.lda, g.trans_a != 0, i0, mc, p0, kc, dst);
+  pack_panel<MR, Gather>(g.a, g.lda, g.trans_a != 0, i0, mc, p0, kc, dst);
 }
 
 // Rows [p0, p0+kc) x columns [j0, j0+nc) of op(B), in slivers of NR columns.
-template <int NR>
+template <int NR, bool Gather>
 void pack_b(const SjGemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
-  pack_panel<NR>(g.b, g.ldb, g.trans_b == 0, j0, nc, p0, kc, dst);
+  pack_panel<NR, Gather>(g.b, g.ldb, g.trans_b == 0, j0, nc, p0, kc, dst);
 }
 
 using PackA = void (*)(const SjGemmArgs&, int64_t, int64_t, int64_t, int64_t, float*);
@@ -91,7 +118,8 @@ struct Kernel {
 template <GemmPath P, int MR, int NR, int64_t MC, int64_t KC, int64_t NC>
 constexpr Kernel make_kernel(MicroKernel micro, MicroKernel micro_rows) {
   static_assert(MC % MR == 0 && NC % NR == 0);
-  return {P, MR, NR, MC, KC, NC, micro, micro_rows, &pack_a<MR>, &pack_b<NR>};
+  constexpr bool gather = P == GemmPath::avx512; // the machine has AVX-512: gather transposes
+  return {P, MR, NR, MC, KC, NC, micro, micro_rows, &pack_a<MR, gather>, &pack_b<NR, gather>};
 }
 
 // Blocking (docs/performance.md): KC x NR of B stays in L1 while the MC x KC block of A streams

@@ -309,9 +309,10 @@ std::vector<ValueId> Lowerer::loop_buffers(ValueId first, ValueId last, bool* ca
 
 void Lowerer::flat_loop(ValueId first, ValueId last, int64_t n,
                         const std::function<void(llvm::Value*)>& body) {
+  if (n < kParallelElements) return loop(i64(0), i64(n), body);
   bool can_fail = false;
   std::vector<ValueId> used = loop_buffers(first, last, &can_fail);
-  if (n < kParallelElements || can_fail) return loop(i64(0), i64(n), body);
+  if (can_fail) return loop(i64(0), i64(n), body); // errors are recorded on the calling thread
   auto [outlined, ctx] =
       outline(fmt::format("{}.loop{}", kStepFunction, first), used, 2,
               [&](const std::vector<llvm::Value*>& range) { loop(range[0], range[1], body); });

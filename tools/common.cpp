@@ -208,16 +208,16 @@ std::pair<std::string, std::string> prepare_loss(sj::Graph& g, GradientRequest& 
     return b_is_labels ? std::pair{a, b} : std::pair{b, a};
   }
   if (inputs.size() != 1)
-    throw sj::Error({}, fmt::format("train --loss={}: the model must have one input (the "
+    throw sj::Error({}, fmt::format("--loss={}: the model must have one input (the "
                                     "features), graph '{}' has {}",
                                     request.loss, g.name(), inputs.size()));
   auto pred_id = g.output("pred")      ? *g.output("pred")
                  : g.outputs().empty() ? sj::ValueId(-1)
                                        : g.outputs()[0].value;
-  if (pred_id == sj::ValueId(-1)) throw sj::Error({}, "train --loss: the model has no output");
+  if (pred_id == sj::ValueId(-1)) throw sj::Error({}, "--loss: the model has no output");
   sj::Value pred(g, pred_id);
   if (pred.rank() == 0)
-    throw sj::Error({}, fmt::format("train --loss={}: the prediction '{}' is {}; a loss needs one "
+    throw sj::Error({}, fmt::format("--loss={}: the prediction '{}' is {}; a loss needs one "
                                     "row per example [batch, ...]",
                                     request.loss, g.node(pred_id).name, pred.type().str()));
   sj::Shape label_shape = pred.shape();
@@ -235,7 +235,7 @@ std::pair<std::string, std::string> prepare_loss(sj::Graph& g, GradientRequest& 
                        : sj::sparse_categorical_crossentropy_from_logits(pred, y);
   request.loss = "loss";
   if (g.output("loss"))
-    throw sj::Error({}, "train --loss=KIND: the model already has an output 'loss'; drop --loss "
+    throw sj::Error({}, "--loss=KIND: the model already has an output 'loss'; drop --loss "
                         "to train on it");
   sj::output("loss", loss);
   return {g.node(inputs[0]).name, "y"};

@@ -6,25 +6,21 @@
 #include "graph/parse.h"
 #include "graph/verify.h"
 #include "runtime/checkpoint.h"
+#include "runtime/file_util.h"
 #include "runtime/npy.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <sstream>
+#include <unistd.h>
 
 namespace sj::cli {
 
 std::string read_text(const std::string& path) {
   if (path == "-")
-    return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw sj::Error({path, 0, 0}, fmt::format("cannot open '{}' for reading", path));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+    return sj::read_stream_text(STDIN_FILENO, "<stdin>", kMaxGraphTextBytes, "text IR file");
+  return sj::read_file_text(path, kMaxGraphTextBytes, "text IR file");
 }
 
 sj::Graph load(const std::string& path) {

@@ -17,9 +17,16 @@
 
 namespace sj::cli {
 
-/// A file's contents ('-' reads standard input).
+/// The largest text IR file the CLI reads: 256 MiB (the parser then bounds what its constants
+/// may expand to). A larger file, or a standard input that goes on past it, is an sj::Error.
+inline constexpr uint64_t kMaxGraphTextBytes = uint64_t{256} << 20;
+
+/// A text IR file's contents through the library's bounded reader (runtime/file_util.h): a
+/// regular file of at most kMaxGraphTextBytes, never a FIFO or device (refused without
+/// blocking). '-' reads standard input, which may be a pipe, up to the same limit. Errors are
+/// located at the file (or "<stdin>").
 std::string read_text(const std::string& path);
-/// Parses and verifies a graph file.
+/// Parses and verifies a graph file (read_text).
 sj::Graph load(const std::string& path);
 /// `NAME=PATH` items of a repeated flag (--input, --save), each name once.
 std::map<std::string, std::string> name_path_pairs(const std::vector<std::string>& items,

@@ -3,14 +3,15 @@
 #include "graph/op_docs.h"
 #include "graph/print.h"
 #include "runtime/compiled_step.h"
+#include "runtime/file_util.h"
 #include "tools/commands.h"
 #include "tools/common.h"
 
 #include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <fstream>
 #include <iostream>
+#include <span>
 
 namespace sj::cli {
 
@@ -49,13 +50,16 @@ int run_dump(const std::string& file, const std::string& stage, bool training,
                  (stage != "graph" && stage != "dot" && stage != "grad" && stage != "train");
   if (compile) sj::CompiledStep::compile(step, {.stages = &stages});
   if (!dump_dir.empty()) {
-    std::filesystem::create_directories(dump_dir);
-    for (const sj::StageText& s : stages) {
-      std::ofstream out(std::filesystem::path(dump_dir) / s.file);
-      out << s.text;
-      if (!out)
-        throw sj::Error({}, fmt::format("--dump-dir: cannot write '{}/{}'", dump_dir, s.file));
-    }
+    std::error_code ec;
+    std::filesystem::create_directories(dump_dir, ec);
+    if (ec)
+      throw sj::Error({dump_dir, 0, 0},
+                      fmt::format("--dump-dir: cannot create the directory: {}", ec.message()));
+    // Each stage is written as checkpoints are (a FIFO or device in the way is refused, not
+    // waited on; a crash leaves whole files).
+    for (const sj::StageText& s : stages)
+      sj::write_file_atomically((std::filesystem::path(dump_dir) / s.file).string(),
+                                {std::as_bytes(std::span(s.text.data(), s.text.size()))});
     std::cout << fmt::format("wrote {} stages to {}\n", stages.size(), dump_dir);
     return 0;
   }

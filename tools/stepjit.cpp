@@ -16,10 +16,45 @@
 #include "tools/commands.h"
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdint>
 #include <fmt/format.h>
 #include <iostream>
+#include <limits>
+#include <type_traits>
 
 using namespace sj::cli;
+
+namespace {
+
+// A whole number from `min` to `max`, checked on the text before CLI11 converts it, so a value
+// out of range, a negative one for an unsigned flag and "abc" are all explained the same way
+// (CLI11 puts the flag in front): "--epochs: 0 is out of range: the valid range is 1 to
+// 2147483647". A bad command line exits 2.
+template <typename T>
+CLI::Validator whole_number(T min, T max = std::numeric_limits<T>::max()) {
+  std::string range = fmt::format("{} to {}", min, max);
+  auto check = [=](std::string& text) -> std::string {
+    T value{};
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    bool number = !text.empty() && end == text.data() + text.size();
+    if (number && ec == std::errc() && value >= min && value <= max) return "";
+    // from_chars reads no sign into an unsigned type: "-1" is a number, out of range.
+    bool negative = std::is_unsigned_v<T> && text.size() > 1 && text[0] == '-' &&
+                    text.find_first_not_of("0123456789", 1) == std::string::npos;
+    if (number || negative || ec == std::errc::result_out_of_range)
+      return fmt::format("{} is out of range: the valid range is {}", text, range);
+    return fmt::format("'{}' is not a whole number; the valid range is {}", text, range);
+  };
+  return CLI::Validator(check, fmt::format("[{} - {}]", min, max));
+}
+
+const CLI::Validator kCount = whole_number<int>(1);        // --steps, --epochs
+const CLI::Validator kThreads = whole_number<int>(1, 256); // --threads
+const CLI::Validator kBatch = whole_number<int64_t>(1);    // --batch
+const CLI::Validator kSeed = whole_number<uint64_t>(0);    // --seed
+
+} // namespace
 
 int main(int argc, char** argv) {
   CLI::App app("stepjit: a compiler for neural-network training steps", "stepjit");
@@ -58,7 +93,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--threads", threads,
                     "threads a compiled step's GEMMs and long loops split over (results are the "
                     "same for any count)")
-        ->check(CLI::Range(1, 256))
+        ->check(kThreads)
         ->capture_default_str();
   };
 
@@ -86,7 +121,7 @@ int main(int argc, char** argv) {
   add_run_options(eval);
   eval->add_option("--save", saves, "write an output to a .npy file: NAME=FILE.npy");
   eval->add_option("--steps", steps, "run this many steps (variables carry over)")
-      ->check(CLI::PositiveNumber)
+      ->check(kCount)
       ->capture_default_str();
 
   auto* train = app.add_subcommand(
@@ -97,16 +132,19 @@ int main(int argc, char** argv) {
   add_gradient_options(train);
   add_optimizer_options(train, spec);
   train->add_option("--steps", steps, "training steps (on the same feeds)")
-      ->check(CLI::PositiveNumber)
+      ->check(kCount)
       ->capture_default_str();
   DataFlags data;
   train->add_option("--x", data.x, "features, a .npy file [examples, ...]: train in mini-batches");
   train->add_option("--y", data.y, "labels, a .npy file [examples, ...]");
-  train->add_option("--batch", data.batch,
-                    "the batch size (must be the model's first input dimension; the default)");
-  train->add_option("--epochs", data.epochs, "passes over the data (or --steps, which wraps)");
+  train
+      ->add_option("--batch", data.batch,
+                   "the batch size (must be the model's first input dimension; the default)")
+      ->check(kBatch);
+  train->add_option("--epochs", data.epochs, "passes over the data (or --steps, which wraps)")
+      ->check(kCount);
   train->add_flag("--shuffle", data.shuffle, "a new order of the examples in every epoch");
-  train->add_option("--seed", data.seed, "the shuffling seed")->capture_default_str();
+  train->add_option("--seed", data.seed, "the shuffling seed")->check(kSeed)->capture_default_str();
   CheckpointFlags checkpoints;
   train->add_option("--init", checkpoints.init,
                     "start from the variables this safetensors checkpoint holds (a subset is "
@@ -124,7 +162,7 @@ int main(int argc, char** argv) {
   predict->add_flag("--interpret", interpret, "run the reference interpreter");
   predict->add_flag("--verbose,-v", verbose, "print the compile time");
   predict->add_option("--threads", threads, "threads the compiled model runs on")
-      ->check(CLI::Range(1, 256))
+      ->check(kThreads)
       ->capture_default_str();
 
   BenchFlags bench_flags;
@@ -134,13 +172,15 @@ int main(int argc, char** argv) {
       ->required();
   add_gradient_options(bench);
   add_optimizer_options(bench, spec);
-  bench->add_option("--batch", bench_flags.batch,
-                    "the batch size (checked: it is the model's first input dimension)");
+  bench
+      ->add_option("--batch", bench_flags.batch,
+                   "the batch size (checked: it is the model's first input dimension)")
+      ->check(kBatch);
   bench->add_option("--steps", bench_flags.steps, "timed steps (after 3 warm-up steps)")
-      ->check(CLI::PositiveNumber)
+      ->check(kCount)
       ->capture_default_str();
   bench->add_option("--threads", bench_flags.threads, "threads the step's GEMMs split over")
-      ->check(CLI::Range(1, 256))
+      ->check(kThreads)
       ->capture_default_str();
   bench->add_flag("--json", bench_flags.json,
                   "also print the figures as one JSON object on the last line (median_us, "

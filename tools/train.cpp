@@ -133,7 +133,11 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
   sj::Batcher batcher(std::move(x), std::move(y),
                       {.batch_size = batch, .shuffle = data.shuffle, .seed = data.seed});
   int64_t per_epoch = batcher.batches_per_epoch();
-  int64_t total = data.epochs > 0 ? data.epochs * per_epoch : steps;
+  int64_t total = steps;
+  if (data.epochs > 0 && __builtin_mul_overflow(int64_t{data.epochs}, per_epoch, &total))
+    throw sj::Error({}, fmt::format("--epochs {}: {} epochs of {} batches are more steps than "
+                                    "a 64-bit count holds",
+                                    data.epochs, data.epochs, per_epoch));
   sj::Graph model = g; // the forward graph with its loss, for the final metrics
   g = build_step(std::move(g), "train", true, request, spec);
   Runner runner(g, interpret, verbose, threads);

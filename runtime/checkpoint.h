@@ -41,11 +41,18 @@ using CheckpointMetadata = std::map<std::string, std::string>;
 /// byte for byte what the reference serializer writes for the same tensors (with metadata keys
 /// in sorted order).
 ///
-/// Atomic: writes a temporary file in the same directory, flushes it to disk and renames it over
-/// `path`; a crash or an error leaves the old file as it was and no temporary file. Throws
-/// sj::Error naming the path and strerror when a file cannot be created, written or renamed; also
-/// for a variable named "__metadata__" (reserved by the format) or a metadata string that is not
-/// valid UTF-8.
+/// Atomic (write_file_atomically, runtime/file_util.h): writes a temporary file
+/// `<path>.tmp.<pid>.<n>` beside the file, flushes it to disk and renames it over `path`. A
+/// crash or SIGKILL at any moment leaves the complete old file or the complete new one; it may
+/// leave its temporary too, which the next save of the same file removes (only temporaries of
+/// that file whose writer process is gone). An error leaves the old file as it was and removes
+/// the temporary. The replaced file's permission bits are kept (its owner and group too where
+/// this process may set them, e.g. as root; otherwise the file belongs to the writer); a new
+/// file gets 0666 minus the umask. A symlink (a chain of up to 40, also a dangling one) is
+/// followed: the file it leads to is written and the links stay. Throws sj::Error naming the
+/// path and strerror when a file cannot be created, written or renamed, when a directory or
+/// device is in the way; also for a variable named "__metadata__" (reserved by the format) or a
+/// metadata string that is not valid UTF-8.
 void save_checkpoint(const std::string& path, const Variables& variables,
                      const CheckpointMetadata& metadata = {});
 

@@ -29,10 +29,14 @@ Tensor read_npy(const std::string& path);
 /// used in error locations.
 Tensor parse_npy(std::span<const std::byte> bytes, const std::string& name_for_errors);
 
-/// Writes `t` as a version 1.0 .npy file, byte for byte as NumPy's np.save writes it. Writes a
-/// temporary file in the same directory, flushes it to disk and renames it over `path`, so a
-/// crash leaves either the old file or the new one, never half a file. Throws sj::Error naming
-/// the path and strerror when a file cannot be created, written or renamed.
+/// Writes `t` as a version 1.0 .npy file, byte for byte as NumPy's np.save writes it, atomically
+/// as checkpoints are (write_file_atomically, runtime/file_util.h): a temporary file
+/// `<path>.tmp.<pid>.<n>` beside it, flushed to disk and renamed over `path`, so a crash leaves
+/// either the old file or the new one, never half a file (a killed writer's temporary is
+/// removed by the next write of the same file). The replaced file's permission bits are kept
+/// (owner and group where this process may set them); a new file gets 0666 minus the umask;
+/// symlinks are followed, also dangling ones, and stay links. Throws sj::Error naming the path
+/// and strerror when a file cannot be created, written or renamed.
 void write_npy(const std::string& path, const Tensor& t);
 
 /// The bytes write_npy writes: a NumPy 1.0 header padded to 64 bytes, then the data.

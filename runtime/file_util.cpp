@@ -260,8 +260,9 @@ std::string read_stream_text(int fd, const std::string& name, uint64_t max_bytes
     if (left > max_bytes)
       file_error(name, fmt::format("the input has {} bytes, more than {}", left, limit));
   }
-  // Chunks of 64 KiB into a string that grows geometrically: memory stays within about twice
-  // what was read, and reading stops one byte past the limit, however long the stream is.
+  // Chunks of 64 KiB into a string that grows geometrically (never past the limit): memory stays
+  // within about twice what was read, and reading stops one byte past the limit, however long
+  // the stream is.
   std::string text;
   constexpr size_t kChunk = size_t{1} << 16;
   for (;;) {
@@ -269,7 +270,10 @@ std::string read_stream_text(int fd, const std::string& name, uint64_t max_bytes
       file_error(name, fmt::format("the input goes on past {}; stopped reading there", limit));
     size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, max_bytes + 1 - text.size()));
     size_t old = text.size();
-    if (text.capacity() < old + want) text.reserve(std::max(old + want, 2 * text.capacity()));
+    if (text.capacity() < old + want) {
+      uint64_t grown = std::max<uint64_t>(old + want, 2 * text.capacity());
+      text.reserve(static_cast<size_t>(grown >= max_bytes ? max_bytes + 1 : grown));
+    }
     text.resize(old + want);
     ssize_t n = ::read(fd, text.data() + old, want);
     int err = errno;

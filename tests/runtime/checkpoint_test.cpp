@@ -23,6 +23,7 @@
 #include <string>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace sj {
@@ -844,6 +845,44 @@ TEST_F(CheckpointFiles, SaveReplacesAnExistingFileAndFollowsSymlinks) {
   EXPECT_TRUE(fs::is_symlink(path("link.safetensors")));
   EXPECT_EQ(read_raw("real.safetensors"), to_string(serialize_safetensors(vars.all())));
   EXPECT_EQ(entries(), (std::vector<std::string>{"link.safetensors", "real.safetensors"}));
+}
+
+// Issue 11 row 10: `train --save` over a checkpoint of mode 600 made it 644, and saving through
+// a dangling symlink replaced the link by a regular file.
+TEST_F(CheckpointFiles, SaveKeepsTheReplacedFilesModeAndFollowsADanglingSymlink) {
+  Graph g = dense_model();
+  Variables vars(g);
+  save_checkpoint(path("ckpt.safetensors"), vars);
+  ASSERT_EQ(::chmod(path("ckpt.safetensors").c_str(), 0600), 0);
+  vars.set("adam/step", Tensor::scalar(int64_t{2}));
+  save_checkpoint(path("ckpt.safetensors"), vars);
+  struct stat st;
+  ASSERT_EQ(::stat(path("ckpt.safetensors").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(read_raw("ckpt.safetensors"), to_string(serialize_safetensors(vars.all())));
+
+  fs::create_directory(path("runs"));
+  fs::create_symlink("runs/step_2.safetensors", path("latest.safetensors"));
+  save_checkpoint(path("latest.safetensors"), vars);
+  EXPECT_TRUE(fs::is_symlink(path("latest.safetensors")));
+  EXPECT_EQ(read_raw("runs/step_2.safetensors"), to_string(serialize_safetensors(vars.all())));
+  EXPECT_EQ(entries(),
+            (std::vector<std::string>{"ckpt.safetensors", "latest.safetensors", "runs"}));
+}
+
+// Issue 11 row 16: a save killed mid-write left `ckpt.safetensors.tmp.PID.N` behind for good.
+// (tests/runtime/crash_safety_test.cpp kills real saves; here the leftover is made by hand.)
+TEST_F(CheckpointFiles, TheNextSaveRemovesAKilledSavesTemporary) {
+  Graph g = dense_model();
+  Variables vars(g);
+  save_checkpoint(path("ckpt.safetensors"), vars);
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child); // its pid is now no live process
+  std::string leftover = fmt::format("ckpt.safetensors.tmp.{}.0", child);
+  write_raw(leftover, std::string(5000, 'x'));
+  save_checkpoint(path("ckpt.safetensors"), vars);
+  EXPECT_EQ(entries(), std::vector<std::string>{"ckpt.safetensors"});
 }
 
 TEST_F(CheckpointFiles, SaveErrorsLeaveNothingBehind) {

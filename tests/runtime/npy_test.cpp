@@ -634,6 +634,27 @@ TEST_F(NpyFiles, WriteThroughASymlinkReplacesItsTarget) {
   EXPECT_EQ(entries, 2);
 }
 
+// Issue 11 row 10: the replaced file's mode is kept (it was 0644 whatever it had been), and a
+// dangling symlink is followed (it was replaced by a regular file).
+TEST_F(NpyFiles, WriteKeepsTheReplacedFilesModeAndFollowsADanglingSymlink) {
+  Tensor t = Tensor::from<float>({2}, {1, 2});
+  write_npy(path("x.npy"), t);
+  ASSERT_EQ(::chmod(path("x.npy").c_str(), 0600), 0);
+  write_npy(path("x.npy"), Tensor::from<float>({1}, {3}));
+  struct stat st;
+  ASSERT_EQ(::stat(path("x.npy").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+
+  fs::create_symlink("target.npy", path("dangling.npy"));
+  write_npy(path("dangling.npy"), t);
+  EXPECT_TRUE(fs::is_symlink(path("dangling.npy")));
+  EXPECT_TRUE(read_npy(path("target.npy")) == t);
+  int entries = 0;
+  for ([[maybe_unused]] auto& e : fs::directory_iterator(dir_))
+    ++entries;
+  EXPECT_EQ(entries, 3);
+}
+
 TEST_F(NpyFiles, ReadingAFifoDoesNotHang) {
   ASSERT_EQ(::mkfifo(path("fifo.npy").c_str(), 0600), 0);
   try {

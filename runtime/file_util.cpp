@@ -123,6 +123,11 @@ std::string directory_of(const std::string& file) {
   return slash == std::string::npos ? "." : slash == 0 ? "/" : file.substr(0, slash);
 }
 
+// `dir/name`, without doubling the slash of "/".
+std::string joined(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
 std::string base_name_of(const std::string& file) {
   size_t slash = file.rfind('/');
   return slash == std::string::npos ? file : file.substr(slash + 1);
@@ -173,7 +178,7 @@ Destination destination_of(const std::string& path) {
     // A relative target is relative to the link's directory. The kernel resolves the joined path
     // the same way (".." after a symlinked directory goes to its real parent), so no lexical
     // normalization here.
-    d.target = link.front() == '/' ? link : directory_of(d.target) + "/" + link;
+    d.target = link.front() == '/' ? link : joined(directory_of(d.target), link);
   }
 }
 
@@ -223,7 +228,7 @@ void remove_stale_temporaries(const std::string& target) {
   }
   ::closedir(d);
   for (const std::string& name : stale) {
-    std::string file = dir + "/" + name;
+    std::string file = joined(dir, name);
     int raw = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (raw < 0) continue;
     Fd fd(raw);

@@ -1,0 +1,6 @@
+graph abs {
+  %x = input : f32[2,3]
+  %y = input : f32[2,3]
+  %r = abs(%x) : f32[2,3]
+  output r = %r
+}

@@ -1,0 +1,6 @@
+graph erf {
+  %x = input : f32[2,3]
+  %y = input : f32[2,3]
+  %r = erf(%x) : f32[2,3]
+  output r = %r
+}

@@ -1,0 +1,6 @@
+graph exp {
+  %x = input : f32[2,3]
+  %y = input : f32[2,3]
+  %r = exp(%x) : f32[2,3]
+  output r = %r
+}

@@ -1,0 +1,6 @@
+graph gelu {
+  %x = input : f32[2,3]
+  %y = input : f32[2,3]
+  %r = gelu(%x) : f32[2,3]
+  output r = %r
+}

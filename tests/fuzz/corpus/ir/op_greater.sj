@@ -1,0 +1,8 @@
+graph greater {
+  %x = input : f32[2,3]
+  %y = input : f32[2,3]
+  %c = greater(%x, %y) : bool[2,3]
+  %r = select(%c, %x, %y) : f32[2,3]
+  output c = %c
+  output r = %r
+}

@@ -1,0 +1,6 @@
+graph log {
+  %x = input : f32[2,3]
+  %y = input : f32[2,3]
+  %r = log(%x) : f32[2,3]
+  output r = %r
+}

@@ -1,0 +1,6 @@
+graph neg {
+  %x = input : f32[2,3]
+  %y = input : f32[2,3]
+  %r = neg(%x) : f32[2,3]
+  output r = %r
+}

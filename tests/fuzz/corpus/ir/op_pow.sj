@@ -1,0 +1,6 @@
+graph pow {
+  %x = input : f32[2,3]
+  %b = input : f32[3]
+  %r = pow(%x, %b) : f32[2,3]
+  output r = %r
+}

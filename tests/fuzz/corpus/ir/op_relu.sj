@@ -1,0 +1,6 @@
+graph relu {
+  %x = input : f32[2,3]
+  %y = input : f32[2,3]
+  %r = relu(%x) : f32[2,3]
+  output r = %r
+}

@@ -1,0 +1,6 @@
+graph sigmoid {
+  %x = input : f32[2,3]
+  %y = input : f32[2,3]
+  %r = sigmoid(%x) : f32[2,3]
+  output r = %r
+}

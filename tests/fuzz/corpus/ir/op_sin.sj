@@ -1,0 +1,6 @@
+graph sin {
+  %x = input : f32[2,3]
+  %y = input : f32[2,3]
+  %r = sin(%x) : f32[2,3]
+  output r = %r
+}

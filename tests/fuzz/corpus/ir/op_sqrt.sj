@@ -1,0 +1,6 @@
+graph sqrt {
+  %x = input : f32[2,3]
+  %y = input : f32[2,3]
+  %r = sqrt(%x) : f32[2,3]
+  output r = %r
+}

@@ -1,0 +1,6 @@
+graph square {
+  %x = input : f32[2,3]
+  %y = input : f32[2,3]
+  %r = square(%x) : f32[2,3]
+  output r = %r
+}

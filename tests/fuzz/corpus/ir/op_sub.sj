@@ -1,0 +1,6 @@
+graph sub {
+  %x = input : f32[2,3]
+  %b = input : f32[3]
+  %r = sub(%x, %b) : f32[2,3]
+  output r = %r
+}

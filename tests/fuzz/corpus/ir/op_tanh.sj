@@ -1,0 +1,6 @@
+graph tanh {
+  %x = input : f32[2,3]
+  %y = input : f32[2,3]
+  %r = tanh(%x) : f32[2,3]
+  output r = %r
+}

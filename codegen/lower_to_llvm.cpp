@@ -61,9 +61,6 @@ DType ElementCall::operand_dtype(size_t i) const {
   return lowerer.graph().type(node.operands[i]).dtype;
 }
 llvm::Type* ElementCall::type(DType t) const { return lowerer.reg_type(t); }
-void ElementCall::error_if(llvm::Value* condition, int64_t code, llvm::Value* value) const {
-  lowerer.error_if(condition, static_cast<StepError>(code), id, value);
-}
 
 llvm::IRBuilder<>& LowerCall::b() const { return lowerer.b(); }
 llvm::Value* LowerCall::result() const { return lowerer.buffer(id); }
@@ -81,8 +78,8 @@ void LowerCall::for_each(const Shape& shape, const std::function<void(Index&)>& 
 }
 llvm::Type* LowerCall::type(DType t) const { return lowerer.reg_type(t); }
 llvm::Value* LowerCall::i64(int64_t v) const { return lowerer.i64(v); }
-void LowerCall::error_if(llvm::Value* condition, int64_t code, llvm::Value* value) const {
-  lowerer.error_if(condition, static_cast<StepError>(code), id, value);
+void LowerCall::error_if(llvm::Value* condition, llvm::Value* value, llvm::Value* position) const {
+  lowerer.error_if(condition, id, value, position);
 }
 
 // ---- the driver --------------------------------------------------------------------------
@@ -182,26 +179,39 @@ void Lowerer::for_each(const Shape& shape, bool flat, const std::function<void(I
   nest(0);
 }
 
-void Lowerer::error_if(llvm::Value* condition, StepError code, ValueId node, llvm::Value* value) {
-  // plan_memory relies on the table to know which ops can fail (in-place variable updates).
-  if (!graph_.node(node).def().can_fail)
-    internal_error(fmt::format("lowering: {} reports run-time errors but its table row lacks "
-                               "can_fail",
+void Lowerer::error_if(llvm::Value* condition, ValueId node, llvm::Value* value,
+                       llvm::Value* position) {
+  // plan_memory relies on the table to know which ops can fail (in-place variable updates),
+  // and an outlined loop may run on several threads at once.
+  if (!graph_.node(node).def().can_fail())
+    internal_error(fmt::format("lowering: {} reports run-time errors but its table row has no "
+                               "explain",
                                graph_.node(node).def().name));
+  if (fn_ != step_fn_) internal_error("lowering: a run-time check inside an outlined loop");
+  llvm::Type* i64t = b_.getInt64Ty();
   llvm::BasicBlock* fail = llvm::BasicBlock::Create(context(), "error", fn_);
   llvm::BasicBlock* first = llvm::BasicBlock::Create(context(), "error.first", fn_);
   llvm::BasicBlock* cont = llvm::BasicBlock::Create(context(), "ok", fn_);
   b_.CreateCondBr(condition, fail, cont);
   b_.SetInsertPoint(fail);
-  llvm::Value* code_now = b_.CreateLoad(b_.getInt64Ty(), status_);
-  b_.CreateCondBr(b_.CreateICmpEQ(code_now, i64(0)), first, cont);
+  llvm::Value* none_yet = b_.CreateICmpEQ(b_.CreateLoad(i64t, status_), i64(0));
+  llvm::Value* later =
+      b_.CreateICmpUGT(b_.CreateLoad(i64t, b_.CreateConstGEP1_64(i64t, status_, 1)), i64(node));
+  b_.CreateCondBr(b_.CreateOr(none_yet, later), first, cont);
   b_.SetInsertPoint(first);
-  b_.CreateStore(i64(static_cast<int64_t>(code)), status_);
-  b_.CreateStore(i64(node), b_.CreateConstGEP1_64(b_.getInt64Ty(), status_, 1));
-  b_.CreateStore(b_.CreateSExtOrTrunc(value, b_.getInt64Ty()),
-                 b_.CreateConstGEP1_64(b_.getInt64Ty(), status_, 2));
+  b_.CreateStore(i64(1), status_);
+  b_.CreateStore(i64(node), b_.CreateConstGEP1_64(i64t, status_, 1));
+  b_.CreateStore(b_.CreateSExtOrTrunc(value, i64t), b_.CreateConstGEP1_64(i64t, status_, 2));
+  b_.CreateStore(b_.CreateSExtOrTrunc(position, i64t), b_.CreateConstGEP1_64(i64t, status_, 3));
   b_.CreateBr(cont);
   b_.SetInsertPoint(cont);
+}
+
+void Lowerer::emit_checks(ValueId first, ValueId last) {
+  for (ValueId m = first; m <= last; ++m)
+    if (m == first || fusion_.loop[m] == first)
+      for (ValueId v : checks_[m])
+        lowering_of(graph_.node(v).op).check(LowerCall{*this, graph_.node(v), v});
 }
 
 llvm::Value* Lowerer::slot(llvm::Type* type) {
@@ -243,12 +253,14 @@ void Lowerer::compute_members(ValueId first, const Index& position) {
 }
 
 void Lowerer::lower_loop_group(ValueId first) {
+  emit_checks(first, fusion_.loop_end[first]);
   const Shape& shape = graph_.type(first).shape;
   flat_loop(first, fusion_.loop_end[first], num_elements(shape),
             [&](llvm::Value* i) { compute_members(first, Index::flat(shape, i)); });
 }
 
 void Lowerer::lower_node(ValueId v) {
+  if (!fusion_.live[v]) return; // dead code: no loop, no buffer
   const Node& node = graph_.node(v);
   const Lowering& rule = lowering_of(node.op);
   if (node.op == Op::assign && memory_.buffers[v].storage == Storage::arena) {
@@ -260,6 +272,12 @@ void Lowerer::lower_node(ValueId v) {
   }
   if (fusion_.inlined[v] || rule.source) return;
   if (fusion_.epilogue_of[fusion_.loop[v]] != fusion_.loop[v]) return; // in its GEMM
+  if (node.type.num_elements() == 0 && !node.def().can_fail()) {
+    // Nothing to compute: a loop nest over [2^40, 0] would still walk 2^40 empty rows. The
+    // checks of the failing ops fused into it run all the same (their indices may be many).
+    if (fusion_.loop_end[v] == v) emit_checks(fusion_.loop[v], v);
+    return;
+  }
   if (fusion_.loop[v] != v || fusion_.loop_end[v] != v) {
     // A loop group runs once, at its last member, after the code it does not depend on.
     if (fusion_.loop_end[v] == v)
@@ -267,6 +285,7 @@ void Lowerer::lower_node(ValueId v) {
     return;
   }
   if (rule.element) {
+    emit_checks(v, v);
     auto compute = [&](Index& at) {
       ElementCall call{*this, node, v, at};
       store(v, at.linear(b_), rule.element(call));
@@ -284,19 +303,20 @@ void Lowerer::lower_node(ValueId v) {
   if (!rule.lower) internal_error(fmt::format("no lowering for {}", node.def().name));
   // A GEMM with an epilogue loop runs that loop too (so it is skipped on failure with it).
   ValueId epilogue = fusion_.epilogue[v];
+  emit_checks(v, v);
+  if (epilogue != v) emit_checks(epilogue, fusion_.loop_end[epilogue]);
   unless_failed(epilogue, fusion_.loop_end[epilogue], [&] {
     rule.lower(LowerCall{*this, node, v});
   });
 }
 
-std::vector<ValueId> Lowerer::loop_buffers(ValueId first, ValueId last, bool* can_fail) {
+std::vector<ValueId> Lowerer::loop_buffers(ValueId first, ValueId last) {
   // Its members, and what they and the values inlined into them read.
   std::vector<ValueId> used;
   std::vector<bool> seen(graph_.size(), false);
   std::function<void(ValueId, bool)> visit = [&](ValueId v, bool member) {
     if (seen[v]) return;
     seen[v] = true;
-    *can_fail |= graph_.node(v).def().can_fail;
     if (buffers_[v]) used.push_back(v);
     if (member || fusion_.inlined[v])
       for (ValueId o : graph_.node(v).operands)
@@ -310,9 +330,7 @@ std::vector<ValueId> Lowerer::loop_buffers(ValueId first, ValueId last, bool* ca
 void Lowerer::flat_loop(ValueId first, ValueId last, int64_t n,
                         const std::function<void(llvm::Value*)>& body) {
   if (n < kParallelElements) return loop(i64(0), i64(n), body);
-  bool can_fail = false;
-  std::vector<ValueId> used = loop_buffers(first, last, &can_fail);
-  if (can_fail) return loop(i64(0), i64(n), body); // errors are recorded on the calling thread
+  std::vector<ValueId> used = loop_buffers(first, last);
   auto [outlined, ctx] =
       outline(fmt::format("{}.loop{}", kStepFunction, first), used, 2,
               [&](const std::vector<llvm::Value*>& range) { loop(range[0], range[1], body); });
@@ -327,9 +345,7 @@ std::pair<llvm::Value*, llvm::Value*> Lowerer::gemm_epilogue(ValueId c) {
   ValueId first = fusion_.epilogue[c];
   llvm::Value* null = llvm::ConstantPointerNull::get(b_.getPtrTy());
   if (first == c) return {null, null};
-  bool can_fail = false;
-  std::vector<ValueId> used = loop_buffers(first, fusion_.loop_end[first], &can_fail);
-  if (can_fail) internal_error("fuse chose a GEMM epilogue that can fail");
+  std::vector<ValueId> used = loop_buffers(first, fusion_.loop_end[first]);
   const Shape& shape = graph_.type(c).shape;
   // void epilogue(ctx, m0, m1, n0, n1): the loop's members at every element of the block.
   return outline(fmt::format("{}.epilogue{}", kStepFunction, c), used, 4,
@@ -458,7 +474,8 @@ void Lowerer::commit() {
 void Lowerer::run() {
   llvm::Type* ptr = b_.getPtrTy();
   auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, ptr, ptr, ptr, ptr}, false);
-  fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, kStepFunction, module_);
+  fn_ = step_fn_ =
+      llvm::Function::Create(type, llvm::Function::ExternalLinkage, kStepFunction, module_);
   const char* arg_names[] = {"inputs", "variables", "outputs", "arena", "status", "pool"};
   for (unsigned i = 0; i < 6; ++i)
     fn_->getArg(i)->setName(arg_names[i]);
@@ -515,6 +532,11 @@ void Lowerer::run() {
     if (memory_.buffers[v].storage == Storage::alias)
       buffers_[v] = buffers_[graph_.node(v).operands[1]];
   b_.CreateStore(i64(0), status_);
+  // The checks of failing ops, by the root whose loop computes them.
+  checks_.assign(graph_.size(), {});
+  for (ValueId v = 0; v < graph_.size(); ++v)
+    if (fusion_.live[v] && lowering_of(graph_.node(v).op).check)
+      checks_[fusion_.root[v]].push_back(v);
   for (ValueId v = 0; v < graph_.size(); ++v)
     lower_node(v);
   commit();

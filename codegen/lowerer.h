@@ -39,8 +39,10 @@ public:
   void loop(llvm::Value* begin, llvm::Value* end, const std::function<void(llvm::Value*)>& body);
   /// Every position of `shape`, row-major: one flat loop when `flat`, else one loop per dim.
   void for_each(const Shape& shape, bool flat, const std::function<void(Index&)>& body);
-  /// Records a run-time error (first one wins) when `condition` holds.
-  void error_if(llvm::Value* condition, StepError code, ValueId node, llvm::Value* value);
+  /// Records a run-time error of `node` when `condition` holds, unless an earlier node (in
+  /// graph order) has recorded one: the interpreter, which runs nodes in order, fails there.
+  /// Within a node, loops run positions in order, so its first bad position is kept.
+  void error_if(llvm::Value* condition, ValueId node, llvm::Value* value, llvm::Value* position);
   /// A stack slot in the entry block (promoted to a register by LLVM): loop-carried values.
   llvm::Value* slot(llvm::Type* type);
   /// a + b for an accumulator: floats may be reassociated (so the loop vectorizes; the result
@@ -61,8 +63,10 @@ private:
   void lower_loop_group(ValueId first);
   /// The members of the loop (group) starting at `first`, at one position of their shape.
   void compute_members(ValueId first, const Index& position);
-  /// The stored values a loop (group) reads or writes; sets *can_fail if an op in it can fail.
-  std::vector<ValueId> loop_buffers(ValueId first, ValueId last, bool* can_fail);
+  /// The stored values a loop (group) reads or writes.
+  std::vector<ValueId> loop_buffers(ValueId first, ValueId last);
+  /// The check rules (Lowering::check) of the ops computed in the loop of values first..last.
+  void emit_checks(ValueId first, ValueId last);
   /// Emits emit(index args) as the body of a new function `void name(ctx, i64 index...)` whose
   /// ctx (filled here, in the step) holds the addresses of `used`'s buffers and the status word;
   /// returns the function and ctx.
@@ -88,6 +92,8 @@ private:
   llvm::Module& module_;
   llvm::IRBuilder<> b_;
   llvm::Function* fn_ = nullptr;
+  llvm::Function* step_fn_ = nullptr;        // fn_ outside outlined loops
+  std::vector<std::vector<ValueId>> checks_; // per root: the failing ops its loop computes
   llvm::Value *inputs_ = nullptr, *variables_ = nullptr, *outputs_ = nullptr, *arena_ = nullptr,
               *status_ = nullptr, *pool_ = nullptr;
   std::vector<int> slot_; // per value: its position among inputs or variables

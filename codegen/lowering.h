@@ -65,9 +65,6 @@ struct ElementCall {
   DType dtype() const { return node.type.dtype; }
   DType operand_dtype(size_t i) const;
   llvm::Type* type(DType t) const;
-  /// A run-time error (index out of range): records `code` and `value` for the runtime,
-  /// which throws sj::Error after the step; the step then stores no variable.
-  void error_if(llvm::Value* condition, int64_t code, llvm::Value* value) const;
 };
 
 /// What a whole-buffer rule sees.
@@ -88,7 +85,10 @@ struct LowerCall {
   void for_each(const Shape& shape, const std::function<void(Index&)>& body) const;
   llvm::Type* type(DType t) const;
   llvm::Value* i64(int64_t v) const;
-  void error_if(llvm::Value* condition, int64_t code, llvm::Value* value) const;
+  /// A run-time error (OpDef::explain): records the offending `value` and its linear
+  /// `position` for the runtime, which throws sj::Error after the step (fail_at_run_time); the
+  /// step then stores no variable and no output.
+  void error_if(llvm::Value* condition, llvm::Value* value, llvm::Value* position) const;
   const Attrs& attrs() const { return node.attrs; }
 };
 
@@ -99,12 +99,14 @@ using LowerRule = void (*)(const LowerCall&);
 struct Lowering {
   ElementRule element = nullptr;
   LowerRule lower = nullptr;
+  /// An op that can fail (OpDef::explain) with an element rule validates its operands here,
+  /// emitted once before the loop that computes it (its own, or the one it is fused into), so
+  /// every bad index is found whatever part of the result is read; its element rule then
+  /// reads safely clamped positions and records nothing.
+  LowerRule check = nullptr;
   bool source = false; // input, variable, constant, assign: storage handled by the driver
 };
 
 const Lowering& lowering_of(Op op);
-
-/// Run-time error codes a step reports in its status word.
-enum class StepError : int64_t { none = 0, index_out_of_range = 1, label_out_of_range = 2 };
 
 } // namespace sj

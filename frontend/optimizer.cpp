@@ -106,6 +106,10 @@ std::vector<Value> Optimizer::apply_gradients(const std::vector<GradVar>& pairs,
                      "step, updating each variable once; apply it to all variables in one call",
                      graph_->name()));
 
+  // Every node below is the user's apply_gradients (or minimize) line, also those the update
+  // rules build with operators inside stepjit.
+  AttributeTo attribute(g, where, fmt::format("{}.apply_gradients", name_));
+
   // Hyperparameter variables and the step counter, under a name unused in this graph.
   std::string base = name_;
   for (int n = 1; g.find(name_ + "/step"); ++n)

@@ -1,5 +1,7 @@
 #include "graph/builder.h"
 
+#include "graph/ops/kernel_util.h"
+
 #include <fmt/format.h>
 
 namespace sj {
@@ -72,14 +74,14 @@ Value fill(Graph& g, const TensorType& type, double value, Loc loc) {
   visit_dtype(type.dtype, [&]<typename T>() {
     T* p = t.data<T>();
     for (int64_t i = 0; i < t.num_elements(); ++i)
-      p[i] = static_cast<T>(value);
+      p[i] = ops::convert<T>(value); // as cast converts: saturating, never UB
   });
   return constant(g, std::move(t), std::move(loc));
 }
 
 Value scalar(Graph& g, double value, DType dtype, Loc loc) {
   Tensor t({dtype, {}});
-  visit_dtype(dtype, [&]<typename T>() { t.data<T>()[0] = static_cast<T>(value); });
+  visit_dtype(dtype, [&]<typename T>() { t.data<T>()[0] = ops::convert<T>(value); });
   return constant(g, std::move(t), loc);
 }
 
@@ -210,6 +212,10 @@ Value one_hot(Value indices, int64_t depth, DType dtype, Loc loc) {
 }
 Value gather(Value table, Value indices, Loc loc) {
   return make(Op::gather, {table, indices}, {}, loc);
+}
+
+Value scatter_add(Value updates, Value indices, int64_t rows, Loc loc) {
+  return make(Op::scatter_add, {updates, indices}, {{"rows", rows}}, loc);
 }
 
 Value random_uniform(Value counter, const TensorType& type, int64_t seed, Loc loc) {

@@ -172,6 +172,9 @@ Value log_softmax(Value x, int64_t axis = -1, Loc loc = {});
 Value softmax_cross_entropy(Value logits, Value labels, Loc loc = {});
 Value one_hot(Value indices, int64_t depth, DType dtype = DType::f32, Loc loc = {});
 Value gather(Value table, Value indices, Loc loc = {});
+/// A zero [rows, ...] table with row i of `updates` added at row indices[i]: the adjoint of
+/// gather (updates has the indices' shape followed by the row's).
+Value scatter_add(Value updates, Value indices, int64_t rows, Loc loc = {});
 
 // ---- random numbers ----------------------------------------------------------------------
 /// Uniform [0, 1) numbers of `type` (f32 or f64), a pure function of (seed, the value of the

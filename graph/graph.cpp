@@ -33,8 +33,27 @@ std::string value_label(const Graph& graph, ValueId v) {
 
 Graph::Graph(std::string name) : name_(std::move(name)) {}
 
+AttributeTo::AttributeTo(Graph& graph, Location loc, std::string context)
+    : graph_(graph), attribution_{std::move(loc), std::move(context)}, outer_(graph.attribution_) {
+  graph_.attribution_ = &attribution_;
+}
+
+AttributeTo::~AttributeTo() { graph_.attribution_ = outer_; }
+
 ValueId Graph::add(Op op, std::vector<ValueId> operands, const Attrs& attrs, Location loc,
                    std::string name, const TensorType* declared) {
+  if (!attribution_)
+    return add_checked(op, std::move(operands), attrs, std::move(loc), std::move(name), declared);
+  try {
+    return add_checked(op, std::move(operands), attrs, attribution_->loc, std::move(name),
+                       declared);
+  } catch (const Error& e) {
+    throw Error(e.location(), fmt::format("in {}: {}", attribution_->context, e.message()));
+  }
+}
+
+ValueId Graph::add_checked(Op op, std::vector<ValueId> operands, const Attrs& attrs, Location loc,
+                           std::string name, const TensorType* declared) {
   const OpDef& def = op_def(op);
   if (!name.empty()) {
     if (!is_valid_name(name))
@@ -55,6 +74,9 @@ ValueId Graph::add(Op op, std::vector<ValueId> operands, const Attrs& attrs, Loc
                                  def.num_operands == kVariadic ? "one or more"
                                                                : std::to_string(def.num_operands),
                                  def.num_operands == 1 ? "" : "s", operands.size()));
+  if (operands.size() > kMaxOperands)
+    throw Error(loc, fmt::format("{}: {} operands, the most is {} (combine them in stages)",
+                                 def.name, operands.size(), kMaxOperands));
   std::vector<TensorType> types;
   for (ValueId v : operands) {
     if (v >= nodes_.size())
@@ -69,9 +91,8 @@ ValueId Graph::add(Op op, std::vector<ValueId> operands, const Attrs& attrs, Loc
       throw Error(loc, fmt::format("{}: type {} has rank {}, the most is {}", def.name,
                                    declared->str(), declared->rank(), kMaxRank));
     if (!checked_num_elements(declared->shape))
-      throw Error(loc, fmt::format("{}: shape {} has a negative dimension or more than 2^40 "
-                                   "elements",
-                                   def.name, shape_str(declared->shape)));
+      throw Error(loc, fmt::format("{}: shape {} {}", def.name, shape_str(declared->shape),
+                                   shape_limit_reason(declared->shape)));
   }
 
   Attrs full = normalize_attrs(def, attrs, loc);
@@ -82,8 +103,8 @@ ValueId Graph::add(Op op, std::vector<ValueId> operands, const Attrs& attrs, Loc
                           "is {}",
                           type.str(), type.rank(), kMaxRank));
   if (!checked_num_elements(type.shape))
-    call.fail(
-        fmt::format("the result shape {} has more than 2^40 elements", shape_str(type.shape)));
+    call.fail(fmt::format("the result shape {} {}", shape_str(type.shape),
+                          shape_limit_reason(type.shape)));
   if (declared && !def.declares_type && *declared != type)
     call.fail(fmt::format("the written result type {} differs from the inferred type {}",
                           declared->str(), type.str()));
@@ -140,6 +161,20 @@ std::vector<ValueId> Graph::nodes_of(Op op) const {
   for (size_t i = 0; i < nodes_.size(); ++i)
     if (nodes_[i].op == op) r.push_back(static_cast<ValueId>(i));
   return r;
+}
+
+std::vector<bool> Graph::live_values() const {
+  std::vector<bool> live(nodes_.size(), false);
+  for (const Output& o : outputs_)
+    live[o.value] = true;
+  for (size_t v = nodes_.size(); v-- > 0;) {
+    const Node& n = nodes_[v];
+    if (n.op == Op::input || n.op == Op::variable || n.def().has_effect) live[v] = true;
+    if (live[v])
+      for (ValueId o : n.operands)
+        live[o] = true;
+  }
+  return live;
 }
 
 } // namespace sj

@@ -45,6 +45,10 @@ class Graph;
 /// How messages name a value: `'w'`, or `%7 (an unnamed add)`.
 std::string value_label(const Graph& graph, ValueId v);
 
+/// The most operands one node may have (a variadic concat): keeps a node's checks and messages
+/// small whatever the input.
+inline constexpr size_t kMaxOperands = size_t{1} << 16;
+
 class Graph {
 public:
   explicit Graph(std::string name = "main");
@@ -75,11 +79,48 @@ public:
   /// All nodes of one op, in order (e.g. every input or every variable).
   std::vector<ValueId> nodes_of(Op op) const;
 
+  /// While an AttributeTo on this graph is alive, the nodes added are attributed to its
+  /// location, and errors in adding them name its context (see AttributeTo).
+  const struct Attribution* attribution() const { return attribution_; }
+
+  /// Per value: whether a step computes it. The outputs, the effects (assigns), the inputs and
+  /// the variables are live, and so is every operand of a live value; the rest is dead code,
+  /// which neither engine evaluates (so a dead gather cannot fail).
+  std::vector<bool> live_values() const;
+
 private:
+  ValueId add_checked(Op op, std::vector<ValueId> operands, const Attrs& attrs, Location loc,
+                      std::string name, const TensorType* declared);
+
   std::string name_;
   std::vector<Node> nodes_;
   std::vector<Output> outputs_;
   std::unordered_map<std::string, ValueId> by_name_;
+  const struct Attribution* attribution_ = nullptr;
+  friend class AttributeTo;
+};
+
+/// What nodes added on behalf of another node are attributed to.
+struct Attribution {
+  Location loc;        // the user's line of the node they are made for
+  std::string context; // "the gradient of gather": prefixed to errors in adding them
+};
+
+/// Attributes every node added to `graph` during its lifetime to `loc`, the user's line, instead
+/// of the line of the code adding it: a gradient rule's nodes point at the forward op they
+/// differentiate (model.cpp:12), never at stepjit's own source. Errors thrown while adding them
+/// read `model.cpp:12: error: in the gradient of gather: ...`. Scopes nest; the innermost wins.
+class AttributeTo {
+public:
+  AttributeTo(Graph& graph, Location loc, std::string context);
+  ~AttributeTo();
+  AttributeTo(const AttributeTo&) = delete;
+  AttributeTo& operator=(const AttributeTo&) = delete;
+
+private:
+  Graph& graph_;
+  Attribution attribution_;
+  const Attribution* outer_;
 };
 
 } // namespace sj

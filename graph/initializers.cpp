@@ -1,5 +1,7 @@
 #include "graph/initializers.h"
 
+#include "graph/ops/kernel_util.h"
+
 #include <cmath>
 #include <numbers>
 
@@ -89,7 +91,7 @@ Tensor initial_value(const Node& v) {
   visit_dtype(t.dtype(), [&]<typename T>() {
     T* p = t.data<T>();
     for (int64_t i = 0; i < t.num_elements(); ++i)
-      p[i] = static_cast<T>(value(i));
+      p[i] = ops::convert<T>(value(i)); // as cast converts: saturating, never UB
   });
   return t;
 }

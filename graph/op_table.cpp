@@ -75,12 +75,17 @@ Attrs normalize_attrs(const OpDef& def, const Attrs& given, const Location& loc)
   return full;
 }
 
-std::string OpCall::signature() const {
+std::string op_signature(std::string_view op, std::span<const TensorType> types) {
+  // A message must stay readable (and small) whatever the operand count.
+  constexpr size_t kShown = 8;
   std::vector<std::string> parts;
-  for (const TensorType& t : types)
-    parts.push_back(t.str());
-  return fmt::format("{}({})", def.name, fmt::join(parts, ", "));
+  for (size_t i = 0; i < types.size() && i < kShown; ++i)
+    parts.push_back(types[i].str());
+  if (types.size() > kShown) parts.push_back(fmt::format("... {} more", types.size() - kShown));
+  return fmt::format("{}({})", op, fmt::join(parts, ", "));
 }
+
+std::string OpCall::signature() const { return op_signature(def.name, types); }
 
 void OpCall::fail(const std::string& message) const {
   throw Error(loc, fmt::format("{}: {}", signature(), message));
@@ -91,6 +96,18 @@ const TensorType& EvalCall::type() const { return node.type; }
 
 void EvalCall::fail(const std::string& message) const {
   throw Error(node.loc, fmt::format("{}: {}", node_label(node), message));
+}
+
+void EvalCall::fail_at_run_time(int64_t value, int64_t position) const {
+  sj::fail_at_run_time(graph, node, value, position);
+}
+
+void fail_at_run_time(const Graph& graph, const Node& node, int64_t value, int64_t position) {
+  const OpDef& def = node.def();
+  if (!def.explain)
+    internal_error(fmt::format("{} reported a run-time error but has no explain", def.name));
+  throw Error(node.loc, fmt::format("{}: {}; no variable was updated", node_label(node),
+                                    def.explain(graph, node, value, position)));
 }
 
 } // namespace sj

@@ -72,17 +72,26 @@ struct EvalCall {
 
   const Attrs& attrs() const;
   const TensorType& type() const;
-  /// Throws sj::Error at the node's location (e.g. an index out of range at run time).
+  /// Throws sj::Error at the node's location.
   [[noreturn]] void fail(const std::string& message) const;
+  /// The op's run-time error (OpDef::explain) for `value` at `position`.
+  [[noreturn]] void fail_at_run_time(int64_t value, int64_t position) const;
 };
 
 struct GradCall; // graph/gradient.h
+struct Work;     // graph/limits.h
 
 using InferFn = TensorType (*)(const OpCall&);
 using EvalFn = Tensor (*)(const EvalCall&);
 /// A gradient (vector-Jacobian product) rule: emits ordinary ops computing the gradient of each
 /// wanted operand from the gradient of the result (see graph/gradient.h).
 using GradFn = void (*)(GradCall&);
+/// What a node costs, for the resource limits (graph/limits.h).
+using WorkFn = Work (*)(const Graph&, const Node&);
+/// The cause of a run-time error of a node (an index out of range): the offending `value` at
+/// linear `position` of the operand it was read from. Both engines report it through
+/// fail_at_run_time, so the interpreter and compiled steps fail with the same message.
+using ExplainFn = std::string (*)(const Graph&, const Node&, int64_t value, int64_t position);
 
 /// One attribute of an op: its name, kind, default (nullopt: required) and, for names, the
 /// identifiers allowed.
@@ -117,13 +126,27 @@ struct OpDef {
   bool declares_type = false; // input/variable/constant: the result type is written
   bool has_effect = false;    // assign: kept even when its result is unused
   std::string_view summary = {};
-  bool can_fail = false; // may report a run-time error (an index out of range) in a step
+  /// Set when the op may report a run-time error in a step (an index out of range).
+  ExplainFn explain = nullptr;
+  WorkFn work = nullptr; // nullptr: default_work (graph/limits.h), the elements it visits
+
+  bool can_fail() const { return explain != nullptr; }
 };
+
+/// Throws the run-time error of `node` (an sj::Error at its line): `gather 'emb': index 7 at
+/// position [1] of the indices is out of range ...; no variable was updated`. When several
+/// nodes fail in one step, both engines report the first in graph order, and within it the
+/// first position.
+[[noreturn]] void fail_at_run_time(const Graph& graph, const Node& node, int64_t value,
+                                   int64_t position);
 
 const OpDef& op_def(Op op);
 inline std::string_view op_name(Op op) { return op_def(op).name; }
 /// The op with this text name, or nullptr.
 const OpDef* find_op(std::string_view name);
+
+/// `matmul(f32[32,100], f32[10,100])`: an op applied to operand types (the first few of many).
+std::string op_signature(std::string_view op, std::span<const TensorType> types);
 
 /// Checks `given` against the op's schema: unknown names, wrong kinds and bad choices are
 /// errors; missing attributes take their defaults; the result follows the schema's order.

@@ -76,6 +76,25 @@ public:
   }
   Location loc(const Token& t) const { return {file_, t.line, t.column}; }
 
+  /// Where the next token starts (nothing may be peeked): a lexer made with rewind() reads the
+  /// same tokens again. Constants are read before the type their elements take, so the parser
+  /// reads their tokens twice instead of storing them (a token is 32 bytes; an element 1 to 8).
+  struct Mark {
+    size_t pos;
+    uint32_t line, column;
+  };
+  Mark mark() const {
+    SJ_ASSERT(!peeked_);
+    return {pos_, line_, col_};
+  }
+  Lexer rewind(Mark m) const {
+    Lexer l(text_, file_);
+    l.pos_ = m.pos;
+    l.line_ = m.line;
+    l.col_ = m.column;
+    return l;
+  }
+
 private:
   [[noreturn]] void fail(const Token& at, const std::string& message) const {
     throw Error(loc(at), message);
@@ -230,14 +249,16 @@ std::string unknown_op_message(std::string_view name) {
 // shape from, so the tensor is built once the type is known.
 struct PendingTensor {
   std::string_view attr;
-  Token first; // the first token of the value, where count errors point
-  std::vector<Token> elements;
+  Token first;      // the first token of the value, where count errors point
+  Lexer::Mark mark; // where its tokens start, to read them again
+  int64_t count = 0;
   bool splat = true;
 };
 
 class Parser {
 public:
-  Parser(std::string_view text, const std::string& file) : lex_(text, file) {}
+  Parser(std::string_view text, const std::string& file, const ParseOptions& options)
+      : lex_(text, file), options_(options) {}
 
   Graph parse_graph() {
     skip_newlines();
@@ -318,6 +339,8 @@ private:
       do {
         Token v = lex_.next();
         if (v.kind != Tok::value) unexpected(v, "an operand ('%name')");
+        if (operands.size() == kMaxOperands)
+          fail(v, fmt::format("{} has more than {} operands", def->name, kMaxOperands));
         operands.push_back(resolve(v));
       } while (!list_end(')'));
     }
@@ -382,7 +405,7 @@ private:
       } while (!list_end(']'));
     }
     if (!checked_num_elements(shape))
-      fail(dt, fmt::format("the shape {} has more than 2^40 elements", shape_str(shape)));
+      fail(dt, fmt::format("the shape {} {}", shape_str(shape), shape_limit_reason(shape)));
     return {*dtype, std::move(shape)};
   }
 
@@ -458,13 +481,15 @@ private:
     internal_error("parse_attr_value: unhandled attribute kind");
   }
 
-  // number | '[' [ number (',' number)* ] ']': the tokens only; build_tensor reads them.
+  // number | '[' [ number (',' number)* ] ']': checks the tokens and counts the elements;
+  // build_tensor reads them again once the type is known.
   PendingTensor parse_tensor_literal(const AttrSpec& spec) {
-    PendingTensor p{.attr = spec.name, .first = lex_.peek(), .elements = {}, .splat = true};
+    Lexer::Mark mark = lex_.mark();
+    PendingTensor p{.attr = spec.name, .first = lex_.peek(), .mark = mark, .count = 0};
     auto element = [&] {
       Token e = lex_.next();
       if (e.kind != Tok::number && e.kind != Tok::ident) unexpected(e, "a number, true or false");
-      p.elements.push_back(e);
+      ++p.count;
     };
     if (!accept_punct('[')) {
       element();
@@ -478,27 +503,36 @@ private:
     return p;
   }
 
-  Tensor build_tensor(const PendingTensor& p, const TensorType& type) const {
+  Tensor build_tensor(const PendingTensor& p, const TensorType& type) {
     int64_t n = type.num_elements();
+    auto bytes = static_cast<int64_t>(type.byte_size());
     if (p.splat) {
-      int64_t bytes = n * static_cast<int64_t>(dtype_size(type.dtype));
-      if (bytes > kMaxSplatConstantBytes)
+      if (bytes > options_.max_splat_bytes)
         fail(p.first, fmt::format("a splat constant of type {} would take {} bytes, the most is "
                                   "{} (broadcast_to a smaller constant instead)",
-                                  type.str(), bytes, kMaxSplatConstantBytes));
-    } else if (static_cast<int64_t>(p.elements.size()) != n) {
-      fail(p.first,
-           fmt::format("the value has {} element{} but the type {} holds {}", p.elements.size(),
-                       p.elements.size() == 1 ? "" : "s", type.str(), n));
+                                  type.str(), bytes, options_.max_splat_bytes));
+    } else if (p.count != n) {
+      fail(p.first, fmt::format("the value has {} element{} but the type {} holds {}", p.count,
+                                p.count == 1 ? "" : "s", type.str(), n));
     }
+    constant_bytes_ += bytes;
+    if (constant_bytes_ > options_.max_constant_bytes)
+      fail(p.first, fmt::format("with this constant of type {}, the text's constants take {} "
+                                "bytes, the most is {} (ParseOptions::max_constant_bytes)",
+                                type.str(), constant_bytes_, options_.max_constant_bytes));
     Tensor t(type);
+    Lexer again = lex_.rewind(p.mark);
     visit_dtype(type.dtype, [&]<typename T>() {
       T* data = t.data<T>();
-      if (p.splat)
-        std::fill_n(data, n, parse_element<T>(p.elements[0]));
-      else
-        for (size_t i = 0; i < p.elements.size(); ++i)
-          data[i] = parse_element<T>(p.elements[i]);
+      if (p.splat) {
+        std::fill_n(data, n, parse_element<T>(again.next()));
+        return;
+      }
+      again.next(); // '['
+      for (int64_t i = 0; i < n; ++i) {
+        data[i] = parse_element<T>(again.next());
+        again.next(); // ',' or ']'
+      }
     });
     return t;
   }
@@ -563,6 +597,8 @@ private:
   };
 
   Lexer lex_;
+  ParseOptions options_;
+  int64_t constant_bytes_ = 0; // materialized so far
   // Keys view the text, which outlives the parser.
   std::unordered_map<std::string_view, Definition> values_; // label (without '%') -> value
   std::unordered_map<std::string_view, uint32_t> outputs_;  // output name -> its line
@@ -570,8 +606,8 @@ private:
 
 } // namespace
 
-Graph parse(std::string_view text, const std::string& filename) {
-  return Parser(text, filename).parse_graph();
+Graph parse(std::string_view text, const std::string& filename, const ParseOptions& options) {
+  return Parser(text, filename, options).parse_graph();
 }
 
 } // namespace sj

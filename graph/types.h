@@ -25,14 +25,27 @@ inline bool is_numeric(DType t) { return t != DType::boolean; }
 
 /// Shapes are static: rank 0 (a scalar) to kMaxRank, every dimension >= 0.
 inline constexpr int kMaxRank = 6;
-/// Upper bound on the element count of one tensor (2^40): keeps every byte count
-/// representable and rejects absurd shapes in untrusted text before anything is allocated.
+/// Upper bound on the element count of one tensor (2^40), and on the product of its dimensions
+/// with any 0 counted as 1 (its extent): keeps every byte count, stride and index representable
+/// and rejects absurd shapes in untrusted text before anything is allocated.
 inline constexpr int64_t kMaxElements = int64_t{1} << 40;
 
 using Shape = std::vector<int64_t>;
 
-/// The element count, or nullopt when a dimension is negative or the count exceeds kMaxElements.
+/// The element count, or nullopt when a dimension is negative or the shape's extent (the
+/// product of its dimensions, a 0 counted as 1) exceeds kMaxElements. So [0, 2^40, 2^40] is
+/// refused like [1, 2^40, 2^40]: its strides would overflow although it has no elements.
 std::optional<int64_t> checked_num_elements(const Shape& shape);
+/// Why checked_num_elements refuses `shape`, for messages: "has a negative dimension",
+/// "has more than 2^40 elements", or the same for its extent when a dimension is 0.
+std::string shape_limit_reason(const Shape& shape);
+
+/// Shape arithmetic: a + b and a * b of non-negative counts (dimensions, element counts, loop
+/// trip counts), or nullopt when the result exceeds `limit`; never overflows.
+std::optional<int64_t> checked_add(int64_t a, int64_t b, int64_t limit = kMaxElements);
+std::optional<int64_t> checked_mul(int64_t a, int64_t b, int64_t limit = kMaxElements);
+/// a * b of non-negative counts, saturating at INT64_MAX: for costs compared against limits.
+int64_t saturating_mul(int64_t a, int64_t b);
 /// The element count of a shape already known to be valid.
 int64_t num_elements(const Shape& shape);
 /// `[32,100]`.

@@ -147,6 +147,8 @@ std::vector<ValueId> differentiate(Graph& g, ValueId loss, const std::vector<Val
     }
     if (!any) continue;
     call.grads.resize(node.operands.size());
+    // The rule's nodes point at the user's line of the op they differentiate.
+    AttributeTo attribute(g, node.loc, fmt::format("the gradient of {}", node_label(node)));
     node.def().grad(call);
     for (size_t i = 0; i < node.operands.size(); ++i) {
       if (!call.wanted[i]) continue;

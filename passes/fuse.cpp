@@ -45,14 +45,26 @@ FusionPlan fuse(const Graph& g) {
   for (const Output& o : g.outputs())
     uses[o.value] += 2; // outputs are stored
 
-  FusionPlan plan{std::vector<bool>(n, false), std::vector<ValueId>(n), std::vector<bool>(n),
-                  std::vector<ValueId>(n), std::vector<ValueId>(n)};
+  FusionPlan plan;
+  plan.live = g.live_values();
+  plan.inlined.assign(n, false);
+  plan.root.resize(n);
+  plan.flat.assign(n, false);
+  plan.loop.resize(n);
+  plan.loop_end.resize(n);
+  // depth[v]: the longest chain of inlined values ending in v (0 for a stored value).
+  std::vector<int> depth(n, 0);
   for (ValueId v = 0; v < n; ++v) {
     const Node& node = g.node(v);
-    if (!has_element_rule(node) || uses[v] != 1) continue;
+    if (!plan.live[v] || !has_element_rule(node) || uses[v] != 1) continue;
     const Node& u = g.node(user[v]);
     bool same_shape = has_element_rule(u) && u.type.shape == node.type.shape;
+    int d = 1;
+    for (ValueId o : node.operands)
+      if (plan.inlined[o]) d = std::max(d, depth[o] + 1);
+    if (d > kMaxInlineDepth) continue; // stored: its users' chains start again here
     plan.inlined[v] = same_shape || u.def().fusion == Fusion::reduction;
+    if (plan.inlined[v]) depth[v] = d;
   }
   // Roots, from the last node back: an inlined value belongs to its user's group.
   for (ValueId v = static_cast<ValueId>(n); v-- > 0;)
@@ -81,7 +93,7 @@ FusionPlan fuse(const Graph& g) {
   for (ValueId v = 0; v < n; ++v) {
     plan.loop[v] = plan.loop_end[v] = v;
     const Node& node = g.node(v);
-    if (plan.inlined[v] || !emits_code(node)) continue;
+    if (plan.inlined[v] || !emits_code(node) || !plan.live[v]) continue;
     plan.flat[v] = flat_loop(g, plan.inlined, v);
     if (plan.flat[v] && open != kNone && g.type(open).shape == node.type.shape) {
       plan.loop[v] = open;
@@ -118,7 +130,7 @@ FusionPlan fuse(const Graph& g) {
       continue;
     ValueId first = kNone;
     for (ValueId u = c + 1; u < n && first == kNone; ++u)
-      for (ValueId o : g.node(u).operands)
+      for (ValueId o : plan.live[u] ? g.node(u).operands : std::vector<ValueId>{})
         if (o == c) {
           // A flat loop (group), or one elementwise value (which may broadcast other operands).
           ValueId root = plan.root[u];

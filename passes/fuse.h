@@ -12,6 +12,9 @@ namespace sj {
 /// its own loop. The other (materialized) values each get a buffer and a loop nest (or a whole-
 /// buffer routine); a chain of inlined values ending in one materialized value is one group.
 struct FusionPlan {
+  /// Graph::live_values: dead code (what no output or assign needs) gets no loop, no buffer and
+  /// no code, so it cannot fail or cost anything, as in the interpreter.
+  std::vector<bool> live;
   std::vector<bool> inlined;
   /// The materialized value whose loop computes v (v itself when v is materialized).
   std::vector<ValueId> root;
@@ -35,8 +38,11 @@ struct FusionPlan {
 /// Inlines a value when it has an element rule (elementwise math or an index map), exactly one
 /// use, is not an output, and its user either has an element rule over the same shape or is a
 /// reduction (which reads each element once): so an intermediate used once never reaches
-/// memory, and nothing is computed twice.
+/// memory, and nothing is computed twice. A chain of inlined values is at most
+/// kMaxInlineDepth deep (the next value is stored): the lowering computes an inlined value by
+/// recursing into its operands, so a 10^6-op chain compiles with a bounded stack.
 FusionPlan fuse(const Graph& graph);
+inline constexpr int kMaxInlineDepth = 64;
 
 /// Then consecutive flat elementwise values of one shape share one loop (an Adam update of one
 /// variable: its moments and its new value in one pass).

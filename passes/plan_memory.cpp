@@ -69,7 +69,7 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
   plan.buffers.resize(n);
   for (ValueId v = 0; v < n; ++v) {
     Buffer& b = plan.buffers[v];
-    b.storage = storage_of(g, v, fusion.inlined[v]);
+    b.storage = fusion.live[v] ? storage_of(g, v, fusion.inlined[v]) : Storage::none;
     b.bytes = static_cast<int64_t>(g.node(v).type.byte_size());
     // A loop group writes all its values during its one loop, which runs at its last member:
     // each is live over the whole group (from its first member, conservatively, to its last
@@ -81,9 +81,12 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
   std::vector<std::vector<ValueId>> readers(n);
   std::optional<ValueId> last_failing;
   for (ValueId v = 0; v < n; ++v) {
+    if (!fusion.live[v]) continue;
     for (ValueId o : g.node(v).operands)
       readers[o].push_back(v);
-    if (g.node(v).def().can_fail) last_failing = v;
+    // Where it may fail: in the loop that computes it (an inlined gather's is its user's).
+    if (g.node(v).def().can_fail())
+      last_failing = std::max(last_failing.value_or(0), fusion.loop_end[fusion.root[v]]);
   }
   std::vector<bool> is_output(n, false);
   for (const Output& o : g.outputs())
@@ -106,6 +109,7 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
   };
   for (ValueId v = 0; v < n; ++v) {
     const Node& node = g.node(v);
+    if (!fusion.live[v]) continue; // dead code reads nothing
     // A GEMM reads its operands until its epilogue loop is done.
     ValueId root = fusion.root[v], until = fusion.loop_end[fusion.epilogue[root]];
     for (ValueId o : node.operands)

@@ -156,17 +156,7 @@ private:
 Graph Sweep::run() {
   // Liveness: what the outputs and the effects need; inputs and variables are always kept (feeds
   // and checkpoints refer to them by name).
-  std::vector<bool> live(in_.size(), false);
-  for (const Output& o : in_.outputs())
-    live[o.value] = true;
-  for (ValueId v = 0; v < in_.size(); ++v) {
-    const Node& n = in_.node(v);
-    if (n.op == Op::input || n.op == Op::variable || n.def().has_effect) live[v] = true;
-  }
-  for (ValueId v = static_cast<ValueId>(in_.size()); v-- > 0;)
-    if (live[v])
-      for (ValueId o : in_.node(v).operands)
-        live[o] = true;
+  std::vector<bool> live = in_.live_values();
 
   std::vector<ValueId> map(in_.size(), ~ValueId{0});
   for (ValueId v = 0; v < in_.size(); ++v) {

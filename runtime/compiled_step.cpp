@@ -16,20 +16,23 @@
 
 namespace sj {
 
-namespace {
-
 using StepFn = void (*)(void* const*, void* const*, void* const*, char*, int64_t*, void*);
 
-// Compiled code by graph text: the same graph compiled twice in a process compiles once.
-struct Compiled {
+struct CompiledCode {
   std::shared_ptr<const Graph> graph;
   std::shared_ptr<JitCode> code;
   StepFn fn;
   int64_t arena_bytes, lower_bound_bytes;
 };
+
+namespace {
+
+// Compiled code by graph text: a graph compiled while a step of the same graph is alive reuses
+// its code. Weak references, so a process compiling many graphs (a search, a fuzzer) keeps only
+// the code its live steps run.
 std::mutex cache_mutex;
-std::map<std::string, std::shared_ptr<Compiled>>& cache() {
-  static std::map<std::string, std::shared_ptr<Compiled>> entries;
+std::map<std::string, std::weak_ptr<CompiledCode>>& cache() {
+  static std::map<std::string, std::weak_ptr<CompiledCode>> entries;
   return entries;
 }
 
@@ -40,7 +43,24 @@ std::string simplify_report(const SimplifyStats& stats) {
   return s;
 }
 
-std::shared_ptr<Compiled> build(const Graph& input, const CompileOptions& options) {
+// The step's memory: its arena, variables and constants, against the limit.
+void check_step_memory(const Graph& g, const Limits& limits, int64_t arena_bytes) {
+  int64_t total = arena_bytes, largest_bytes = -1;
+  ValueId largest = 0;
+  for (ValueId v = 0; v < g.size(); ++v) {
+    const Node& n = g.node(v);
+    if (n.op != Op::variable && n.op != Op::constant) continue;
+    auto bytes = int64_t(n.type.byte_size());
+    total += bytes; // at most 8 * 2^40 each, for fewer than 2^32 nodes: no overflow
+    if (bytes > largest_bytes) largest_bytes = bytes, largest = v;
+  }
+  if (g.size() > 0)
+    check_memory(g, limits, total,
+                 fmt::format("{} of scratch arena, plus the variables and constants", arena_bytes),
+                 largest);
+}
+
+std::shared_ptr<CompiledCode> build(const Graph& input, const CompileOptions& options) {
   auto add = [&](const char* stage, const char* file, std::string text) {
     if (options.stages) options.stages->push_back({stage, file, std::move(text)});
   };
@@ -52,6 +72,7 @@ std::shared_ptr<Compiled> build(const Graph& input, const CompileOptions& option
   add("fused", "04-fused.txt", print_fusion(*graph, fusion));
   MemoryPlan memory = plan_memory(*graph, fusion);
   add("memory", "05-memory.txt", print_memory(*graph, memory));
+  check_step_memory(*graph, options.limits, memory.arena_bytes); // before the costly part
   auto context = std::make_unique<llvm::LLVMContext>();
   auto module = lower_to_llvm(*graph, fusion, memory, *context);
   JitDumps dumps{.want = options.stages != nullptr};
@@ -62,8 +83,8 @@ std::shared_ptr<Compiled> build(const Graph& input, const CompileOptions& option
     add("asm", "08-step.s", std::move(dumps.assembly));
   }
   auto fn = reinterpret_cast<StepFn>(code->lookup(kStepFunction));
-  return std::make_shared<Compiled>(
-      Compiled{graph, code, fn, memory.arena_bytes, memory.lower_bound_bytes});
+  return std::make_shared<CompiledCode>(
+      CompiledCode{graph, code, fn, memory.arena_bytes, memory.lower_bound_bytes});
 }
 
 } // namespace
@@ -103,21 +124,28 @@ private:
 
 CompiledStep CompiledStep::compile(const Graph& graph, const CompileOptions& options) {
   auto start = std::chrono::steady_clock::now();
-  std::shared_ptr<Compiled> compiled;
+  check_work(graph, options.limits);
+  std::shared_ptr<CompiledCode> compiled;
   bool reused = false;
   std::string key = print(graph) + (options.simplify ? "" : "#nosimplify");
   if (!options.stages && options.use_cache) {
     std::lock_guard lock(cache_mutex);
     if (auto it = cache().find(key); it != cache().end()) {
-      compiled = it->second;
-      reused = true;
+      compiled = it->second.lock();
+      reused = compiled != nullptr;
     }
   }
   if (!compiled) {
     compiled = build(graph, options);
-    std::lock_guard lock(cache_mutex);
-    cache().emplace(key, compiled);
+    if (options.use_cache) {
+      std::lock_guard lock(cache_mutex);
+      std::erase_if(cache(), [](const auto& entry) { return entry.second.expired(); });
+      cache()[key] = compiled;
+    }
   }
+
+  // Again for code from the cache, which may have been compiled under other limits.
+  check_step_memory(*compiled->graph, options.limits, compiled->arena_bytes);
 
   std::shared_ptr<Variables> variables = options.share_variables;
   if (variables) {
@@ -135,7 +163,7 @@ CompiledStep CompiledStep::compile(const Graph& graph, const CompileOptions& opt
     variables = std::make_shared<Variables>(*compiled->graph);
   }
   CompiledStep step(compiled->graph, std::move(variables));
-  step.code_ = compiled->code;
+  step.code_ = compiled;
   step.fn_ = compiled->fn;
   step.pool_ = options.pool          ? options.pool
                : options.threads > 1 ? std::make_shared<ThreadPool>(options.threads)
@@ -145,7 +173,13 @@ CompiledStep CompiledStep::compile(const Graph& graph, const CompileOptions& opt
   step.arena_bytes_ = compiled->arena_bytes;
   step.arena_lower_bound_bytes_ = compiled->lower_bound_bytes;
   // The arena, 64-byte aligned inside a byte vector.
-  step.arena_storage_.resize(size_t(compiled->arena_bytes) + 64);
+  try {
+    step.arena_storage_.resize(size_t(compiled->arena_bytes) + 64);
+  } catch (const std::bad_alloc&) {
+    out_of_memory(graph.size() ? graph.node(0).loc : Location{},
+                  fmt::format("allocating the {}-byte scratch arena of graph '{}'",
+                              compiled->arena_bytes, graph.name()));
+  }
   auto base = reinterpret_cast<uintptr_t>(step.arena_storage_.data());
   step.arena_ = reinterpret_cast<char*>((base + 63) & ~uintptr_t(63));
   const Graph& g = *compiled->graph;
@@ -200,7 +234,7 @@ CompiledStep::run(const std::map<std::string, TensorView>& feeds) {
                                     input_names_[i], variable_names_[j]));
     }
   }
-  int64_t status[3] = {0, 0, 0};
+  int64_t status[kStatusWords] = {};
   {
     FloatMode mode(flush_denormals_);
     fn_(input_ptrs_.data(), variable_ptrs_.data(), output_ptrs_.data(), arena_, status,
@@ -211,24 +245,11 @@ CompiledStep::run(const std::map<std::string, TensorView>& feeds) {
 }
 
 void CompiledStep::report(const int64_t* status) const {
-  const Node& node = graph_->node(static_cast<ValueId>(status[1]));
-  switch (static_cast<StepError>(status[0])) {
-  case StepError::index_out_of_range: {
-    int64_t rows = graph_->type(node.operands[0]).shape[0];
-    throw Error(node.loc, fmt::format("{}: index {} is out of range for a table of {} rows "
-                                      "(valid: [0, {})); no variable was updated",
-                                      node_label(node), status[2], rows, rows));
-  }
-  case StepError::label_out_of_range: {
-    int64_t classes = graph_->type(node.operands[0]).shape.back();
-    throw Error(node.loc, fmt::format("{}: label {} is out of range for {} classes (valid: [0, "
-                                      "{})); no variable was updated",
-                                      node_label(node), status[2], classes, classes));
-  }
-  case StepError::none:
-    break;
-  }
-  internal_error(fmt::format("compiled step reported unknown status {}", status[0]));
+  auto v = static_cast<ValueId>(status[1]);
+  if (status[0] != 1 || v >= graph_->size())
+    internal_error(
+        fmt::format("compiled step reported unknown status {} for node {}", status[0], status[1]));
+  fail_at_run_time(*graph_, graph_->node(v), status[2], status[3]);
 }
 
 } // namespace sj

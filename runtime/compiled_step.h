@@ -13,6 +13,7 @@
 #pragma once
 
 #include "graph/graph.h"
+#include "graph/limits.h"
 #include "graph/tensor.h"
 #include "runtime/tensor_view.h"
 #include "runtime/variables.h"
@@ -25,7 +26,7 @@
 
 namespace sj {
 
-class JitCode;
+struct CompiledCode; // the code of a graph, shared by its steps and the cache
 class ThreadPool;
 
 /// One stage of a compilation as text, for dumps: `03-simplified.sj`, ..., `08-step.s`.
@@ -37,7 +38,7 @@ struct StageText {
 
 struct CompileOptions {
   bool simplify = true;  ///< run passes/simplify first
-  bool use_cache = true; ///< reuse code compiled earlier for the same graph
+  bool use_cache = true; ///< reuse the code of a live step compiled from the same graph
   /// Run on these variables instead of fresh ones: e.g. an inference graph (`predict`) sharing
   /// the trained variables of a training step, without copying. Every variable of the graph
   /// must exist there with the same type.
@@ -55,13 +56,16 @@ struct CompileOptions {
   /// model trained long on one batch sink into that range. The caller's mode is restored after
   /// each step. False gives IEEE gradual underflow, as the interpreter computes.
   bool flush_denormals = true;
+  /// The work and memory the graph may demand (graph/limits.h): a graph over them is refused
+  /// at compile time with an sj::Error at the op, as the interpreter refuses it.
+  Limits limits = {};
 };
 
 class CompiledStep {
 public:
   /// Runs the pipeline (simplify, fuse, plan_memory, lower_to_llvm, O2, JIT) on `graph`.
-  /// Variables start from their initializers. The same graph compiled again in this process
-  /// reuses the native code.
+  /// Variables start from their initializers. The same graph compiled again while a step of it
+  /// is alive reuses its native code.
   static CompiledStep compile(const Graph& graph, const CompileOptions& options = {});
 
   /// Checks every feed's name, dtype and shape (sj::Error, nothing run or written, on a
@@ -101,7 +105,7 @@ private:
 
   std::shared_ptr<const Graph> graph_; // the compiled (simplified) graph
   std::shared_ptr<Variables> variables_;
-  std::shared_ptr<JitCode> code_;
+  std::shared_ptr<const CompiledCode> code_;
   void (*fn_)(void* const*, void* const*, void* const*, char*, int64_t*, void*) = nullptr;
   std::shared_ptr<ThreadPool> pool_;
   bool flush_denormals_ = true;

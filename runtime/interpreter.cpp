@@ -42,7 +42,52 @@ private:
 
 } // namespace
 
-Interpreter::Interpreter(Graph graph) : graph_(std::move(graph)), variables_(graph_) {}
+namespace {
+
+// Per value: the last live node that reads it; the graph's size for outputs (kept to the end).
+std::vector<ValueId> last_uses(const Graph& g, const std::vector<bool>& live) {
+  std::vector<ValueId> last(g.size());
+  for (ValueId v = 0; v < g.size(); ++v) {
+    last[v] = v;
+    if (live[v])
+      for (ValueId o : g.node(v).operands)
+        last[o] = v;
+  }
+  for (const Output& o : g.outputs())
+    last[o.value] = static_cast<ValueId>(g.size());
+  return last;
+}
+
+// The limits, checked before the variables are allocated: the work of every live node, then
+// the memory this interpreter needs: the variables' storage, plus every value from its node to
+// its last use (sources for the whole step).
+const Graph& checked(const Graph& g, const std::vector<bool>& live,
+                     const std::vector<ValueId>& last_use, const Limits& limits) {
+  check_work(g, limits);
+  std::vector<int64_t> freed(g.size() + 1, 0); // bytes released after each node
+  int64_t held = 0, peak = 0;
+  ValueId largest = 0;
+  for (ValueId v = 0; v < g.size(); ++v) {
+    if (!live[v]) continue;
+    const Node& n = g.node(v);
+    auto bytes = int64_t(n.type.byte_size());
+    if (bytes > int64_t(g.type(largest).byte_size())) largest = v;
+    held += n.op == Op::variable ? 2 * bytes : bytes; // its storage, and the step's copy
+    peak = std::max(peak, held);
+    bool source = n.op == Op::variable || n.op == Op::constant || n.op == Op::input;
+    if (!source) freed[last_use[v]] += bytes;
+    held -= freed[v];
+  }
+  if (g.size() > 0)
+    check_memory(g, limits, peak, "the interpreter's values at the busiest node", largest);
+  return g;
+}
+
+} // namespace
+
+Interpreter::Interpreter(Graph graph, const Limits& limits)
+    : graph_(std::move(graph)), live_(graph_.live_values()), last_use_(last_uses(graph_, live_)),
+      variables_(checked(graph_, live_, last_use_, limits)) {}
 
 std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tensor>& feeds) {
   check_feeds(graph_, feeds);
@@ -52,6 +97,7 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
   const Node* current = nullptr;
   try {
     for (ValueId id = 0; id < graph_.size(); ++id) {
+      if (!live_[id]) continue;
       const Node& node = graph_.node(id);
       current = &node;
       const OpDef& def = node.def();
@@ -65,6 +111,8 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
       if (values[id].type() != node.type)
         internal_error(fmt::format("the {} kernel returned {} for a node of type {}", def.name,
                                    values[id].type().str(), node.type.str()));
+      for (ValueId operand : node.operands)
+        if (last_use_[operand] == id) values[operand] = Tensor();
     }
     current = nullptr;
     for (const Output& o : graph_.outputs())

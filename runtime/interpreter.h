@@ -3,12 +3,14 @@
 //
 // Step semantics: every read of a variable in one run() sees its value from before the run;
 // the assigns take effect together when the run ends (so the order of nodes never matters).
+// Dead code (what no output or assign needs) is not evaluated, as in compiled steps.
 //
 // Numerics (graph/ops/kernel_util.h): float ops are computed in double and rounded once to the
 // dtype, sums are compensated, integer arithmetic wraps modulo 2^bits.
 #pragma once
 
 #include "graph/graph.h"
+#include "graph/limits.h"
 #include "graph/tensor.h"
 #include "runtime/variables.h"
 
@@ -21,7 +23,10 @@ namespace sj {
 class Interpreter {
 public:
   /// Takes a copy of the graph and initializes every variable from its `init` attributes.
-  explicit Interpreter(Graph graph);
+  /// Refuses (sj::Error at the op) a graph over `limits` (graph/limits.h): the same work limits
+  /// compiled steps check, and memory against this interpreter's own need (the variables, and
+  /// the most values it holds at once: each is freed after its last use).
+  explicit Interpreter(Graph graph, const Limits& limits = {});
 
   /// Runs one step: checks that `feeds` holds exactly the graph's inputs with their declared
   /// dtypes and shapes (sj::Error naming the input, expected and given types otherwise; nothing
@@ -40,7 +45,9 @@ public:
 
 private:
   Graph graph_;
-  Variables variables_; // after graph_: initialized from it
+  std::vector<bool> live_;        // per value: computed by a step (dead code is skipped)
+  std::vector<ValueId> last_use_; // per value: the last node reading it (freed after it)
+  Variables variables_;           // after graph_: initialized from it
 };
 
 } // namespace sj

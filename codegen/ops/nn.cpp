@@ -1,5 +1,6 @@
 // Lowering of the neural-network ops: softmax and log_softmax (three passes over each row,
-// subtracting the maximum), the fused cross-entropy, and the index maps one_hot and gather.
+// subtracting the maximum), the fused cross-entropy, the index maps one_hot and gather, and
+// scatter_add.
 #include "codegen/lowerer.h"
 
 namespace sj::codegen {
@@ -107,7 +108,7 @@ void lower_softmax_cross_entropy(const LowerCall& c) {
     Index li = Index::dims(labels, ld);
     V label = b.CreateSExt(c.operand_at(1, li), b.getInt64Ty());
     V bad = b.CreateOr(b.CreateICmpSLT(label, c.i64(0)), b.CreateICmpSGE(label, c.i64(classes)));
-    c.error_if(bad, int64_t(StepError::label_out_of_range), label);
+    c.error_if(bad, label, li.linear(b));
     V safe = b.CreateSelect(bad, c.i64(0), label);
     Index xi = at(safe);
     V picked = b.CreateFPExt(c.operand_at(0, xi), dt);
@@ -131,22 +132,75 @@ V lower_one_hot(const ElementCall& c) {
   return is_float(c.dtype()) ? b.CreateUIToFP(hit, t) : b.CreateZExt(hit, t);
 }
 
+// Whether `index` is outside [0, rows).
+V out_of_range(llvm::IRBuilder<>& b, V index, int64_t rows) {
+  return b.CreateOr(b.CreateICmpSLT(index, b.getInt64(0)),
+                    b.CreateICmpSGE(index, b.getInt64(rows)));
+}
+
+// Every index of operand 1 against `rows`, in order (the first bad one is reported).
+void check_indices(const LowerCall& c, int64_t rows) {
+  auto& b = c.b();
+  const Shape& indices = c.lowerer.graph().type(c.node.operands[1]).shape;
+  c.loop(num_elements(indices), [&](V i) {
+    Index at = Index::flat(indices, i);
+    V index = b.CreateSExt(c.operand_at(1, at), b.getInt64Ty());
+    c.error_if(out_of_range(b, index, rows), index, i);
+  });
+}
+
+void check_gather(const LowerCall& c) {
+  check_indices(c, c.lowerer.graph().type(c.node.operands[0]).shape[0]);
+}
+
+// The indices were checked before this loop (check_gather); a bad one reads row 0 (the step
+// fails anyway), and a table without rows is read nowhere.
 V lower_gather(const ElementCall& c) {
   auto& b = c.b();
   const Graph& g = c.lowerer.graph();
   const Shape& table = g.type(c.node.operands[0]).shape;
   const Shape& indices = g.type(c.node.operands[1]).shape;
+  if (table[0] == 0) return llvm::Constant::getNullValue(c.type(c.dtype()));
   const auto& d = c.index.dims(b);
   std::vector<V> id(d.begin(), d.begin() + indices.size());
   Index ii = Index::dims(indices, id);
   V row = b.CreateSExt(c.operand_at(1, ii), b.getInt64Ty());
-  V bad =
-      b.CreateOr(b.CreateICmpSLT(row, b.getInt64(0)), b.CreateICmpSGE(row, b.getInt64(table[0])));
-  c.error_if(bad, int64_t(StepError::index_out_of_range), row);
-  std::vector<V> td{b.CreateSelect(bad, b.getInt64(0), row)};
+  std::vector<V> td{b.CreateSelect(out_of_range(b, row, table[0]), b.getInt64(0), row)};
   td.insert(td.end(), d.begin() + indices.size(), d.end());
   Index ti = Index::dims(table, td);
   return c.operand_at(0, ti);
+}
+
+// A zero table, then row i of the updates added to row indices[i], in index order (so the sum
+// is the same for any thread count).
+void lower_scatter_add(const LowerCall& c) {
+  Lowerer& L = c.lowerer;
+  auto& b = c.b();
+  const Shape& out = c.node.type.shape;
+  const Shape& updates = L.graph().type(c.node.operands[0]).shape;
+  const Shape& indices = L.graph().type(c.node.operands[1]).shape;
+  int64_t rows = out[0], row = out[0] == 0 ? 0 : num_elements(out) / out[0];
+  auto align = llvm::MaybeAlign(dtype_size(c.node.type.dtype));
+  b.CreateMemSet(c.result(), b.getInt8(0), c.i64(int64_t(c.node.type.byte_size())), align);
+  check_indices(c, rows);
+  if (row == 0) return;
+  c.loop(num_elements(indices), [&](V i) {
+    Index at = Index::flat(indices, i);
+    V index = b.CreateSExt(c.operand_at(1, at), b.getInt64Ty());
+    V bad = out_of_range(b, index, rows);
+    // A bad row adds nothing (the step fails); the check above recorded it.
+    V base = b.CreateMul(b.CreateSelect(bad, c.i64(0), index), c.i64(row));
+    c.loop(b.CreateSelect(bad, c.i64(0), c.i64(row)), [&](V k) {
+      Index from = Index::flat(updates, b.CreateAdd(b.CreateMul(i, c.i64(row)), k));
+      V to = b.CreateAdd(base, k);
+      llvm::Type* t = L.mem_type(c.node.type.dtype);
+      V ptr = b.CreateInBoundsGEP(t, c.result(), to);
+      V sum = b.CreateAlignedLoad(t, ptr, llvm::Align(dtype_size(c.node.type.dtype)));
+      V x = c.operand_at(0, from);
+      sum = t->isFloatingPointTy() ? b.CreateFAdd(sum, x) : b.CreateAdd(sum, x);
+      b.CreateAlignedStore(sum, ptr, llvm::Align(dtype_size(c.node.type.dtype)));
+    });
+  });
 }
 
 } // namespace
@@ -155,6 +209,7 @@ extern const Lowering softmax_lowering{.lower = lower_softmax};
 extern const Lowering log_softmax_lowering{.lower = lower_log_softmax};
 extern const Lowering softmax_cross_entropy_lowering{.lower = lower_softmax_cross_entropy};
 extern const Lowering one_hot_lowering{.element = lower_one_hot};
-extern const Lowering gather_lowering{.element = lower_gather};
+extern const Lowering gather_lowering{.element = lower_gather, .check = check_gather};
+extern const Lowering scatter_add_lowering{.lower = lower_scatter_add};
 
 } // namespace sj::codegen

@@ -170,9 +170,10 @@ Tensor copy_elements(const Tensor& x, const TensorType& type, const IndexMap& ma
 
 /// The rows of `shape` along `axis`: calls f(first, stride) for each of the
 /// prod(shape[:axis]) * prod(shape[axis+1:]) rows of shape[axis] elements, where element k of a
-/// row is at first + k * stride.
+/// row is at first + k * stride. A shape without elements has no rows (not 2^40 empty ones).
 template <typename F>
 void for_each_row(const Shape& shape, int axis, F f) {
+  if (num_elements(shape) == 0) return;
   int64_t outer = 1, inner = 1;
   for (int d = 0; d < axis; ++d)
     outer *= shape[d];

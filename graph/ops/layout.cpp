@@ -69,7 +69,9 @@ TensorType infer_concat(const OpCall& c) {
       c.fail(fmt::format("operand {} has shape {}, which differs from the first operand's {} "
                          "outside axis {}",
                          i, shape_str(t.shape), shape_str(first.shape), axis));
-    out[axis] += t.shape[axis];
+    auto sum = checked_add(out[axis], t.shape[axis]);
+    if (!sum) c.fail(fmt::format("the operands' dimensions {} add up to more than 2^40", axis));
+    out[axis] = *sum;
   }
   return {first.dtype, out};
 }

@@ -1,5 +1,6 @@
 // Matrix multiplication: 2-D, and batched with NumPy-broadcast batch dimensions.
 #include "graph/gradient.h"
+#include "graph/limits.h"
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
@@ -106,6 +107,13 @@ void grad_matmul(GradCall& c) {
   }
 }
 
+// Every result element is a dot product of the inner dimension: batch x M x N x K.
+Work work_matmul(const Graph& g, const Node& n) {
+  const Shape& a = g.type(n.operands[0]).shape;
+  int64_t k = n.attrs.flag("transpose_a") ? a[a.size() - 2] : a.back();
+  return {default_work(g, n).elements, saturating_mul(n.type.num_elements(), k)};
+}
+
 } // namespace
 
 extern const OpDef matmul_def = {
@@ -117,6 +125,7 @@ extern const OpDef matmul_def = {
     .infer = infer_matmul,
     .eval = eval_matmul,
     .grad = grad_matmul,
-    .summary = "[..., m, k] x [..., k, n] -> [..., m, n]; batch dimensions broadcast"};
+    .summary = "[..., m, k] x [..., k, n] -> [..., m, n]; batch dimensions broadcast",
+    .work = work_matmul};
 
 } // namespace sj

@@ -1,4 +1,4 @@
-// Neural-network ops: softmax, log_softmax, softmax cross-entropy, one_hot, gather.
+// Neural-network ops: softmax, log_softmax, softmax cross-entropy, one_hot, gather, scatter_add.
 #include "graph/gradient.h"
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
@@ -41,6 +41,23 @@ TensorType infer_one_hot(const OpCall& c) {
   Shape out = c.types[0].shape;
   out.push_back(depth);
   return {c.attrs.dtype("dtype"), out};
+}
+
+TensorType infer_scatter_add(const OpCall& c) {
+  require_numeric(c, 0);
+  require_int(c, 1);
+  const Shape& updates = c.types[0].shape;
+  const Shape& indices = c.types[1].shape;
+  int64_t rows = c.attrs.integer("rows");
+  if (rows < 0) c.fail(fmt::format("rows = {} must be 0 or more", rows));
+  if (updates.size() < indices.size() ||
+      !std::equal(indices.begin(), indices.end(), updates.begin()))
+    c.fail(fmt::format("updates must hold one row per index: their shape must start with the "
+                       "indices' shape {}, got {}",
+                       shape_str(indices), shape_str(updates)));
+  Shape out{rows};
+  out.insert(out.end(), updates.begin() + int64_t(indices.size()), updates.end());
+  return {c.types[0].dtype, out};
 }
 
 TensorType infer_gather(const OpCall& c) {
@@ -100,6 +117,28 @@ Tensor eval_log_softmax(const EvalCall& c) {
   return map_rows(c, [](double x, const RowStats& s) { return (x - s.max) - std::log(s.sum_exp); });
 }
 
+std::string explain_label(const Graph& g, const Node& n, int64_t label, int64_t position) {
+  const Shape& labels = g.type(n.operands[1]).shape;
+  int64_t classes = g.type(n.operands[0]).shape.back();
+  return fmt::format("label {} at position {} of the labels is out of range: the logits have {} "
+                     "classes, so labels must be in [0, {})",
+                     label, position_str(labels, position), classes, classes);
+}
+
+// An index of gather or scatter_add (operand 1) outside [0, rows).
+std::string explain_index(int64_t index, const Shape& indices, int64_t position, int64_t rows) {
+  return fmt::format("index {} at position {} of the indices is out of range for a table of {} "
+                     "rows (valid: [0, {}))",
+                     index, position_str(indices, position), rows, rows);
+}
+std::string explain_gather(const Graph& g, const Node& n, int64_t index, int64_t position) {
+  return explain_index(index, g.type(n.operands[1]).shape, position,
+                       g.type(n.operands[0]).shape[0]);
+}
+std::string explain_scatter_add(const Graph& g, const Node& n, int64_t index, int64_t position) {
+  return explain_index(index, g.type(n.operands[1]).shape, position, n.type.shape[0]);
+}
+
 Tensor eval_softmax_cross_entropy(const EvalCall& c) {
   const Tensor& logits = *c.args[0];
   const Tensor& labels = *c.args[1];
@@ -108,10 +147,7 @@ Tensor eval_softmax_cross_entropy(const EvalCall& c) {
     Sum loss;
     for (int64_t r = 0; r < labels.num_elements(); ++r) {
       int64_t label = labels.as_int64(r);
-      if (label < 0 || label >= classes)
-        c.fail(fmt::format("label {} at position {} of the labels is out of range: the logits "
-                           "have {} classes, so labels must be in [0, {})",
-                           label, position_str(labels.shape(), r), classes, classes));
+      if (label < 0 || label >= classes) c.fail_at_run_time(label, r);
       const T* row = logits.data<T>() + r * classes;
       RowStats stats = row_stats(row, classes, 1);
       loss.add(std::log(stats.sum_exp) - (double(row[label]) - stats.max));
@@ -133,21 +169,55 @@ Tensor eval_one_hot(const EvalCall& c) {
   return out;
 }
 
+// Every index must be in [0, rows), even when the rows are empty and nothing is read.
+void check_indices(const EvalCall& c, const Tensor& indices, int64_t rows) {
+  for (int64_t i = 0; i < indices.num_elements(); ++i) {
+    int64_t index = indices.as_int64(i);
+    if (index < 0 || index >= rows) c.fail_at_run_time(index, i);
+  }
+}
+
+// The elements of one row: the product of the dimensions after the first.
+int64_t row_size(const Shape& shape) { return num_elements(Shape(shape.begin() + 1, shape.end())); }
+
 Tensor eval_gather(const EvalCall& c) {
   const Tensor& table = *c.args[0];
   const Tensor& indices = *c.args[1];
-  int64_t rows = table.shape()[0];
-  int64_t row_size = rows == 0 ? 0 : table.num_elements() / rows;
+  check_indices(c, indices, table.shape()[0]);
+  int64_t row = row_size(table.shape());
   Tensor out(c.type());
-  for (int64_t i = 0; i < indices.num_elements(); ++i) {
-    int64_t index = indices.as_int64(i);
-    if (index < 0 || index >= rows)
-      c.fail(fmt::format("index {} at position {} of the indices is out of range for a table of "
-                         "{} rows (valid: [0, {}))",
-                         index, position_str(indices.shape(), i), rows, rows));
-    for (int64_t k = 0; k < row_size; ++k)
-      copy_element(out, i * row_size + k, table, index * row_size + k);
-  }
+  for (int64_t i = 0; i < indices.num_elements(); ++i)
+    for (int64_t k = 0; k < row; ++k)
+      copy_element(out, i * row + k, table, indices.as_int64(i) * row + k);
+  return out;
+}
+
+// Row i of the updates is added to row indices[i] of a zero table, in index order; floats sum
+// in double with compensation (kernel_util.h) and round once, integers wrap.
+Tensor eval_scatter_add(const EvalCall& c) {
+  const Tensor& updates = *c.args[0];
+  const Tensor& indices = *c.args[1];
+  check_indices(c, indices, c.type().shape[0]);
+  int64_t row = row_size(c.type().shape);
+  Tensor out(c.type());
+  visit_numeric(out.dtype(), [&]<typename T>() {
+    std::vector<std::conditional_t<std::is_floating_point_v<T>, Sum, Arith<T>>> acc(
+        size_t(out.num_elements()));
+    for (int64_t i = 0; i < indices.num_elements(); ++i)
+      for (int64_t k = 0; k < row; ++k) {
+        auto& a = acc[size_t(indices.as_int64(i) * row + k)];
+        if constexpr (std::is_floating_point_v<T>)
+          a.add(double(updates.data<T>()[i * row + k]));
+        else
+          a += Arith<T>(updates.data<T>()[i * row + k]);
+      }
+    for (size_t j = 0; j < acc.size(); ++j) {
+      if constexpr (std::is_floating_point_v<T>)
+        out.data<T>()[j] = static_cast<T>(acc[j].value());
+      else
+        out.data<T>()[j] = static_cast<T>(acc[j]);
+    }
+  });
   return out;
 }
 
@@ -172,15 +242,13 @@ void grad_softmax_cross_entropy(GradCall& c) {
   c.set(0, (softmax(logits) - target) * (c.g / rows));
 }
 void grad_gather(GradCall& c) {
-  // Scatter-add of g's rows into the table's shape, as one matmul with the one-hot indices:
-  // repeated indices accumulate. [n, V]^T x [n, D] -> [V, D].
-  Value table = c.x[0];
-  int64_t rows = table.shape()[0];
-  int64_t n = c.x[1].type().num_elements();
-  int64_t row_size = table.type().num_elements() / std::max<int64_t>(rows, 1);
-  Value hot = reshape(one_hot(c.x[1], rows, table.dtype()), {n, rows});
-  Value dt = matmul(hot, reshape(c.g, {n, row_size}), {.transpose_a = true});
-  c.set(0, reshaped(dt, table.shape()));
+  // g's rows added into a zero table at their indices (repeated indices accumulate): O(ids x
+  // row) work, never a one-hot product over the table's rows.
+  c.set(0, scatter_add(c.g, c.x[1], c.x[0].shape()[0]));
+}
+void grad_scatter_add(GradCall& c) {
+  // Each update went to one row: its gradient is that row of g.
+  c.set(0, gather(c.g, c.x[1]));
 }
 
 } // namespace
@@ -216,7 +284,7 @@ extern const OpDef softmax_cross_entropy_def = {
     .grad = grad_softmax_cross_entropy,
     .summary = "mean over rows of -log_softmax(logits)[label]; labels out of [0, classes) are "
                "an error at run time",
-    .can_fail = true};
+    .explain = explain_label};
 
 extern const OpDef one_hot_def = {
     .op = Op::one_hot,
@@ -240,6 +308,19 @@ extern const OpDef gather_def = {
     .grad = grad_gather,
     .fusion = Fusion::index_map,
     .summary = "rows of `table` by index (embedding lookup); out-of-range is a run-time error",
-    .can_fail = true};
+    .explain = explain_gather};
+
+extern const OpDef scatter_add_def = {
+    .op = Op::scatter_add,
+    .name = "scatter_add",
+    .num_operands = 2,
+    .operand_names = {"updates", "indices"},
+    .attrs = {{"rows", AttrKind::integer, std::nullopt}},
+    .infer = infer_scatter_add,
+    .eval = eval_scatter_add,
+    .grad = grad_scatter_add,
+    .summary = "a zero [rows, ...] table with row i of `updates` added at row indices[i] (the "
+               "gradient of gather); out-of-range is a run-time error",
+    .explain = explain_scatter_add};
 
 } // namespace sj

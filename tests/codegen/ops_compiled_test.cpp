@@ -1090,6 +1090,43 @@ const std::map<Op, std::vector<Case>>& op_cases() {
             }}});
     }
     m[Op::gather] = gather_cases;
+    // Rows with several updates are sums: the compiled step adds in the dtype, in index order.
+    std::vector<Case> scatter_cases;
+    for (DType index : {i32, i64}) {
+      std::string s = std::string("_") + std::string(dtype_name(index));
+      auto idx = [index](C& c, Shape shape, int64_t rows) {
+        return c.in("i", shape, Dist::ints(0, rows - 1), index);
+      };
+      scatter_cases.insert(
+          scatter_cases.end(),
+          {{"repeated_indices" + s, kNumeric,
+            [=](C& c) {
+              c.out("y",
+                    scatter_add(c.in("u", {6, 3}), c.ints("i", {6}, {1, 3, 1, 0, 4, 4}, index), 5),
+                    Tol::accumulate);
+            }},
+           {"indices_2d_vector_rows" + s, kNumeric,
+            [=](C& c) {
+              c.out("y", scatter_add(c.in("u", {2, 3}), idx(c, {2, 3}, 4), 4), Tol::accumulate);
+            }},
+           {"rank0_index_wide_rows" + s, kNumeric,
+            [=](C& c) { c.out("y", scatter_add(c.in("u", {37}), idx(c, {}, 3), 3)); }},
+           {"empty_rows" + s, kNumeric,
+            [=](C& c) {
+              c.out("y", scatter_add(c.in("u", {4, 0}), idx(c, {4}, 3), 3));
+            }},
+           {"fused_updates_and_indices" + s, kFloat,
+            [=](C& c) {
+              Value i = abs(c.in("i", {17}, Dist::ints(-8, 8), index));
+              c.out("y", scatter_add(exp(tanh(c.in("u", {17, 2}))), i, 9), Tol::elementwise);
+            }},
+           {"materialized_updates" + s, kNumeric, [=](C& c) {
+              Value u = any_chain(c.in("u", {6, 5}));
+              c.out("y", scatter_add(u, idx(c, {6}, 3), 3), Tol::accumulate);
+              c.out("u", reuse(u));
+            }}});
+    }
+    m[Op::scatter_add] = scatter_cases;
 
     // ---- random numbers: the same integer hash in IR, so exact
     auto counter_in = [](C& c, int64_t lo, int64_t hi) {

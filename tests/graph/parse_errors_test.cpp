@@ -244,8 +244,10 @@ TEST(ParseErrors, AbsurdShapes) {
                          {"more than 2^40 elements"}));
   EXPECT_TRUE(
       fails_here(body("  %x = input : f32[$" + std::string(20000, '1') + "]\n"), {"out of range"}));
-  // A zero dimension makes any other dimension harmless.
-  EXPECT_NO_THROW(parse(body("  %x = input : f32[0,9223372036854775807]\n")));
+  // A zero dimension does not excuse the others: strides must stay representable too.
+  EXPECT_TRUE(fails_here(body("  %x = input : $f32[0,9223372036854775807]\n"),
+                         {"has no elements, but its other dimensions multiply to more than 2^40"}));
+  EXPECT_NO_THROW(parse(body("  %x = input : f32[0,1099511627776]\n")));
 }
 
 TEST(ParseErrors, RankAboveSix) {

@@ -99,6 +99,8 @@ const std::map<Op, std::string>& op_snippets() {
                       "f64[4,5]\n"},
         {Op::gather, "  %table = input : f32[10,3]\n  %i = input : i32[2,2]\n"
                      "  %0 = gather(%table, %i) : f32[2,2,3]\n"},
+        {Op::scatter_add, "  %u = input : f32[2,2,3]\n  %i = input : i32[2,2]\n"
+                          "  %0 = scatter_add(%u, %i) {rows = 10} : f32[10,3]\n"},
         {Op::random_uniform, "  %c = input : i64[]\n"
                              "  %0 = random_uniform(%c) {shape = [2, 3], seed = 7, dtype = f64} : "
                              "f64[2,3]\n"},

@@ -3,6 +3,7 @@
 // order by differentiating the gradient graph again). Also fan-out, the non-differentiable ops,
 // and unconnected values. Numerics and tolerances: tests/passes/gradient_check_util.h.
 #include "tests/passes/gradient_check_util.h"
+#include "tests/support/golden.h"
 
 #include <algorithm>
 #include <functional>
@@ -287,6 +288,18 @@ const std::map<Op, std::vector<Case>>& op_cases() {
                  return gather(c.uniform("table", {4, 2, 3}, -2, 2),
                                c.indices("idx", {2, 3}, {2, 0, 2, 2, 1, 0}, DType::i32));
                })}},
+      // Each update reaches one row; rows with several updates sum them.
+      {Op::scatter_add,
+       {custom("repeated_indices",
+               [](C& c) {
+                 return scatter_add(c.uniform("updates", {6, 3}, -2, 2),
+                                    c.indices("idx", {6}, {1, 3, 1, 0, 3, 3}), 5);
+               }),
+        custom("2d_indices_vector_rows",
+               [](C& c) {
+                 return scatter_add(c.uniform("updates", {2, 3}, -2, 2),
+                                    c.indices("idx", {2, 3}, {2, 0, 2, 2, 1, 0}, DType::i32), 4);
+               })}},
   };
   return cases;
 }
@@ -375,6 +388,26 @@ TEST_P(SecondOrder, MatchesCentralDifferencesOfTheGradient) {
 
 INSTANTIATE_TEST_SUITE_P(Ops, SecondOrder, testing::ValuesIn(all_cases(/*second_order=*/true)),
                          case_name);
+
+// ---- the gradient graphs, as a golden file --------------------------------------------------
+
+// Every case's gradient graph, printed, must be what the golden file holds: the rules must
+// build the same graph under every compiler (no rule may depend on the order in which C++
+// evaluates function arguments) and change only on purpose.
+TEST(GradientGraphs, MatchTheGoldenFile) {
+  std::string all;
+  for (const CaseRef& ref : all_cases()) {
+    GradCheck c(seed_of(ref.name()));
+    Value y = build_case(c, ref);
+    Value weights = c.weights(y.shape());
+    Value loss = reduce_sum(y * weights);
+    std::vector<Value> grads = gradients(loss, c.wrt());
+    for (size_t i = 0; i < grads.size(); ++i)
+      output(fmt::format("grad{}", i), grads[i]);
+    all += fmt::format("# {}\n{}\n", ref.name(), print(c.graph()));
+  }
+  test::expect_golden(all, "tests/passes/golden/gradient_graphs.txt");
+}
 
 // ---- ops without a rule ------------------------------------------------------------------
 

@@ -276,7 +276,11 @@ TEST(InterpreterRun, OutOfMemoryIsAnError) {
   // 2^39 f32 elements: 2 TiB.
   Value huge = broadcast_to(lit(g, DType::f32, {}, {1}), {int64_t{1} << 19, int64_t{1} << 20});
   output("sum", reduce_sum(huge));
-  Interpreter interp(g);
+  // The limits refuse it before anything runs; past them, running out of memory is an error.
+  expect_error([&] { Interpreter{g}; },
+               {"broadcast_to(f32[]) -> f32[524288,1048576]: visits 2^39"});
+  Interpreter interp(g,
+                     {.max_op_elements = int64_t{1} << 40, .max_memory_bytes = int64_t{1} << 50});
   {
     AddressSpaceLimit limit(rlim_t{64} << 30);
     expect_error([&] { interp.run({}); }, {"out of memory", "broadcast_to", "f32[524288,1048576]"});
@@ -287,8 +291,11 @@ TEST(InterpreterRun, OutOfMemoryIsAnError) {
 TEST(InterpreterRun, OutOfMemoryForAVariableIsAnError) {
   Graph g;
   variable(g, "huge", {DType::f64, {int64_t{1} << 20, int64_t{1} << 20}}); // 8 TiB
+  expect_error([&] { Interpreter{g}; }, {"variable 'huge' : f64[1048576,1048576]: graph 'main' "
+                                         "needs 16384.0 GiB",
+                                         "the machine's physical memory"});
   AddressSpaceLimit limit(rlim_t{64} << 30);
-  expect_error([&] { Interpreter interp(g); },
+  expect_error([&] { Interpreter interp(g, {.max_memory_bytes = int64_t{1} << 50}); },
                {"out of memory initializing variable 'huge' of type f64[1048576,1048576]"});
 }
 

@@ -262,5 +262,91 @@ TEST(Gather, IndexOutOfRangeIsARunTimeError) {
       {"index 9", "position [1, 0]"});
 }
 
+TEST(Gather, EveryIndexIsCheckedEvenWhenRowsAreEmpty) {
+  // A table of empty rows reads nothing, but index 7 is still outside its 4 rows (issue 11
+  // row 7): the same rule whatever the row size.
+  Graph g;
+  Value table = lit(g, DType::f32, {4, 0}, {});
+  expect_error(
+      [&] {
+        eval(sj::gather(table, lit(g, DType::i32, {2}, {7, -1})));
+      },
+      {"gather", "index 7", "position [0]", "4 rows"});
+  // A table without rows has no valid index.
+  Graph g2;
+  expect_error(
+      [&] {
+        eval(sj::gather(lit(g2, DType::f32, {0, 4}, {}), lit(g2, DType::i32, {2}, {0, 0})));
+      },
+      {"index 0", "position [0]", "0 rows", "no variable was updated"});
+}
+
+TEST(ScatterAdd, RowsAddedAtTheirIndices) {
+  for (DType it : kIntTypes) {
+    SCOPED_TRACE(dtype_name(it));
+    Graph g;
+    // Updates row i is 10 i + c; rows 1 and 3 get two updates each, rows 0 and 2 none.
+    Value updates = lit(g, DType::f32, {4, 2}, {0, 1, 10, 11, 20, 21, 30, 31});
+    expect_values(eval(sj::scatter_add(updates, lit(g, it, {4}, {3, 1, 3, 1}), 4)), DType::f32,
+                  {4, 2}, {0, 0, 10 + 30, 11 + 31, 0, 0, 0 + 20, 1 + 21});
+    // Indices of rank 2, rows of rank 0 (a vector table), and no indices at all.
+    expect_values(eval(sj::scatter_add(lit(g, DType::f32, {2, 2}, {1, 2, 4, 8}),
+                                       lit(g, it, {2, 2}, {0, 2, 2, 2}), 3)),
+                  DType::f32, {3}, {1, 0, 14});
+    expect_values(eval(sj::scatter_add(lit(g, DType::f32, {0, 3}, {}), lit(g, it, {0}, {}), 2)),
+                  DType::f32, {2, 3}, {0, 0, 0, 0, 0, 0});
+  }
+}
+
+TEST(ScatterAdd, IntegersWrapAndF64) {
+  Graph g;
+  expect_values(eval(sj::scatter_add(lit(g, DType::i32, {2}, {2147483647, 1}),
+                                     lit(g, DType::i32, {2}, {0, 0}), 1)),
+                DType::i32, {1}, {-2147483648.0});
+  // 1e16 + 1 - 1e16 into one row: plain f64 addition gives 0 (1e16 + 1 rounds to 1e16), the
+  // oracle's compensated sum the exact 1.
+  expect_values(eval(sj::scatter_add(lit(g, DType::f64, {3}, {1e16, 1, -1e16}),
+                                     lit(g, DType::i64, {3}, {0, 0, 0}), 1)),
+                DType::f64, {1}, {1});
+}
+
+TEST(ScatterAdd, ShapeRule) {
+  Graph g;
+  Value updates = input(g, "u", {DType::f32, {3, 2}});
+  expect_error(
+      [&] {
+        sj::scatter_add(updates, input(g, "i", {DType::i32, {4}}), 5);
+      },
+      {"scatter_add(f32[3,2], i32[4])", "must start with the indices' shape [4]"});
+  expect_error(
+      [&] {
+        sj::scatter_add(updates, input(g, "j", {DType::i32, {3}}), -1);
+      },
+      {"rows = -1"});
+  expect_error(
+      [&] {
+        sj::scatter_add(updates, input(g, "k", {DType::f32, {3}}), 2);
+      },
+      {"scatter_add"});
+}
+
+TEST(ScatterAdd, IndexOutOfRangeIsARunTimeError) {
+  Graph g;
+  Value ids = input(g, "ids", {DType::i64, {3}});
+  Value table = sj::scatter_add(lit(g, DType::f32, {3, 2}, std::vector<double>(6, 1)), ids, 4);
+  expect_error(
+      [&] {
+        eval(table, {{"ids", tensor(DType::i64, {3}, {0, 4, 9})}});
+      },
+      {"scatter_add", "index 4", "position [1]", "4 rows"});
+  // Empty rows: still checked.
+  Graph g2;
+  expect_error(
+      [&] {
+        eval(sj::scatter_add(lit(g2, DType::f32, {2, 0}, {}), lit(g2, DType::i32, {2}, {0, 2}), 2));
+      },
+      {"index 2", "position [1]"});
+}
+
 } // namespace
 } // namespace sj::test

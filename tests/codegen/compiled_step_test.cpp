@@ -214,8 +214,11 @@ TEST(CompiledStep, ThreadCountsGiveBitIdenticalTraining) {
   // Its long elementwise loops (the Adam updates, 65536-element activations) run on the pool.
   std::vector<StageText> stages;
   CompiledStep::compile(g, {.stages = &stages});
-  for (const StageText& st : stages)
-    if (st.stage == "llvm") EXPECT_THAT(st.text, HasSubstr("call void @sj_parallel_for("));
+  for (const StageText& st : stages) {
+    if (st.stage == "llvm") {
+      EXPECT_THAT(st.text, HasSubstr("call void @sj_parallel_for("));
+    }
+  }
   // And the step still computes what the interpreter computes.
   Interpreter reference(g);
   for (int i = 0; i < 3; ++i)

@@ -151,8 +151,11 @@ TEST(PlanMemory, EpiloguesKeepTheGemmOperandsAlive) {
     ValueId first = fusion.epilogue[c];
     if (first == c) continue;
     ValueId end = fusion.loop_end[first];
-    for (ValueId o : g.node(c).operands)
-      if (plan.buffers[o].storage == Storage::arena) EXPECT_GE(plan.buffers[o].last, end);
+    for (ValueId o : g.node(c).operands) {
+      if (plan.buffers[o].storage == Storage::arena) {
+        EXPECT_GE(plan.buffers[o].last, end);
+      }
+    }
     for (ValueId m = first; m <= end; ++m)
       if (fusion.loop[m] == first && plan.buffers[m].storage == Storage::arena) {
         EXPECT_EQ(plan.buffers[m].first, c);

@@ -23,7 +23,9 @@ Storage assigned_storage(const Graph& g, const MemoryPlan& plan, const std::stri
   for (ValueId v = 0; v < g.size(); ++v)
     if (g.node(v).op == Op::assign && g.node(v).operands[0] == var) {
       const Buffer& b = plan.buffers[g.node(v).operands[1]];
-      if (b.storage == Storage::in_place) EXPECT_EQ(b.target, var) << name;
+      if (b.storage == Storage::in_place) {
+        EXPECT_EQ(b.target, var) << name;
+      }
       return b.storage;
     }
   ADD_FAILURE() << "no assign of " << name;

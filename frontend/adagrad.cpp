@@ -29,11 +29,15 @@ Value Adagrad::update(UpdateContext& c, Value g, Value theta) {
   Value lr = c.learning_rate(dt);
   Value eps = c.hyper("epsilon", dt);
   Value base = c.weight_decay(g, theta, keras);
-  if (o_.lr_decay != 0) lr = lr / (1.0 + c.k(dt) * c.hyper("lr_decay", dt));
+  if (o_.lr_decay != 0) {
+    Value k = c.k(dt); // one node-building operand per expression (see adam.cpp)
+    lr = lr / (1.0 + k * c.hyper("lr_decay", dt));
+  }
   Value s = c.slot(theta, "sum", o_.initial_accumulator_value);
   Value s_new = s + square(g);
   c.set(s, s_new);
-  return keras ? base - lr * g / sqrt(s_new + eps) : base - lr * g / (sqrt(s_new) + eps);
+  Value step = lr * g;
+  return keras ? base - step / sqrt(s_new + eps) : base - step / (sqrt(s_new) + eps);
 }
 
 } // namespace sj

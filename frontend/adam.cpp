@@ -38,8 +38,13 @@ Value Adam::update(UpdateContext& c, Value g, Value theta) {
   Value t = c.t(dt);
   Value base = c.weight_decay(g, theta, decoupled_);
   Value m = c.slot(theta, "m"), v = c.slot(theta, "v");
-  Value m_new = b1 * m + (1.0 - b1) * g;
-  Value v_new = b2 * v + (1.0 - b2) * square(g);
+  // One node-building operand per expression, as everywhere in the update rules: C++ leaves
+  // the order of two unspecified, and every compiler must build the same graph.
+  Value m_kept = b1 * m;
+  Value m_new = m_kept + (1.0 - b1) * g;
+  Value v_kept = b2 * v;
+  Value g2 = square(g);
+  Value v_new = v_kept + (1.0 - b2) * g2;
   c.set(m, m_new);
   c.set(v, v_new);
   Value v_used = v_new;
@@ -51,9 +56,11 @@ Value Adam::update(UpdateContext& c, Value g, Value theta) {
   Value bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
   if (flavor() == Flavor::keras) {
     Value alpha = lr * sqrt(bc2) / bc1;
-    return base - alpha * m_new / (sqrt(v_used) + eps);
+    Value step = alpha * m_new;
+    return base - step / (sqrt(v_used) + eps);
   }
-  return base - lr * (m_new / bc1) / (sqrt(v_used / bc2) + eps);
+  Value step = lr * (m_new / bc1);
+  return base - step / (sqrt(v_used / bc2) + eps);
 }
 
 } // namespace sj

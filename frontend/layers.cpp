@@ -91,7 +91,9 @@ Value Dense::call(Value x, CallMode) {
     if (options_.use_bias)
       add_variable(g, "bias", {x.dtype(), {units_}}, options_.bias_initializer, loc_);
   }
-  Value y = matmul(x.rank() == 1 ? reshape(x, {1, -1}, loc_) : x, variable_in(g, 0), {}, loc_);
+  // One node-building operand per call (see frontend/optimizer.cpp).
+  Value rows = x.rank() == 1 ? reshape(x, {1, -1}, loc_) : x;
+  Value y = matmul(rows, variable_in(g, 0), {}, loc_);
   if (options_.use_bias) y = add(y, variable_in(g, 1), loc_);
   return activate(y, activation_, loc_);
 }
@@ -139,7 +141,8 @@ Value LayerNorm::call(Value x, CallMode) {
   Value var = reduce_mean(square(centered, loc_), {-1}, true, loc_);
   Value normalized =
       mul(centered, rsqrt(add(var, scalar_like(var, epsilon_, loc_), loc_), loc_), loc_);
-  return add(mul(normalized, variable_in(g, 0), loc_), variable_in(g, 1), loc_);
+  Value scaled = mul(normalized, variable_in(g, 0), loc_);
+  return add(scaled, variable_in(g, 1), loc_);
 }
 
 Dropout::Dropout(double rate, uint64_t seed, Loc loc) : rate_(rate), seed_(seed) {

@@ -42,7 +42,9 @@ Value binary_crossentropy_from_logits(Value x, Value z, Loc loc) {
   Value nonnegative = greater_equal(x, zero, loc);
   Value max_x_0 = select(nonnegative, x, zero, loc);
   Value minus_abs_x = select(nonnegative, neg(x, loc), x, loc);
-  Value stable = add(sub(max_x_0, mul(x, z, loc), loc), softplus(minus_abs_x, loc), loc);
+  // One node-building operand per call: C++ leaves the order of two unspecified.
+  Value linear = sub(max_x_0, mul(x, z, loc), loc);
+  Value stable = add(linear, softplus(minus_abs_x, loc), loc);
   return reduce_mean(stable, Axes::all(), false, loc);
 }
 

@@ -127,9 +127,12 @@ std::vector<Value> Optimizer::apply_gradients(const std::vector<GradVar>& pairs,
   for (const GradVar& p : pairs)
     grads.push_back(p.grad);
   if (clipping_.value > 0)
-    for (Value& gr : grads)
-      gr = minimum(maximum(gr, scalar_like(gr, -clipping_.value, where), where),
-                   scalar_like(gr, clipping_.value, where), where);
+    for (Value& gr : grads) {
+      // One node-building operand per expression: C++ leaves the order of two unspecified,
+      // and every compiler must build the same graph.
+      Value floored = maximum(gr, scalar_like(gr, -clipping_.value, where), where);
+      gr = minimum(floored, scalar_like(gr, clipping_.value, where), where);
+    }
   if (clipping_.global_norm > 0) {
     Value sum;
     for (const Value& gr : grads) {
@@ -168,14 +171,16 @@ Value UpdateContext::k(DType dtype) {
 Value UpdateContext::t(DType dtype) {
   auto key = std::pair{std::string("/t"), dtype};
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-  return cache_.emplace(key, add(k(dtype), scalar(graph_, 1, dtype, loc_), loc_)).first->second;
+  Value k_now = k(dtype);
+  return cache_.emplace(key, add(k_now, scalar(graph_, 1, dtype, loc_), loc_)).first->second;
 }
 
 Value UpdateContext::learning_rate(DType dtype) {
   auto key = std::pair{std::string("/lr"), dtype};
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-  return cache_.emplace(key, opt_.schedule_.rate(hyper("learning_rate", dtype), k(dtype)))
-      .first->second;
+  Value base = hyper("learning_rate", dtype);
+  Value k_now = k(dtype);
+  return cache_.emplace(key, opt_.schedule_.rate(base, k_now)).first->second;
 }
 
 Value UpdateContext::first_step() {

@@ -28,17 +28,21 @@ Value RMSprop::update(UpdateContext& c, Value g, Value theta) {
   Value alpha = c.hyper("alpha", dt), eps = c.hyper("epsilon", dt);
   Value base = c.weight_decay(g, theta, keras);
   Value v = c.slot(theta, "v");
-  Value v_new = alpha * v + (1.0 - alpha) * square(g);
+  Value v_kept = alpha * v; // one node-building operand per expression (see adam.cpp)
+  Value g2 = square(g);
+  Value v_new = v_kept + (1.0 - alpha) * g2;
   c.set(v, v_new);
   Value spread = v_new;
   if (o_.centered) {
     Value a = c.slot(theta, "avg");
-    Value a_new = alpha * a + (1.0 - alpha) * g;
+    Value a_kept = alpha * a;
+    Value a_new = a_kept + (1.0 - alpha) * g;
     c.set(a, a_new);
     spread = v_new - square(a_new);
   }
   // PyTorch adds epsilon to the root; Keras adds it under the root and scales by lr first.
-  Value step = keras ? lr * g / sqrt(spread + eps) : g / (sqrt(spread) + eps);
+  Value scaled = keras ? lr * g : g;
+  Value step = keras ? scaled / sqrt(spread + eps) : g / (sqrt(spread) + eps);
   if (o_.momentum != 0) {
     Value b = c.slot(theta, "momentum");
     Value b_new = c.hyper("momentum", dt) * b + step;

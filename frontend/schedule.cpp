@@ -55,8 +55,11 @@ Schedule Schedule::linear_warmup(int64_t steps, Schedule after) {
   require_positive(steps, "linear_warmup");
   std::string text = fmt::format("linear_warmup({}, {})", steps, after.str());
   return {[=](Value lr, Value k) {
-            Value ramp = minimum((k + 1.0) / double(steps), scalar_like(k, 1.0));
-            Value later = maximum(k - double(steps), scalar_like(k, 0.0));
+            // One node-building operand per expression (see frontend/optimizer.cpp).
+            Value fraction = (k + 1.0) / double(steps);
+            Value ramp = minimum(fraction, scalar_like(k, 1.0));
+            Value after_warmup = k - double(steps);
+            Value later = maximum(after_warmup, scalar_like(k, 0.0));
             return after.rate(lr, later) * ramp;
           },
           text};

@@ -30,9 +30,12 @@ Value SGD::update(UpdateContext& c, Value g, Value theta) {
     if (o_.momentum == 0) return base - lr * g;
     Value mu = c.hyper("momentum", dt);
     Value v = c.slot(theta, "momentum");
-    Value v_new = mu * v - lr * g;
+    Value v_kept = mu * v; // one node-building operand per expression (see adam.cpp)
+    Value v_new = v_kept - lr * g;
     c.set(v, v_new);
-    return o_.nesterov ? base + mu * v_new - lr * g : base + v_new;
+    if (!o_.nesterov) return base + v_new;
+    Value ahead = base + mu * v_new;
+    return ahead - lr * g;
   }
   c.weight_decay(g, theta, /*decoupled=*/false);
   if (o_.momentum != 0) {
@@ -40,7 +43,8 @@ Value SGD::update(UpdateContext& c, Value g, Value theta) {
     Value b = c.slot(theta, "momentum");
     Value damped = o_.dampening != 0 ? (1.0 - c.hyper("dampening", dt)) * g : g;
     // PyTorch starts the buffer at g itself, undamped.
-    Value b_new = select(c.first_step(), g, mu * b + damped);
+    Value first = c.first_step();
+    Value b_new = select(first, g, mu * b + damped);
     c.set(b, b_new);
     g = o_.nesterov ? g + mu * b_new : b_new;
   }

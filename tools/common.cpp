@@ -9,6 +9,7 @@
 #include "runtime/file_util.h"
 #include "runtime/npy.h"
 
+#include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <iostream>
@@ -21,6 +22,14 @@ std::string read_text(const std::string& path) {
   if (path == "-")
     return sj::read_stream_text(STDIN_FILENO, "<stdin>", kMaxGraphTextBytes, "text IR file");
   return sj::read_file_text(path, kMaxGraphTextBytes, "text IR file");
+}
+
+void create_directory(const std::string& dir, const char* flag) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    throw sj::Error({dir, 0, 0},
+                    fmt::format("{}: cannot create the directory: {}", flag, ec.message()));
 }
 
 sj::Graph load(const std::string& path) {

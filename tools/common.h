@@ -26,6 +26,8 @@ inline constexpr uint64_t kMaxGraphTextBytes = uint64_t{256} << 20;
 /// blocking). '-' reads standard input, which may be a pipe, up to the same limit. Errors are
 /// located at the file (or "<stdin>").
 std::string read_text(const std::string& path);
+/// Creates `dir` and its parents (an sj::Error located at it, naming `flag`, if it cannot).
+void create_directory(const std::string& dir, const char* flag);
 /// Parses and verifies a graph file (read_text).
 sj::Graph load(const std::string& path);
 /// `NAME=PATH` items of a repeated flag (--input, --save), each name once.

@@ -4,6 +4,7 @@
 #include "graph/parse.h"
 #include "graph/print.h"
 #include "graph/verify.h"
+#include "runtime/file_util.h"
 #include "tools/commands.h"
 
 #include <dlfcn.h>
@@ -27,6 +28,7 @@ std::vector<Exported> models_of(const std::string& library) {
   std::string path = library.find('/') == std::string::npos ? "./" + library : library;
   if (!std::filesystem::exists(path))
     throw sj::Error({library, 0, 0}, fmt::format("export: no such file '{}'", library));
+  sj::InputFile{path}; // a regular file: dlopen would wait forever on a FIFO
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle)
     throw sj::Error({library, 0, 0}, fmt::format("export: cannot load '{}' as a shared library: {}",
@@ -98,7 +100,7 @@ int run_export(const ExportFlags& flags) {
   if (chosen.size() > 1 && !flags.out.empty())
     throw sj::Error({}, "export: -o writes one model; use --out-dir DIR for several");
 
-  if (!flags.out_dir.empty()) std::filesystem::create_directories(flags.out_dir);
+  if (!flags.out_dir.empty()) create_directory(flags.out_dir, "--out-dir");
   for (const Exported* m : chosen) {
     sj::Graph g = graph_of(*m, flags.library);
     std::string path = !flags.out.empty() ? flags.out

@@ -50,11 +50,7 @@ int run_dump(const std::string& file, const std::string& stage, bool training,
                  (stage != "graph" && stage != "dot" && stage != "grad" && stage != "train");
   if (compile) sj::CompiledStep::compile(step, {.stages = &stages});
   if (!dump_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(dump_dir, ec);
-    if (ec)
-      throw sj::Error({dump_dir, 0, 0},
-                      fmt::format("--dump-dir: cannot create the directory: {}", ec.message()));
+    create_directory(dump_dir, "--dump-dir");
     // Each stage is written as checkpoints are (a FIFO or device in the way is refused, not
     // waited on; a crash leaves whole files).
     for (const sj::StageText& s : stages)

@@ -243,6 +243,11 @@ Tensor eval_cast(const EvalCall& c) {
 // ---- gradient rules --------------------------------------------------------------------
 // Given g = d loss / d y, each rule sets d loss / d x[i] (graph/gradient.h). Binary ops sum
 // their gradients back to the operand's shape (unbroadcast).
+//
+// No expression here passes two node-building subexpressions to one call (`f(a(), b())` or
+// `a() * b()`): C++ leaves their order unspecified, and g++ and clang build the nodes in
+// opposite orders. Such operands are named first, one statement each, so every compiler
+// builds the same graph (tests/passes/golden/gradient_graphs.txt holds it).
 
 Value zero(Value like) { return scalar_like(like, 0); }
 
@@ -250,7 +255,9 @@ void grad_neg(GradCall& c) { c.set(0, -c.g); }
 void grad_abs(GradCall& c) {
   // sign(x) * g, with sign(0) = 0.
   Value x = c.x[0];
-  c.set(0, c.g * (mask(greater(x, zero(x)), x.dtype()) - mask(less(x, zero(x)), x.dtype())));
+  Value positive = mask(greater(x, zero(x)), x.dtype());
+  Value negative = mask(less(x, zero(x)), x.dtype());
+  c.set(0, c.g * (positive - negative));
 }
 void grad_exp(GradCall& c) { c.set(0, c.g * c.y); }
 void grad_log(GradCall& c) { c.set(0, c.g / c.x[0]); }
@@ -259,7 +266,8 @@ void grad_rsqrt(GradCall& c) { c.set(0, c.g * (c.y * c.y * c.y) * -0.5); }
 void grad_square(GradCall& c) { c.set(0, c.g * c.x[0] * 2.0); }
 void grad_relu(GradCall& c) {
   // Tie rule: at x = 0 the gradient is 0 (as in PyTorch and TensorFlow).
-  c.set(0, select(greater(c.x[0], zero(c.x[0])), c.g, zero(c.g)));
+  Value positive = greater(c.x[0], zero(c.x[0]));
+  c.set(0, select(positive, c.g, zero(c.g)));
 }
 void grad_sigmoid(GradCall& c) { c.set(0, c.g * (c.y - square(c.y))); }
 void grad_tanh(GradCall& c) { c.set(0, c.g * (1.0 - square(c.y))); }
@@ -270,7 +278,10 @@ void grad_gelu(GradCall& c) {
     double k = std::sqrt(2 / std::numbers::pi), a = 0.044715;
     Value t = tanh((x + x * square(x) * a) * k);
     Value du = (1.0 + square(x) * (3 * a)) * k;
-    c.set(0, c.g * ((t + 1.0) * 0.5 + x * 0.5 * (1.0 - square(t)) * du));
+    Value outer = (t + 1.0) * 0.5;
+    Value half_x = x * 0.5;
+    Value inner = half_x * (1.0 - square(t)) * du;
+    c.set(0, c.g * (outer + inner));
     return;
   }
   // y = x Phi(x): y' = Phi(x) + x phi(x).
@@ -312,9 +323,16 @@ void grad_minimum(GradCall& c) { route(c, greater_equal(c.x[1], c.x[0])); }
 void grad_pow(GradCall& c) {
   Value a = c.x[0], b = c.x[1];
   // dy/da = b a^(b-1); dy/db = y log a, taken as 0 where a <= 0 (log a is not real there).
-  if (c.wants(0)) c.set(0, unbroadcast(c.g * b * pow(a, b - 1.0), a.shape()));
-  if (c.wants(1))
-    c.set(1, unbroadcast(select(greater(a, zero(a)), c.g * c.y * log(a), zero(c.g)), b.shape()));
+  if (c.wants(0)) {
+    Value gb = c.g * b;
+    c.set(0, unbroadcast(gb * pow(a, b - 1.0), a.shape()));
+  }
+  if (c.wants(1)) {
+    Value positive = greater(a, zero(a));
+    Value gy = c.g * c.y;
+    Value db = gy * log(a);
+    c.set(1, unbroadcast(select(positive, db, zero(c.g)), b.shape()));
+  }
 }
 void grad_select(GradCall& c) {
   if (c.wants(1)) c.set(1, unbroadcast(select(c.x[0], c.g, zero(c.g)), c.x[1].shape()));

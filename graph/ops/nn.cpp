@@ -222,6 +222,8 @@ Tensor eval_scatter_add(const EvalCall& c) {
 }
 
 // ---- gradient rules --------------------------------------------------------------------
+// Node-building operands are named first (see graph/ops/elementwise.cpp): one graph for every
+// compiler.
 
 void grad_softmax(GradCall& c) {
   // dx = y (g - sum(g y)) along the axis.
@@ -231,7 +233,8 @@ void grad_softmax(GradCall& c) {
 void grad_log_softmax(GradCall& c) {
   // dx = g - softmax(x) sum(g) along the axis; softmax(x) = exp(y).
   int64_t axis = c.attrs().integer("axis");
-  c.set(0, c.g - exp(c.y) * reduce_sum(c.g, {axis}, /*keepdims=*/true));
+  Value p = exp(c.y);
+  c.set(0, c.g - p * reduce_sum(c.g, {axis}, /*keepdims=*/true));
 }
 void grad_softmax_cross_entropy(GradCall& c) {
   // The fused, stable form: d loss / d logits = (softmax(logits) - one_hot(labels)) / rows.
@@ -239,7 +242,8 @@ void grad_softmax_cross_entropy(GradCall& c) {
   int64_t classes = logits.shape().back();
   double rows = double(logits.type().num_elements() / std::max<int64_t>(classes, 1));
   Value target = one_hot(c.x[1], classes, logits.dtype());
-  c.set(0, (softmax(logits) - target) * (c.g / rows));
+  Value delta = softmax(logits) - target;
+  c.set(0, delta * (c.g / rows));
 }
 void grad_gather(GradCall& c) {
   // g's rows added into a zero table at their indices (repeated indices accumulate): O(ids x

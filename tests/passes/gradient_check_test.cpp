@@ -41,13 +41,17 @@ std::pair<Value, Value> separated_pair(GradCheck& c) {
 
 // op(x) for x of shape [3, 4], uniform in [lo, hi).
 Case unary(std::string name, Value (*op)(Value, Loc), double lo, double hi) {
-  return {std::move(name), [=](GradCheck& c) { return op(c.uniform("x", {3, 4}, lo, hi), Loc()); }};
+  return {std::move(name), [=](GradCheck& c) {
+            Value x = c.uniform("x", {3, 4}, lo, hi);
+            return op(x, Loc());
+          }};
 }
 
 // op(a, b), a and b of the given shapes, uniform in [-2, 2).
 Case binary(std::string name, Value (*op)(Value, Value, Loc), Shape a, Shape b) {
   return {std::move(name), [=](GradCheck& c) {
-            return op(c.uniform("a", a, -2, 2), c.uniform("b", b, -2, 2), Loc());
+            Value va = c.uniform("a", a, -2, 2); // a first: arguments have no order in C++
+            return op(va, c.uniform("b", b, -2, 2), Loc());
           }};
 }
 
@@ -64,7 +68,8 @@ Case reduction(std::string name, Value (*op)(Value, Axes, bool, Loc), Axes axes,
 // matmul(a, b, flags) with a and b of the given shapes, uniform in [-1, 1).
 Case matmul_case(std::string name, Shape a, Shape b, MatmulOptions flags = {}) {
   return {std::move(name), [=](GradCheck& c) {
-            return matmul(c.uniform("a", a, -1, 1), c.uniform("b", b, -1, 1), flags);
+            Value va = c.uniform("a", a, -1, 1);
+            return matmul(va, c.uniform("b", b, -1, 1), flags);
           }};
 }
 
@@ -105,7 +110,8 @@ const std::map<Op, std::vector<Case>>& op_cases() {
                }),
         custom("approximate",
                [](C& c) {
-                 return gelu(c.uniform("x", {3, 4}, -3, 3), true);
+                 Value x = c.uniform("x", {3, 4}, -3, 3);
+                 return gelu(x, true);
                })}},
       {Op::softplus, {unary("matrix", softplus, -3, 3)}},
       {Op::erf, {unary("matrix", erf, -2, 2)}},
@@ -124,11 +130,13 @@ const std::map<Op, std::vector<Case>>& op_cases() {
       {Op::div,
        {custom("broadcast_column",
                [](C& c) {
-                 return div(c.uniform("a", {3, 4}, -2, 2), c.away_from_zero("b", {3, 1}, 0.5, 2));
+                 Value a = c.uniform("a", {3, 4}, -2, 2);
+                 return div(a, c.away_from_zero("b", {3, 1}, 0.5, 2));
                }),
         custom("broadcast_both",
                [](C& c) {
-                 return div(c.uniform("a", {4}, -2, 2), c.away_from_zero("b", {3, 1}, 0.5, 2));
+                 Value a = c.uniform("a", {4}, -2, 2);
+                 return div(a, c.away_from_zero("b", {3, 1}, 0.5, 2));
                })}},
       {Op::maximum,
        {custom("separated",
@@ -145,19 +153,22 @@ const std::map<Op, std::vector<Case>>& op_cases() {
       {Op::pow,
        {custom("positive_base",
                [](C& c) {
-                 return pow(c.uniform("a", {3, 4}, 0.5, 2), c.uniform("b", {4}, -1.5, 2.5));
+                 Value a = c.uniform("a", {3, 4}, 0.5, 2);
+                 return pow(a, c.uniform("b", {4}, -1.5, 2.5));
                })}},
       {Op::select,
        {custom("broadcast_cond",
                [](C& c) {
                  Value cond =
                      constant(c.graph(), Tensor::from_bool({1, 4}, {true, false, false, true}));
-                 return select(cond, c.uniform("a", {3, 4}, -2, 2), c.uniform("b", {3, 1}, -2, 2));
+                 Value a = c.uniform("a", {3, 4}, -2, 2);
+                 return select(cond, a, c.uniform("b", {3, 1}, -2, 2));
                })}},
       {Op::cast,
        {custom("f64_to_f64",
                [](C& c) {
-                 return cast(c.uniform("x", {3, 4}, -2, 2), DType::f64);
+                 Value x = c.uniform("x", {3, 4}, -2, 2);
+                 return cast(x, DType::f64);
                }),
         // The loss is linear in the f32 input, so its central differences are exact whatever
         // the (f32-sized) step; the analytic gradient is the f64 weight rounded to f32, which
@@ -165,7 +176,8 @@ const std::map<Op, std::vector<Case>>& op_cases() {
         custom(
             "f32_to_f64",
             [](C& c) {
-              return cast(c.uniform("x", {3, 4}, -2, 2, DType::f32), DType::f64);
+              Value x = c.uniform("x", {3, 4}, -2, 2, DType::f32);
+              return cast(x, DType::f64);
             },
             /*second_order=*/false)}},
 
@@ -198,7 +210,8 @@ const std::map<Op, std::vector<Case>>& op_cases() {
       {Op::transpose,
        {custom("perm_2_0_1",
                [](C& c) {
-                 return transpose(c.uniform("x", {2, 3, 4}, -2, 2), {2, 0, 1});
+                 Value x = c.uniform("x", {2, 3, 4}, -2, 2);
+                 return transpose(x, {2, 0, 1});
                }),
         custom("reverse",
                [](C& c) {
@@ -207,20 +220,24 @@ const std::map<Op, std::vector<Case>>& op_cases() {
       {Op::reshape,
        {custom("inferred_dimension",
                [](C& c) {
-                 return reshape(c.uniform("x", {2, 3, 4}, -2, 2), {4, -1});
+                 Value x = c.uniform("x", {2, 3, 4}, -2, 2);
+                 return reshape(x, {4, -1});
                }),
         custom("split",
                [](C& c) {
-                 return reshape(c.uniform("x", {6, 4}, -2, 2), {2, 3, 4});
+                 Value x = c.uniform("x", {6, 4}, -2, 2);
+                 return reshape(x, {2, 3, 4});
                })}},
       {Op::broadcast_to,
        {custom("add_and_stretch",
                [](C& c) {
-                 return broadcast_to(c.uniform("x", {3, 1}, -2, 2), {2, 3, 4});
+                 Value x = c.uniform("x", {3, 1}, -2, 2);
+                 return broadcast_to(x, {2, 3, 4});
                }),
         custom("scalar",
                [](C& c) {
-                 return broadcast_to(c.uniform("x", {}, -2, 2), {2, 3});
+                 Value x = c.uniform("x", {}, -2, 2);
+                 return broadcast_to(x, {2, 3});
                })}},
       {Op::concat,
        {custom("three_on_middle_axis",
@@ -238,18 +255,21 @@ const std::map<Op, std::vector<Case>>& op_cases() {
       {Op::slice,
        {custom("nonzero_begins",
                [](C& c) {
-                 return slice(c.uniform("x", {4, 5, 3}, -2, 2), {1, 2, 0}, {3, 5, 2});
+                 Value x = c.uniform("x", {4, 5, 3}, -2, 2);
+                 return slice(x, {1, 2, 0}, {3, 5, 2});
                }),
         custom("interior",
                [](C& c) {
-                 return slice(c.uniform("x", {5, 4}, -2, 2), {1, 1}, {4, 3});
+                 Value x = c.uniform("x", {5, 4}, -2, 2);
+                 return slice(x, {1, 1}, {4, 3});
                })}},
 
       // ---- neural-network ops
       {Op::softmax,
        {custom("middle_axis",
                [](C& c) {
-                 return softmax(c.uniform("x", {2, 4, 3}, -2, 2), 1);
+                 Value x = c.uniform("x", {2, 4, 3}, -2, 2);
+                 return softmax(x, 1);
                }),
         custom("last_axis",
                [](C& c) {
@@ -258,7 +278,8 @@ const std::map<Op, std::vector<Case>>& op_cases() {
       {Op::log_softmax,
        {custom("middle_axis",
                [](C& c) {
-                 return log_softmax(c.uniform("x", {2, 4, 3}, -2, 2), 1);
+                 Value x = c.uniform("x", {2, 4, 3}, -2, 2);
+                 return log_softmax(x, 1);
                }),
         custom("last_axis",
                [](C& c) {
@@ -267,37 +288,38 @@ const std::map<Op, std::vector<Case>>& op_cases() {
       {Op::softmax_cross_entropy,
        {custom("i64_labels",
                [](C& c) {
-                 return softmax_cross_entropy(c.uniform("logits", {4, 5}, -2, 2),
-                                              c.indices("labels", {4}, {0, 3, 3, 1}));
+                 Value logits = c.uniform("logits", {4, 5}, -2, 2);
+                 return softmax_cross_entropy(logits, c.indices("labels", {4}, {0, 3, 3, 1}));
                }),
         custom("i32_labels_rank_3",
                [](C& c) {
+                 Value logits = c.uniform("logits", {2, 3, 4}, -2, 2);
                  return softmax_cross_entropy(
-                     c.uniform("logits", {2, 3, 4}, -2, 2),
-                     c.indices("labels", {2, 3}, {3, 0, 1, 1, 2, 3}, DType::i32));
+                     logits, c.indices("labels", {2, 3}, {3, 0, 1, 1, 2, 3}, DType::i32));
                })}},
       // Repeated indices accumulate; rows never gathered get zero gradient.
       {Op::gather,
        {custom("repeated_indices",
                [](C& c) {
-                 return gather(c.uniform("table", {5, 3}, -2, 2),
-                               c.indices("idx", {6}, {1, 3, 1, 0, 3, 3}));
+                 Value table = c.uniform("table", {5, 3}, -2, 2);
+                 return gather(table, c.indices("idx", {6}, {1, 3, 1, 0, 3, 3}));
                }),
         custom("rank_3_table_2d_indices",
                [](C& c) {
-                 return gather(c.uniform("table", {4, 2, 3}, -2, 2),
-                               c.indices("idx", {2, 3}, {2, 0, 2, 2, 1, 0}, DType::i32));
+                 Value table = c.uniform("table", {4, 2, 3}, -2, 2);
+                 return gather(table, c.indices("idx", {2, 3}, {2, 0, 2, 2, 1, 0}, DType::i32));
                })}},
       // Each update reaches one row; rows with several updates sum them.
       {Op::scatter_add,
        {custom("repeated_indices",
                [](C& c) {
-                 return scatter_add(c.uniform("updates", {6, 3}, -2, 2),
-                                    c.indices("idx", {6}, {1, 3, 1, 0, 3, 3}), 5);
+                 Value updates = c.uniform("updates", {6, 3}, -2, 2);
+                 return scatter_add(updates, c.indices("idx", {6}, {1, 3, 1, 0, 3, 3}), 5);
                }),
         custom("2d_indices_vector_rows",
                [](C& c) {
-                 return scatter_add(c.uniform("updates", {2, 3}, -2, 2),
+                 Value updates = c.uniform("updates", {2, 3}, -2, 2);
+                 return scatter_add(updates,
                                     c.indices("idx", {2, 3}, {2, 0, 2, 2, 1, 0}, DType::i32), 4);
                })}},
   };

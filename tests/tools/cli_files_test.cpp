@@ -92,6 +92,7 @@ TEST(CliFiles, EveryOtherFileTheCliReadsRefusesAFifoToo) {
            "train " + seed() + " --x " + fifo + " --y " + dir + "/y.npy",  // --x
            "predict " + source_path("examples/affine.sj") + " --weights " + fifo + " --x " + dir +
                "/x.npy -o " + dir + "/p.npy", // a checkpoint
+           "export " + fifo,                  // a model library (dlopen would wait)
        }) {
     auto r = stepjit(args);
     EXPECT_EQ(r.exit_code, 1) << args;

@@ -29,7 +29,8 @@ graph dense {
 # CHECK-NEXT: [[G2:%[0-9]+]] = mul([[T]], [[TWO]]) : f32[4,2]
 # relu: the gradient passes where the pre-activation is positive
 # CHECK:      [[POS:%[0-9]+]] = greater(%1, {{%[0-9]+}}) : bool[4,2]
-# CHECK-NEXT: [[G1:%[0-9]+]] = select([[POS]], [[G2]], {{%[0-9]+}}) : f32[4,2]
+# CHECK-NEXT: [[ZERO:%[0-9]+]] = constant {value = 0.0} : f32[]
+# CHECK-NEXT: [[G1:%[0-9]+]] = select([[POS]], [[G2]], [[ZERO]]) : f32[4,2]
 # bias: summed over the batch
 # CHECK-NEXT: [[SUM:%[0-9]+]] = reduce_sum([[G1]]) {axes = [0], keepdims = true} : f32[1,2]
 # CHECK-NEXT: %grad.b = reshape([[SUM]]) {shape = [2]} : f32[2]

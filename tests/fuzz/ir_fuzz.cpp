@@ -32,6 +32,7 @@
 #include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
 #include "tests/fuzz/fuzz_util.h"
+#include "tests/fuzz/ir_mutator.h"
 
 #include <algorithm>
 #include <cmath>
@@ -48,6 +49,19 @@ constexpr size_t kMaxNodes = 48;
 constexpr int64_t kMaxExtent = 4096;
 constexpr int64_t kMaxMacs = int64_t{1} << 20;
 constexpr int kRuns = 2;
+
+/// How far the inputs got, printed at exit when SJ_FUZZ_STATS is set (e.g. with -runs=N on a
+/// corpus): how much of the fuzzing reaches the engines.
+struct Stats {
+  int64_t inputs = 0, parsed = 0, run = 0, both_failed = 0;
+  ~Stats() {
+    if (std::getenv("SJ_FUZZ_STATS"))
+      std::fprintf(stderr,
+                   "fuzz_ir: %lld inputs, %lld parsed, %lld run by both engines (%lld "
+                   "failing in both)\n",
+                   (long long)inputs, (long long)parsed, (long long)run, (long long)both_failed);
+  }
+} stats;
 
 // ---- which graphs run ---------------------------------------------------------------------
 
@@ -103,11 +117,15 @@ Tensor feed(const TensorType& type, uint64_t salt) {
   return t;
 }
 
+/// Each input's values depend on its name (FNV-1a), so the fuzzer varies them by renaming.
 std::map<std::string, Tensor> feeds_for(const Graph& g) {
   std::map<std::string, Tensor> feeds;
-  uint64_t salt = 1;
-  for (ValueId v : g.nodes_of(Op::input))
-    feeds.emplace(g.node(v).name, feed(g.type(v), salt++));
+  for (ValueId v : g.nodes_of(Op::input)) {
+    uint64_t salt = 0xcbf29ce484222325ull;
+    for (char c : g.node(v).name)
+      salt = (salt ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+    feeds.emplace(g.node(v).name, feed(g.type(v), salt));
+  }
   return feeds;
 }
 
@@ -277,6 +295,7 @@ struct Outcome {
   struct Step {
     std::map<std::string, Tensor> outputs, variables;
   };
+  std::map<std::string, Tensor> initial_variables;
   std::vector<Step> steps;          // the steps that succeeded
   std::optional<std::string> error; // why the next one (or the setup) failed
   std::map<std::string, Tensor> variables_after_error;
@@ -288,6 +307,7 @@ Outcome run_engine(const char* what, Make make, const std::map<std::string, Tens
   std::optional<Engine> e;
   o.error = fuzz::sj_error_of(what, [&] { e.emplace(make()); });
   if (o.error) return o;
+  o.initial_variables = e->variables().all();
   for (int s = 0; s < kRuns; ++s) {
     std::map<std::string, Tensor> out;
     o.error = fuzz::sj_error_of(what, [&] { out = e->run(feeds); });
@@ -319,12 +339,15 @@ void differential(const Graph& g, bool simplify_first) {
                            simplify_first ? "on" : "off", what, describe(interpreted),
                            describe(compiled), print(g)));
   };
+  ++stats.run;
+  stats.both_failed += interpreted.error && compiled.error;
   if (interpreted.steps.size() != compiled.steps.size() ||
       interpreted.error.has_value() != compiled.error.has_value())
     mismatch("one fails where the other does not");
   // A failed step changes no variable, in either engine.
   for (const Outcome* o : {&interpreted, &compiled})
-    if (o->error && !o->steps.empty() && o->variables_after_error != o->steps.back().variables)
+    if (o->error && o->variables_after_error !=
+                        (o->steps.empty() ? o->initial_variables : o->steps.back().variables))
       mismatch("a failed step changed variables");
 
   auto all_cones = cones(g, feeds);
@@ -363,8 +386,10 @@ void differential(const Graph& g, bool simplify_first) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
+  ++stats.inputs;
   Graph g;
   if (fuzz::sj_error_of("parse", [&] { g = parse(text, "fuzz.sj"); })) return 0;
+  ++stats.parsed;
 
   if (auto e = fuzz::sj_error_of("verify", [&] { verify(g); }))
     fuzz::fail("a graph parse accepted does not verify: " + *e);

@@ -109,8 +109,54 @@ llvm::Type* Lowerer::mem_type(DType t) {
 }
 
 llvm::Value* Lowerer::buffer(ValueId v) {
-  if (!buffers_[v]) internal_error(fmt::format("lowering: %{} has no buffer", v));
-  return buffers_[v];
+  if (buffers_[v]) return buffers_[v];
+  // The address is computed once per function, in its entry block, on first use.
+  const Buffer& buf = memory_.buffers[v];
+  if (outlining_ || buf.storage == Storage::none)
+    internal_error(fmt::format("lowering: %{} has no buffer here", v));
+  const Node& n = graph_.node(v);
+  std::string name = n.name.empty() ? fmt::format("v{}", v) : n.name;
+  llvm::IRBuilder<> at(addresses_->getTerminator());
+  llvm::Type* ptr = b_.getPtrTy();
+  llvm::Value* address = nullptr;
+  switch (buf.storage) {
+  case Storage::input:
+    address = at.CreateLoad(ptr, at.CreateConstGEP1_64(ptr, inputs_, slot_[v]), name);
+    break;
+  case Storage::variable:
+    address = at.CreateLoad(ptr, at.CreateConstGEP1_64(ptr, variables_, slot_[v]), name);
+    break;
+  case Storage::constant:
+    address = constant_data(v);
+    break;
+  case Storage::alias: // an assign: the buffer of its (possibly in-place) value
+    address = buffer(n.operands[1]);
+    break;
+  case Storage::arena:
+    address = at.CreateInBoundsGEP(b_.getInt8Ty(), arena_, i64(buf.offset), name);
+    break;
+  case Storage::in_place:
+    address = buffer(buf.target);
+    break;
+  case Storage::none:
+    break;
+  }
+  return buffers_[v] = address;
+}
+
+llvm::Value* Lowerer::constant_data(ValueId v) {
+  if (globals_[v]) return globals_[v];
+  const Node& n = graph_.node(v);
+  const Tensor& t = n.attrs.tensor("value");
+  auto bytes = t.bytes();
+  llvm::Constant* data = llvm::ConstantDataArray::getRaw(
+      llvm::StringRef(reinterpret_cast<const char*>(bytes.data()), bytes.size()), t.num_elements(),
+      mem_type(t.dtype()));
+  auto* global =
+      new llvm::GlobalVariable(module_, data->getType(), true, llvm::GlobalValue::PrivateLinkage,
+                               data, n.name.empty() ? fmt::format("v{}", v) : n.name);
+  global->setAlignment(llvm::Align(64));
+  return globals_[v] = global;
 }
 
 llvm::Value* Lowerer::element(ValueId v, Index& at) {
@@ -317,7 +363,7 @@ std::vector<ValueId> Lowerer::loop_buffers(ValueId first, ValueId last) {
   std::function<void(ValueId, bool)> visit = [&](ValueId v, bool member) {
     if (seen[v]) return;
     seen[v] = true;
-    if (buffers_[v]) used.push_back(v);
+    if (memory_.buffers[v].storage != Storage::none) used.push_back(v);
     if (member || fusion_.inlined[v])
       for (ValueId o : graph_.node(v).operands)
         visit(o, false);
@@ -373,9 +419,10 @@ Lowerer::outline(const std::string& name, const std::vector<ValueId>& used, int 
   std::vector<llvm::Value*> addresses; // distinct, in first-use order
   std::vector<size_t> param(used.size());
   for (size_t j = 0; j < used.size(); ++j) {
-    auto it = std::find(addresses.begin(), addresses.end(), buffers_[used[j]]);
+    llvm::Value* address = buffer(used[j]);
+    auto it = std::find(addresses.begin(), addresses.end(), address);
     param[j] = size_t(it - addresses.begin());
-    if (it == addresses.end()) addresses.push_back(buffers_[used[j]]);
+    if (it == addresses.end()) addresses.push_back(address);
   }
   addresses.push_back(status_);
   llvm::Value* ctx = slot(llvm::ArrayType::get(ptr, addresses.size()));
@@ -402,6 +449,7 @@ Lowerer::outline(const std::string& name, const std::vector<ValueId>& used, int 
   std::vector<llvm::Value*> step_buffers = buffers_;
   llvm::Value* step_status = status_;
   llvm::Value* step_pool = std::exchange(pool_, llvm::ConstantPointerNull::get(b_.getPtrTy()));
+  bool was_outlining = std::exchange(outlining_, true);
   b_.SetInsertPoint(llvm::BasicBlock::Create(context(), "entry", inner));
   for (size_t j = 0; j < used.size(); ++j)
     buffers_[used[j]] = inner->getArg(unsigned(param[j]));
@@ -422,6 +470,7 @@ Lowerer::outline(const std::string& name, const std::vector<ValueId>& used, int 
   b_.CreateRetVoid();
 
   fn_ = step;
+  outlining_ = was_outlining;
   buffers_ = std::move(step_buffers);
   status_ = step_status;
   pool_ = step_pool;
@@ -471,74 +520,91 @@ void Lowerer::commit() {
   b_.SetInsertPoint(done);
 }
 
+void Lowerer::enter(llvm::Function* f) {
+  fn_ = step_fn_ = f;
+  inputs_ = f->getArg(0);
+  variables_ = f->getArg(1);
+  outputs_ = f->getArg(2);
+  arena_ = f->getArg(3);
+  status_ = f->getArg(4);
+  pool_ = f->getArg(5);
+  buffers_.assign(graph_.size(), nullptr);
+  addresses_ = &f->getEntryBlock();
+}
+
+void Lowerer::begin_function(llvm::Function* f) {
+  const char* arg_names[] = {"inputs", "variables", "outputs", "arena", "status", "pool"};
+  for (unsigned i = 0; i < 6; ++i)
+    f->getArg(i)->setName(arg_names[i]);
+  // "entry" holds the allocas and the buffer addresses (filled as they are used); code goes on
+  // in "body".
+  llvm::BasicBlock* entry = llvm::BasicBlock::Create(context(), "entry", f);
+  llvm::BasicBlock* body = llvm::BasicBlock::Create(context(), "body", f);
+  llvm::IRBuilder<>(entry).CreateBr(body);
+  enter(f);
+  b_.SetInsertPoint(body);
+}
+
 void Lowerer::run() {
   llvm::Type* ptr = b_.getPtrTy();
   auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, ptr, ptr, ptr, ptr}, false);
-  fn_ = step_fn_ =
+  llvm::Function* step =
       llvm::Function::Create(type, llvm::Function::ExternalLinkage, kStepFunction, module_);
-  const char* arg_names[] = {"inputs", "variables", "outputs", "arena", "status", "pool"};
-  for (unsigned i = 0; i < 6; ++i)
-    fn_->getArg(i)->setName(arg_names[i]);
-  inputs_ = fn_->getArg(0);
-  variables_ = fn_->getArg(1);
-  outputs_ = fn_->getArg(2);
-  arena_ = fn_->getArg(3);
-  status_ = fn_->getArg(4);
-  pool_ = fn_->getArg(5);
-  b_.SetInsertPoint(llvm::BasicBlock::Create(context(), "entry", fn_));
+  begin_function(step);
 
-  // Every stored value's address, computed once up front.
-  buffers_.assign(graph_.size(), nullptr);
+  slot_.assign(graph_.size(), 0);
   int inputs = 0, variables = 0;
   for (ValueId v = 0; v < graph_.size(); ++v) {
-    const Node& n = graph_.node(v);
-    const Buffer& buf = memory_.buffers[v];
-    std::string name = n.name.empty() ? fmt::format("v{}", v) : n.name;
-    switch (buf.storage) {
-    case Storage::none:
-      break;
-    case Storage::input:
-      buffers_[v] = b_.CreateLoad(ptr, b_.CreateConstGEP1_64(ptr, inputs_, inputs++), name);
-      break;
-    case Storage::variable:
-      buffers_[v] = b_.CreateLoad(ptr, b_.CreateConstGEP1_64(ptr, variables_, variables++), name);
-      break;
-    case Storage::constant: {
-      const Tensor& t = n.attrs.tensor("value");
-      auto bytes = t.bytes();
-      llvm::Constant* data = llvm::ConstantDataArray::getRaw(
-          llvm::StringRef(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
-          t.num_elements(), mem_type(t.dtype()));
-      auto* global = new llvm::GlobalVariable(module_, data->getType(), true,
-                                              llvm::GlobalValue::PrivateLinkage, data, name);
-      global->setAlignment(llvm::Align(64));
-      buffers_[v] = global;
-      break;
-    }
-    case Storage::alias:
-      buffers_[v] = buffers_[n.operands[1]];
-      break;
-    case Storage::arena:
-      buffers_[v] = b_.CreateInBoundsGEP(b_.getInt8Ty(), arena_, i64(buf.offset), name);
-      break;
-    case Storage::in_place:
-      break; // below, once every variable's address is known
-    }
+    if (graph_.node(v).op == Op::input) slot_[v] = inputs++;
+    if (graph_.node(v).op == Op::variable) slot_[v] = variables++;
   }
-  for (ValueId v = 0; v < graph_.size(); ++v)
-    if (memory_.buffers[v].storage == Storage::in_place)
-      buffers_[v] = buffers_[memory_.buffers[v].target];
-  for (ValueId v = 0; v < graph_.size(); ++v) // assigns alias their (possibly in-place) values
-    if (memory_.buffers[v].storage == Storage::alias)
-      buffers_[v] = buffers_[graph_.node(v).operands[1]];
-  b_.CreateStore(i64(0), status_);
+  globals_.assign(graph_.size(), nullptr);
   // The checks of failing ops, by the root whose loop computes them.
   checks_.assign(graph_.size(), {});
   for (ValueId v = 0; v < graph_.size(); ++v)
     if (fusion_.live[v] && lowering_of(graph_.node(v).op).check)
       checks_[fusion_.root[v]].push_back(v);
-  for (ValueId v = 0; v < graph_.size(); ++v)
-    lower_node(v);
+
+  // A large step is split into functions of kNodesPerFunction live nodes, called in order: LLVM's
+  // code generator is superlinear in the size of a basic block, and tiny loops unrolled one after
+  // another make one block of the whole step (a 10^5-op chain took a minute in one function).
+  std::vector<std::pair<ValueId, ValueId>> parts{{0, 0}};
+  int in_part = 0;
+  for (ValueId v = 0; v < graph_.size(); ++v) {
+    if (fusion_.live[v] && ++in_part > kNodesPerFunction) {
+      parts.back().second = v;
+      parts.push_back({v, v});
+      in_part = 1;
+    }
+  }
+  parts.back().second = static_cast<ValueId>(graph_.size());
+
+  b_.CreateStore(i64(0), status_);
+  if (parts.size() == 1) {
+    for (ValueId v = 0; v < graph_.size(); ++v)
+      lower_node(v);
+  } else {
+    std::vector<llvm::Value*> args;
+    for (llvm::Argument& a : step->args())
+      args.push_back(&a);
+    std::vector<llvm::Function*> functions;
+    for (size_t k = 0; k < parts.size(); ++k) {
+      functions.push_back(llvm::Function::Create(type, llvm::Function::InternalLinkage,
+                                                 fmt::format("{}.part{}", kStepFunction, k),
+                                                 module_));
+      functions.back()->addFnAttr(llvm::Attribute::NoInline);
+      b_.CreateCall(functions.back(), args);
+    }
+    llvm::IRBuilderBase::InsertPoint main = b_.saveIP();
+    for (size_t k = 0; k < parts.size(); ++k) {
+      begin_function(functions[k]);
+      for (ValueId v = parts[k].first; v < parts[k].second; ++v)
+        lower_node(v);
+      b_.CreateRetVoid();
+    }
+    enter(step); // the commit follows the calls
+    b_.restoreIP(main);
+  }
   commit();
   b_.CreateRetVoid();
 }

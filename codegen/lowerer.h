@@ -28,7 +28,8 @@ public:
   llvm::Type* mem_type(DType t);
   llvm::Value* i64(int64_t v) { return b_.getInt64(v); }
 
-  /// Pointer to the first element of a stored value.
+  /// Pointer to the first element of a stored value (its address computed in the entry block of
+  /// the function being emitted on first use).
   llvm::Value* buffer(ValueId v);
   /// Value v's element at `at` (in v's shape): loaded, or computed if v is fused into its user.
   llvm::Value* element(ValueId v, Index& at);
@@ -85,6 +86,14 @@ private:
   /// in place into a variable (Storage::in_place); else just body().
   void unless_failed(ValueId first, ValueId last, const std::function<void()>& body);
   void commit();
+  /// Makes `f` (the step or one of its parts: the step's signature) the function being emitted:
+  /// begin_function also creates its entry block, for allocas and buffer addresses.
+  void begin_function(llvm::Function* f);
+  void enter(llvm::Function* f);
+  /// The global holding constant v's data (one per module).
+  llvm::Value* constant_data(ValueId v);
+  /// Live nodes per function when a large step is split (see run()).
+  static constexpr int kNodesPerFunction = 2048;
 
   const Graph& graph_;
   const FusionPlan& fusion_;
@@ -96,8 +105,11 @@ private:
   std::vector<std::vector<ValueId>> checks_; // per root: the failing ops its loop computes
   llvm::Value *inputs_ = nullptr, *variables_ = nullptr, *outputs_ = nullptr, *arena_ = nullptr,
               *status_ = nullptr, *pool_ = nullptr;
-  std::vector<int> slot_; // per value: its position among inputs or variables
-  std::vector<llvm::Value*> buffers_;
+  std::vector<int> slot_;                 // per value: its position among inputs or variables
+  std::vector<llvm::Value*> buffers_;     // per value: its address in fn_, once computed
+  std::vector<llvm::Value*> globals_;     // per constant: its data
+  llvm::BasicBlock* addresses_ = nullptr; // fn_'s entry block, where addresses are computed
+  bool outlining_ = false;                // inside outline(): every buffer is a parameter
   // Inside a loop group: the elements its members computed in this iteration, at `in_loop_`.
   llvm::Value* in_loop_ = nullptr;
   std::map<ValueId, llvm::Value*> computed_;

@@ -95,7 +95,10 @@ FusionPlan fuse(const Graph& g) {
     const Node& node = g.node(v);
     if (plan.inlined[v] || !emits_code(node) || !plan.live[v]) continue;
     plan.flat[v] = flat_loop(g, plan.inlined, v);
-    if (plan.flat[v] && open != kNone && g.type(open).shape == node.type.shape) {
+    // A group spans at most kMaxLoopSpan nodes: one loop body of a whole 10^5-op chain is more
+    // than LLVM's code generator can schedule in reasonable time.
+    if (plan.flat[v] && open != kNone && g.type(open).shape == node.type.shape &&
+        v - open < kMaxLoopSpan) {
       plan.loop[v] = open;
       member[v] = true;
       continue;

@@ -43,9 +43,10 @@ struct FusionPlan {
 /// recursing into its operands, so a 10^6-op chain compiles with a bounded stack.
 FusionPlan fuse(const Graph& graph);
 inline constexpr int kMaxInlineDepth = 64;
+inline constexpr ValueId kMaxLoopSpan = 1024;
 
 /// Then consecutive flat elementwise values of one shape share one loop (an Adam update of one
-/// variable: its moments and its new value in one pass).
+/// variable: its moments and its new value in one pass), within kMaxLoopSpan nodes.
 ///
 /// The groups, one line each: `%7 <- mul %5, sub %6` (root, then the inlined values), then the
 /// loops with more than one stored value.

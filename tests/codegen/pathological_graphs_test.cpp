@@ -3,9 +3,13 @@
 // and agree with the interpreter; never a crash, a hang, or an allocation beyond the limits.
 // Both engines must agree on which graphs fail and how.
 #include "frontend/optimizers.h"
+#include "graph/builder.h"
 #include "graph/parse.h"
 #include "graph/print.h"
 #include "passes/differentiate.h"
+#include "passes/fuse.h"
+#include "passes/plan_memory.h"
+#include "passes/simplify.h"
 #include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
 #include "tests/support/errors.h"
@@ -72,6 +76,26 @@ TEST(Pathological, LongChainsCompile) {
   train.add_output("grad", grads[0]);
   auto step = CompiledStep::compile(train, {.use_cache = false});
   EXPECT_EQ(step.run({{"x0", x}}).at("grad"), Tensor::from<float>({4}, {1, 1, 1, 1}));
+}
+
+// Every pass before LLVM is iterative: a 100,000-op chain (recursion overflowed the stack at a
+// fifth of that) goes through differentiation, simplify, fuse and plan_memory.
+TEST(Pathological, EveryPassTakesLongChains) {
+  Graph g("chain");
+  Value x = variable(g, "x", {DType::f32, {4}}, Init::ones());
+  Value y = x;
+  for (int i = 0; i < 100000; ++i)
+    y = tanh(y);
+  Value loss = reduce_sum(y);
+  output("loss", loss);
+  auto grads = differentiate(g, loss.id(), {x.id()});
+  g.add_output("grad", grads[0]);
+  Graph simple = simplify(g);
+  FusionPlan fusion = fuse(simple);
+  MemoryPlan memory = plan_memory(simple, fusion);
+  EXPECT_GT(simple.size(), 300000u);
+  EXPECT_GT(memory.arena_bytes, 0);
+  EXPECT_GE(memory.arena_bytes, memory.lower_bound_bytes);
 }
 
 // Row 3: a 2^40-iteration loop behind a 64-byte arena.

@@ -1,8 +1,139 @@
 #!/usr/bin/env bash
-# README command 2: set up, build, and run the whole test suite with ctest.
-set -euo pipefail
+# README command 2: set up, build, and run every test, as CI does (.ci/run runs exactly this).
+#
+#   1. g++ 12 (build/): the main ctest suite; warnings are errors.
+#   2. clang 19 with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/): the whole ctest
+#      suite again, then each libFuzzer target for STEPJIT_FUZZ_SECONDS (30) on its corpus;
+#      warnings are errors (so both compilers are checked).
+#   3. clang 19 with ThreadSanitizer (build-tsan/): only the tests that run threads (the thread
+#      pool, the threaded GEMM, compiled steps on 2 threads), only their targets built.
+#
+# Prints how long each stage took and fails if any stage fails (all stages run regardless).
+# On a fresh Debian 12 machine, as root, it installs what is missing first.
+#
+#   STEPJIT_QUICK=1 bash scripts/test.sh     stage 1 only: the quick g++ suite
+#   bash scripts/test.sh -R Parse            extra arguments go to stage 1's ctest (and make it
+#                                            the only stage, as STEPJIT_QUICK=1 does)
+#   STEPJIT_STAGES="asan tsan"               choose stages (gcc asan tsan; default all three)
+#   STEPJIT_FUZZ_SECONDS=600                 fuzz longer (docs/testing.md: for hours)
+# Build directories: STEPJIT_BUILD_DIR (build), STEPJIT_ASAN_DIR (build-asan), STEPJIT_TSAN_DIR
+# (build-tsan). Options given here apply when a directory is configured for the first time.
+set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$root/scripts/setup.sh"
-build="${STEPJIT_BUILD_DIR:-$root/build}"
-cd "$build"
-exec ctest --output-on-failure -j "$(nproc)" "$@"
+jobs="$(nproc)"
+stages="${STEPJIT_STAGES:-gcc asan tsan}"
+if [ -n "${STEPJIT_QUICK:-}" ] || [ "$#" -gt 0 ]; then stages="gcc"; fi
+fuzz_seconds="${STEPJIT_FUZZ_SECONDS:-30}"
+asan="${STEPJIT_ASAN_DIR:-$root/build-asan}"
+tsan="${STEPJIT_TSAN_DIR:-$root/build-tsan}"
+
+failed=()
+report=()
+start_all=$SECONDS
+# Sets `cpu` to the CPU seconds (user + system) used so far by finished child processes
+# (`times` must run in this shell, not in a $(...) subshell, to see them).
+cpu_file="$(mktemp)"
+trap 'rm -f "$cpu_file"' EXIT
+cpu_seconds() {
+  times >"$cpu_file"
+  cpu="$(tail -n 1 "$cpu_file" | awk '{ s = 0; for (i = 1; i <= 2; ++i) { split($i, p, "m"); s += p[1] * 60 + p[2] } printf "%d", s }')"
+}
+# stage NAME COMMAND...: runs a stage, records its wall-clock and CPU time and whether it failed.
+stage() {
+  local name="$1" t0=$SECONDS c0 status=0
+  cpu_seconds
+  c0=$cpu
+  shift
+  echo "==== stepjit: $name"
+  "$@" || status=$?
+  local dt=$((SECONDS - t0))
+  cpu_seconds
+  local used=$((cpu - c0))
+  report+=("$(printf '%-46s %3d:%02d  %6d CPU-s  %s' "$name" $((dt / 60)) $((dt % 60)) "$used" \
+    "$([ $status -eq 0 ] && echo ok || echo "FAILED ($status)")")")
+  [ $status -eq 0 ] || failed+=("$name")
+  echo "==== stepjit: $name: $((dt / 60)) min $((dt % 60)) s, $used CPU-s$([ $status -eq 0 ] || echo ", FAILED")"
+  return 0
+}
+
+# clang-19, libclang-rt-19-dev (the sanitizer and libFuzzer runtimes) and libomp-19-dev
+# (OpenMP for clang) for stages 2 and 3; setup.sh installs the rest.
+install_clang() {
+  STEPJIT_EXTRA_PACKAGES="clang-19 libclang-rt-19-dev libomp-19-dev" \
+    bash "$root/scripts/setup.sh" --install-only
+}
+
+# configure DIR ARGS...: cmake -G Ninja, once (a configured directory keeps its options).
+configure() {
+  local dir="$1"
+  shift
+  [ -f "$dir/build.ninja" ] && return 0
+  cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+}
+
+# A failed build still runs the tests that did build (one CI run shows every failure); the
+# stage fails either way.
+gcc_stage() {
+  local built=0 tested=0
+  STEPJIT_CONFIGURE_ARGS="-DSTEPJIT_WERROR=ON -DSTEPJIT_DEBUG_INFO=lines" \
+    bash "$root/scripts/setup.sh" || built=$?
+  ctest --test-dir "${STEPJIT_BUILD_DIR:-$root/build}" --output-on-failure -j "$jobs" "$@" ||
+    tested=$?
+  return $((built || tested))
+}
+
+# Instrumented builds: line tables only (enough for every stack trace), no bench/.
+sanitizer_args=(-DCMAKE_CXX_COMPILER=clang++-19 -DSTEPJIT_WERROR=ON -DSTEPJIT_DEBUG_INFO=lines
+                -DSTEPJIT_BUILD_BENCH=OFF)
+
+asan_build() {
+  install_clang || return
+  configure "$asan" "${sanitizer_args[@]}" -DSTEPJIT_SANITIZE=address,undefined \
+    -DSTEPJIT_FUZZ=ON || return
+  cmake "$asan" -DSTEPJIT_FUZZ_SECONDS="$fuzz_seconds" >/dev/null || return
+  cmake --build "$asan" -j "$jobs" -- -k 0
+}
+asan_suite() { ctest --test-dir "$asan" --output-on-failure -j "$jobs" -LE fuzz; }
+asan_fuzz() {
+  ctest --test-dir "$asan" --output-on-failure -j "$jobs" -L fuzz || return
+  cat "$asan"/tests/fuzz/*/runs.txt 2>/dev/null | tail -n 4
+}
+
+tsan_targets=(kernels_thread_pool_test kernels_gemm_test codegen_compiled_step_test
+              sanitizers_threads_test)
+tsan_build() {
+  install_clang || return
+  configure "$tsan" "${sanitizer_args[@]}" -DSTEPJIT_SANITIZE=thread || return
+  cmake --build "$tsan" -j "$jobs" --target "${tsan_targets[@]}" -- -k 0
+}
+tsan_suite() { ctest --test-dir "$tsan" --output-on-failure -j "$jobs"; }
+
+for s in $stages; do
+  case "$s" in
+  gcc) stage "1. g++: build, ctest" gcc_stage "$@" ;;
+  asan)
+    stage "2a. clang ASan+UBSan: install, build" asan_build
+    stage "2b. clang ASan+UBSan: ctest (whole suite)" asan_suite
+    stage "2c. clang ASan+UBSan: fuzz, ${fuzz_seconds} s per target" asan_fuzz
+    ;;
+  tsan)
+    stage "3a. clang TSan: build the thread tests" tsan_build
+    stage "3b. clang TSan: ctest (thread tests)" tsan_suite
+    ;;
+  *)
+    echo "stepjit: unknown stage '$s' in STEPJIT_STAGES (gcc asan tsan)" >&2
+    exit 2
+    ;;
+  esac
+done
+
+total=$((SECONDS - start_all))
+echo
+echo "==== stepjit: stage times (wall clock min:s on $jobs cores, and CPU seconds)"
+printf '%s\n' "${report[@]}"
+cpu_seconds
+printf '%-46s %3d:%02d  %6d CPU-s\n' "total" $((total / 60)) $((total % 60)) "$cpu"
+if ((${#failed[@]})); then
+  echo "stepjit: FAILED: ${failed[*]}" >&2
+  exit 1
+fi

@@ -22,7 +22,8 @@
 // - resource limits (about 1 in 25): Limits just below or at the largest live op's work or
 //   matmul, passed to both engines, sometimes with dead nodes above the limit.
 // Two thirds of the graphs go through simplify, a third reach the code generator as generated
-// (dead code, duplicates).
+// (dead code, duplicates); some have constant operands and tables (what simplify folds); one in
+// seven runs its compiled step on two threads.
 //
 // Compared: each graph runs 2 or 3 times on its per-run feeds; before each run the compiled
 // step gets the interpreter's variables, so every run starts from the same state. When neither
@@ -308,6 +309,13 @@ private:
     return v;
   }
 
+  /// A constant tensor (a splat, or values like an input's): what simplify folds.
+  Val new_constant(const Shape& shape, DType t) {
+    Value c = rng_.chance(0.4) ? fill(g_, {t, shape}, std::round(rng_.uniform(-2, 2) * 8) / 8)
+                               : constant(g_, sample({t, shape}, Dist::uniform(-2, 2), rng_));
+    return add({c, true, 2, 2});
+  }
+
   /// Picks a pool value satisfying `ok`: the most recent one 40% of the time (chains), else any
   /// (reuse: values with several users).
   std::optional<Val> pick(const std::function<bool(const Val&)>& ok) {
@@ -358,6 +366,7 @@ private:
       double c = std::round(rng_.uniform(-3, 3) * 4) / 4;
       return {scalar(g_, c, t), true, std::abs(c), std::abs(c)};
     }
+    if (rng_.chance(0.08)) return new_constant(broadcast_partner(s), t);
     return new_input(broadcast_partner(s), t);
   }
   static std::optional<Shape> broadcast(const Shape& a, const Shape& b) {
@@ -957,7 +966,9 @@ private:
 
   void gather_op() {
     auto t = pick([](const Val& v) { return v.v.rank() >= 1; });
-    if (!t) return;
+    // Sometimes from a constant table (folded by simplify if its indices are constants too,
+    // unless they are out of range: then it fails at run time).
+    if (!t || rng_.chance(0.1)) t = new_constant({nonzero_dim(), std::min<int64_t>(dim(), 4)}, ft_);
     Shape ts = t->v.shape();
     int64_t rows = ts[0], row = num_elements(Shape(ts.begin() + 1, ts.end()));
     Shape is = index_shape();
@@ -1227,6 +1238,8 @@ Generated generate(uint64_t seed) {
   r.spec.sync_variables = true;
   // A third of the graphs go to the code generator unsimplified (dead code, duplicates).
   r.spec.options.simplify = seed % 3 != 0;
+  // One in seven on two threads (results are the same for any thread count).
+  if (seed % 7 == 3) r.spec.options.threads = 2;
   Rng rng(seed ^ 0x5bd1e9955bd1e995);
   if (rng.chance(0.04)) limit(r, rng);
   return r;
@@ -1415,8 +1428,36 @@ Report check_engines(const Graph& g, const Generated& gen) {
   return r;
 }
 
+// ---- known bugs: how to recognize their graphs ----------------------------------------------
+
+/// Known bug R1 (RandomGraphsMinimized.CheckReadsIndicesBeforeItsLoopComputesThem): in the
+/// fusion plan of the graph as compiled, a gather fused into a loop-group member has indices
+/// computed by a member of the same group (directly or through values inlined into the check).
+/// The check runs before the group's loop, so it reads the indices' buffer before the loop
+/// writes it.
+bool check_reads_its_own_loop(const Graph& source, bool simplified) {
+  Graph g = simplified ? simplify(source) : source;
+  FusionPlan plan = fuse(g);
+  for (ValueId v = 0; v < g.size(); ++v) {
+    if (!plan.live[v] || g.node(v).op != Op::gather) continue;
+    ValueId first = plan.loop[plan.root[v]];
+    if (plan.loop_end[first] == first) continue; // not in a loop group
+    std::vector<ValueId> todo = {g.node(v).operands[1]};
+    while (!todo.empty()) {
+      ValueId x = todo.back();
+      todo.pop_back();
+      if (plan.inlined[x])
+        todo.insert(todo.end(), g.node(x).operands.begin(), g.node(x).operands.end());
+      else if (plan.loop[x] == first)
+        return true;
+    }
+  }
+  return false;
+}
+
 struct Summary {
   int graphs = 0, failed = 0;
+  int known_bug_r1 = 0; // graphs whose error mismatches are known bug R1
   int with_empty = 0, with_dead = 0, with_dead_index_ops = 0, with_errors = 0, limited = 0,
       refused = 0;
   int simplified = 0;
@@ -1480,6 +1521,15 @@ void check_seed(uint64_t seed, bool verbose) {
   Summary& s = summary();
   count_graph(gen, s);
   Report r = check_engines(gen.graph, gen);
+  if (!run_known_bugs() && check_reads_its_own_loop(gen.graph, gen.spec.options.simplify)) {
+    // Known bug R1: the engines may disagree on errors (a stale index reported, or a bad one
+    // missed); every other comparison still counts.
+    size_t before = r.failures.size();
+    std::erase_if(r.failures, [](const std::string& f) {
+      return f.find("the engines fail differently") != std::string::npos;
+    });
+    s.known_bug_r1 += r.failures.size() < before;
+  }
   ++s.graphs;
   s.compile_ms += r.compile_ms;
   s.refused += r.refused;
@@ -1563,6 +1613,12 @@ TEST(RandomGraphs, MatchTheInterpreter) {
   for (const auto& [op, n] : s.empty_ops)
     ops += fmt::format(" {} {}", op, n);
   std::printf("[ random   ] live ops with an empty operand or result:%s\n", ops.c_str());
+  if (s.known_bug_r1)
+    std::printf("[ random   ] %d graphs where the engines fail differently because of known bug R1 "
+                "(a gather's check reads indices its own loop group computes; "
+                "RandomGraphsMinimized.CheckReadsIndicesBeforeItsLoopComputesThem): not counted as "
+                "differing (SJ_RUN_KNOWN_BUGS=1 counts them)\n",
+                s.known_bug_r1);
   if (s.ratio_count)
     std::printf("[ arena    ] compiled steps: arena / lower bound %.3f on average, worst %.2f "
                 "(seed %llu)\n",
@@ -1689,6 +1745,54 @@ TEST(RandomGraphsMinimized, AssignResultReadBetweenLoopGroupMembers) {
 }
 
 // ---- known bugs: minimized from random graphs, skipped unless SJ_RUN_KNOWN_BUGS=1 ------------
+
+// The error each engine gives for one run of `g` ("" for none).
+std::string error_of_run(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// BUG R1 (/work/notes/findings.md) codegen/lower_to_llvm.cpp lower_loop_group: the index checks
+// of the gathers fused into a loop group's members are emitted before the group's loop
+// (emit_checks(first, last)), but a gather's indices may be an earlier member of the same
+// group (here `idx`, the cast: the group is `cast %idx, neg %y`, over one element). The check
+// then reads the indices' arena buffer before the loop writes it: stale bytes (0 in a fresh
+// arena, or whatever an earlier value left there). So a bad index is missed (the gather reads
+// row 0 and the step succeeds: z = -t[0]), or a good one reported with a garbage value. Found
+// by random graphs (seeds 1263, 1478 and 4043 of 5000: embedding updates with ids cast to i64,
+// one id).
+TEST(RandomGraphsMinimized, CheckReadsIndicesBeforeItsLoopComputesThem) {
+  Graph g("check_before_loop");
+  Value t = input(g, "t", {f32, {8}});
+  Value i = input(g, "i", {i32, {1}});
+  Value idx = cast(i, i64);      // a loop-group member
+  Value y = neg(gather(t, idx)); // a member, with the gather fused into it
+  output("n", reduce_sum(idx));  // (so idx is stored)
+  output("z", reduce_sum(y));
+  std::vector<float> table = {0, 1, 2, 3, 4, 5, 6, 7};
+  Feeds bad = {{"t", Tensor::from<float>({8}, table)}, {"i", Tensor::from<int32_t>({1}, {9})}};
+  Feeds good = {{"t", Tensor::from<float>({8}, table)}, {"i", Tensor::from<int32_t>({1}, {3})}};
+  std::string interpreted = error_of_run([&] { Interpreter(g).run(bad); });
+  EXPECT_NE(interpreted.find("gather: index 9 at position [0] of the indices is out of range "
+                             "for a table of 8 rows"),
+            std::string::npos)
+      << interpreted;
+  // Right with a good index (the loop computes the gather from the member's register).
+  CheckSpec spec{.default_tol = Tol::exact};
+  for (const std::string& f : check_against_interpreter(g, good, spec).failures)
+    ADD_FAILURE() << f;
+  if (!run_known_bugs())
+    GTEST_SKIP() << "known bug R1: a gather's index check runs before the loop group that "
+                    "computes its indices (codegen/lower_to_llvm.cpp lower_loop_group)";
+  // (Simplified: the one-element sums become reshapes and adds, and the group forms; random
+  // seed 1263 has the same group unsimplified.)
+  auto step = CompiledStep::compile(g, {.use_cache = false});
+  EXPECT_EQ(error_of_run([&] { step.run(bad); }), interpreted);
+}
 
 } // namespace
 } // namespace sj::jit_test

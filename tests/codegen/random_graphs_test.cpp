@@ -2,39 +2,41 @@
 // (SJ_RANDOM_GRAPHS=<n> for another count) of 3 to 30 ops with random shapes (rank 0 to 5,
 // sizes with vector tails) and broadcasting, mixing elementwise math, reductions, matmuls,
 // layout ops, softmax and cross-entropy, comparisons with select, casts (to integers and back,
-// with integer arithmetic), gather, scatter_add and one_hot, and state (variables and assigns,
-// some of them embedding-style updates: gather the rows, scatter_add a change back); values
-// are reused, so fusion, loop groups and memory reuse see many patterns. Each graph has a
-// flavour, drawn from its seed:
-// - empty dimensions (a third of the graphs): dims of 0 in inputs, variables and attributes,
+// with integer arithmetic), gather, scatter_add and one_hot, constants (what simplify folds),
+// and state (variables and assigns, some of them embedding-style updates: gather rows of the
+// variable, scatter_add a change back at the same ids); values are reused, so fusion, loop
+// groups and memory reuse see many patterns. Each graph has a flavour, drawn from its seed:
+// - empty dimensions (two graphs in five): dims of 0 in inputs, variables and attributes,
 //   flowing through every op family that accepts them (broadcasting against 1, reductions over
 //   empty and non-empty axes where legal, matmul with 0 in M, N or K, reshape, slice, concat of
 //   empty pieces, gather, scatter_add and one_hot with empty indices or empty rows, softmax);
-// - run-time index errors (a third): the indices of gather and scatter_add and the labels of
-//   softmax_cross_entropy are inputs (or constants) that go out of range in some of the
-//   graph's 3 runs (below 0, at the row count, far above, the dtype's extremes), sometimes in
-//   two nodes at once (one input feeding two nodes, or two inputs), sometimes in a gather fused
-//   into another gather's loop, in a gather whose result is empty, or in a gather and a
-//   scatter_add updating a variable;
+// - run-time index errors (35%): the indices of gather and scatter_add and the labels of
+//   softmax_cross_entropy go out of range in some of the graph's 3 runs (below 0, at the row
+//   count, far above, the dtype's extremes); they are inputs, constants (bad in every run) or
+//   integer expressions of inputs that compiled code computes inside the index check (reshape,
+//   transpose, + c, neg, slice, concat, cast, a gather from a vocabulary). Sometimes two live
+//   nodes fail at once (one input feeding two nodes, or two inputs), sometimes a gather fused
+//   into another gather's loop, one whose result is empty, or a gather and a scatter_add
+//   updating a variable;
 // - dead traps (a quarter): gathers, scatter_adds and cross-entropies nobody uses whose indices
-//   are always out of range, and dead duplicates of live index ops; every graph also has dead
-//   values (pool values no output uses);
-// - resource limits (about 1 in 25): Limits just below or at the largest live op's work or
-//   matmul, passed to both engines, sometimes with dead nodes above the limit.
+//   are always out of range, and dead duplicates of live index ops; nearly every graph also
+//   has dead values (pool values no output uses);
+// - resource limits (1 in 25): Limits at the largest live op's work or matmul multiply-adds, or
+//   one below, passed to both engines (dead nodes may be over them).
 // Two thirds of the graphs go through simplify, a third reach the code generator as generated
-// (dead code, duplicates); some have constant operands and tables (what simplify folds); one in
-// seven runs its compiled step on two threads.
+// (dead code, duplicates); one in seven runs its compiled step on two threads.
 //
 // Compared: each graph runs 2 or 3 times on its per-run feeds; before each run the compiled
 // step gets the interpreter's variables, so every run starts from the same state. When neither
 // engine fails, every output and every variable is compared (tolerances below). A run-time
 // error must be the same sj::Error text from both engines, and the one the semantics promise,
-// computed here independently of both: the first node in graph order that is live (an output
-// or an assign needs it; found by a walk of this file's own) with an index out of range, and
-// its first such position, with "; no variable was updated"; after it, both engines' variables
-// are bit-identical to what they were before the run. A node that is dead never fails. Graphs
-// over the limits are refused by both with the same message, exactly when a live node is over
-// them. Also: the planned arena is never below the lower bound, and how close to it it gets.
+// computed here independently of both (a liveness walk and an evaluator of index expressions
+// of this file's own): the first node in graph order that is live (an output or an assign needs
+// it) with an index out of range, at its first such position, ending "; no variable was
+// updated"; after it both engines' variables are bit-identical to what they were before the
+// run. A dead node never fails. Graphs over the limits are refused by both with the same
+// message, exactly when a live node is over them. Also: the planned arena is never below the
+// lower bound, and how close to it it gets. The summary says how many graphs had each flavour.
 //
 // Numerics by construction: every value carries a bound on its magnitude and whether it is
 // exact (computed by the same correctly rounded IEEE operations on both sides: + - * / sqrt,
@@ -46,13 +48,14 @@
 // ones within 1e-5 (f32, also for f64 values computed from f32 ones) or 1e-10 (f64) of the
 // largest magnitude among the values they were computed from.
 //
-// A mismatch prints the seed, the graph's text form (graph/print.h; `stepjit` reads it back),
+// A mismatch prints the seed, the graph's text form (graph/print.h; `stepjit` reads it back)
 // and each failing output alone, simplified; SJ_RANDOM_DUMP=<dir> also writes the graph and
-// every run's feeds there (`stepjit eval <dir>/random_<seed>.sj -i
-// x0=<dir>/random_<seed>_run0_x0.npy`). SJ_RANDOM_SEED=<seed> runs one graph and prints its compile
-// stages and its runs. Known bugs (the minimized tests marked BUG at the end) are skipped, and the
-// random graphs of their class counted and reported instead of failing; SJ_RUN_KNOWN_BUGS=1 runs
-// them and fails on them.
+// every run's feeds there, for `stepjit eval <dir>/random_<seed>.sj -i
+// x0=<dir>/random_<seed>_run0_x0.npy ...`. SJ_RANDOM_SEED=<seed> runs one graph and prints its
+// compile stages and its runs. Known bugs (the minimized tests marked BUG at the end) are
+// skipped, and the random graphs of their class are still run, but their mismatches of that
+// kind are counted and reported instead of failing; SJ_RUN_KNOWN_BUGS=1 runs the tests and
+// fails on those graphs too.
 #include "graph/builder.h"
 #include "graph/limits.h"
 #include "passes/fuse.h"
@@ -277,6 +280,8 @@ private:
   /// A dimension: 0 with the graph's empty_ chance.
   int64_t dim() { return empty_ > 0 && rng_.chance(empty_) ? 0 : nonzero_dim(); }
   Shape random_shape() {
+    // Sometimes one element: such values are flat whatever they read, so they join loop groups.
+    if (rng_.chance(0.08)) return Shape(size_t(rng_.below(3)), 1);
     for (;;) {
       int rank = int(rng_.pick(std::vector<int64_t>{0, 1, 1, 2, 2, 2, 3, 3, 4}));
       Shape s;

@@ -2,9 +2,9 @@
 # each test) in a build with STEPJIT_SANITIZE. Each directory that adds tests calls
 # sj_sanitizer_environment() at its end; see docs/testing.md.
 #
-#   ASAN_OPTIONS   halt on the first error; allocator_may_return_null: an allocation too large
-#                  for the machine throws std::bad_alloc as it does without ASan (the library
-#                  turns that into an sj::Error, and tests check it); init-order checks.
+#   ASAN_OPTIONS   halt on the first error; allocator_may_return_null: a malloc too large for
+#                  the machine returns null (ASan's operator new aborts all the same, so the
+#                  tests of out-of-memory errors skip that part); init-order checks.
 #   UBSAN_OPTIONS  halt, with the stack and the check's name.
 #   LSAN_OPTIONS   leaks of libLLVM suppressed by name (tests/sanitizers/lsan.supp, each one
 #                  explained there); any other leak fails the test.

@@ -84,6 +84,17 @@ FusionPlan fuse(const Graph& g) {
     }
     return false;
   };
+  // The ops that can fail at run time (gather's indices) computed in v's loop: their checks run
+  // before the group's loop (codegen emits them there, so a failing step stops before any
+  // member is stored), so their operands must not be members.
+  std::vector<std::vector<ValueId>> failing(n);
+  for (ValueId v = 0; v < n; ++v)
+    if (plan.live[v] && g.node(v).def().can_fail()) failing[plan.root[v]].push_back(v);
+  auto checks_read_member = [&](ValueId v) {
+    for (ValueId f : failing[v])
+      if (reads_member(f)) return true;
+    return false;
+  };
   auto close = [&] {
     if (open == kNone) return;
     for (ValueId m = open; m < n; ++m)
@@ -98,7 +109,7 @@ FusionPlan fuse(const Graph& g) {
     // A group spans at most kMaxLoopSpan nodes: one loop body of a whole 10^5-op chain is more
     // than LLVM's code generator can schedule in reasonable time.
     if (plan.flat[v] && open != kNone && g.type(open).shape == node.type.shape &&
-        v - open < kMaxLoopSpan) {
+        v - open < kMaxLoopSpan && !checks_read_member(v)) {
       plan.loop[v] = open;
       member[v] = true;
       continue;
@@ -171,9 +182,19 @@ FusionPlan fuse(const Graph& g) {
           ready = false;
       }
     };
+    // The checks of failing ops in the loop run before the product: they must not read C.
+    std::function<bool(ValueId)> reads_c = [&](ValueId v) {
+      for (ValueId o : g.node(v).operands)
+        if (o == c || (plan.inlined[o] && reads_c(o))) return true;
+      return false;
+    };
     ValueId last = next != kNone ? plan.loop_end[next] : plan.loop_end[first];
     for (ValueId m = first; m <= last; ++m)
-      if (own(m) && !plan.inlined[m] && emits_code(g.node(m))) check(m);
+      if (own(m) && !plan.inlined[m] && emits_code(g.node(m))) {
+        check(m);
+        for (ValueId f : failing[m])
+          if (reads_c(f)) ready = false;
+      }
     if (!ready) continue;
     if (next != kNone)
       for (ValueId m = first; m <= last; ++m)

@@ -1435,34 +1435,8 @@ Report check_engines(const Graph& g, const Generated& gen) {
 
 // ---- known bugs: how to recognize their graphs ----------------------------------------------
 
-/// Known bug R1 (RandomGraphsMinimized.CheckReadsIndicesBeforeItsLoopComputesThem): in the
-/// fusion plan of the graph as compiled, a gather fused into a loop-group member has indices
-/// computed by a member of the same group (directly or through values inlined into the check).
-/// The check runs before the group's loop, so it reads the indices' buffer before the loop
-/// writes it.
-bool check_reads_its_own_loop(const Graph& source, bool simplified) {
-  Graph g = simplified ? simplify(source) : source;
-  FusionPlan plan = fuse(g);
-  for (ValueId v = 0; v < g.size(); ++v) {
-    if (!plan.live[v] || g.node(v).op != Op::gather) continue;
-    ValueId first = plan.loop[plan.root[v]];
-    if (plan.loop_end[first] == first) continue; // not in a loop group
-    std::vector<ValueId> todo = {g.node(v).operands[1]};
-    while (!todo.empty()) {
-      ValueId x = todo.back();
-      todo.pop_back();
-      if (plan.inlined[x])
-        todo.insert(todo.end(), g.node(x).operands.begin(), g.node(x).operands.end());
-      else if (plan.loop[x] == first)
-        return true;
-    }
-  }
-  return false;
-}
-
 struct Summary {
   int graphs = 0, failed = 0;
-  int known_bug_r1 = 0; // graphs whose error mismatches are known bug R1
   int with_empty = 0, with_dead = 0, with_dead_index_ops = 0, with_errors = 0, limited = 0,
       refused = 0;
   int simplified = 0;
@@ -1526,15 +1500,6 @@ void check_seed(uint64_t seed, bool verbose) {
   Summary& s = summary();
   count_graph(gen, s);
   Report r = check_engines(gen.graph, gen);
-  if (!run_known_bugs() && check_reads_its_own_loop(gen.graph, gen.spec.options.simplify)) {
-    // Known bug R1: the engines may disagree on errors (a stale index reported, or a bad one
-    // missed); every other comparison still counts.
-    size_t before = r.failures.size();
-    std::erase_if(r.failures, [](const std::string& f) {
-      return f.find("the engines fail differently") != std::string::npos;
-    });
-    s.known_bug_r1 += r.failures.size() < before;
-  }
   ++s.graphs;
   s.compile_ms += r.compile_ms;
   s.refused += r.refused;
@@ -1618,12 +1583,6 @@ TEST(RandomGraphs, MatchTheInterpreter) {
   for (const auto& [op, n] : s.empty_ops)
     ops += fmt::format(" {} {}", op, n);
   std::printf("[ random   ] live ops with an empty operand or result:%s\n", ops.c_str());
-  if (s.known_bug_r1)
-    std::printf("[ random   ] %d graphs where the engines fail differently because of known bug R1 "
-                "(a gather's check reads indices its own loop group computes; "
-                "RandomGraphsMinimized.CheckReadsIndicesBeforeItsLoopComputesThem): not counted as "
-                "differing (SJ_RUN_KNOWN_BUGS=1 counts them)\n",
-                s.known_bug_r1);
   if (s.ratio_count)
     std::printf("[ arena    ] compiled steps: arena / lower bound %.3f on average, worst %.2f "
                 "(seed %llu)\n",
@@ -1761,16 +1720,14 @@ std::string error_of_run(const std::function<void()>& f) {
   return "";
 }
 
-// BUG R1 (/work/notes/findings.md) codegen/lower_to_llvm.cpp lower_loop_group: the index checks
-// of the gathers fused into a loop group's members are emitted before the group's loop
-// (emit_checks(first, last)), but a gather's indices may be an earlier member of the same
-// group (here `idx`, the cast: the group is `cast %idx, neg %y`, over one element). The check
-// then reads the indices' arena buffer before the loop writes it: stale bytes (0 in a fresh
-// arena, or whatever an earlier value left there). So a bad index is missed (the gather reads
-// row 0 and the step succeeds: z = -t[0]), or a good one reported with a garbage value. Found
-// by random graphs (seeds 1263, 1478 and 4043 of 5000: embedding updates with ids cast to i64,
-// one id).
-TEST(RandomGraphsMinimized, CheckReadsIndicesBeforeItsLoopComputesThem) {
+// Was bug R1 (passes/fuse.cpp): the index checks of the gathers fused into a loop group's
+// members run before the group's loop, but a gather's indices could be an earlier member of
+// the same group (here `idx`, the cast: the group was `cast %idx, neg %y`, over one element).
+// The check then read the indices' arena buffer before the loop wrote it: stale bytes, so a
+// bad index was missed (the gather read row 0 and the step succeeded: z = -t[0]), or a good
+// one reported with a garbage value. Found by random graphs (seeds 1263, 1478 and 4043 of
+// 5000: embedding updates with ids cast to i64, one id). Now such a value starts a new group.
+TEST(RandomGraphsMinimized, GatherIndicesComputedInItsOwnLoopGroupAreCheckedAfterTheLoop) {
   Graph g("check_before_loop");
   Value t = input(g, "t", {f32, {8}});
   Value i = input(g, "i", {i32, {1}});
@@ -1790,9 +1747,6 @@ TEST(RandomGraphsMinimized, CheckReadsIndicesBeforeItsLoopComputesThem) {
   CheckSpec spec{.default_tol = Tol::exact};
   for (const std::string& f : check_against_interpreter(g, good, spec).failures)
     ADD_FAILURE() << f;
-  if (!run_known_bugs())
-    GTEST_SKIP() << "known bug R1: a gather's index check runs before the loop group that "
-                    "computes its indices (codegen/lower_to_llvm.cpp lower_loop_group)";
   // (Simplified: the one-element sums become reshapes and adds, and the group forms; random
   // seed 1263 has the same group unsimplified.)
   auto step = CompiledStep::compile(g, {.use_cache = false});

@@ -218,6 +218,60 @@ Value scatter_add(Value updates, Value indices, int64_t rows, Loc loc) {
   return make(Op::scatter_add, {updates, indices}, {{"rows", rows}}, loc);
 }
 
+namespace {
+
+Attrs window_attrs(const std::vector<int64_t>& strides, const Padding& padding) {
+  return {{"strides", strides}, {"padding", padding.mode}, {"pads", padding.pads}};
+}
+
+Attrs conv_attrs(const Conv2dOptions& o) {
+  Attrs a = window_attrs(o.strides, o.padding);
+  a.set("dilations", o.dilations);
+  a.set("groups", o.groups);
+  return a;
+}
+
+Attrs pool_attrs(const Pool2dOptions& o) {
+  Attrs a = window_attrs(o.strides, o.padding);
+  a.set("window", o.window);
+  return a;
+}
+
+} // namespace
+
+Value conv2d(Value x, Value kernel, const Conv2dOptions& options, Loc loc) {
+  return make(Op::conv2d, {x, kernel}, conv_attrs(options), loc);
+}
+Value conv2d_backprop_input(Value dy, Value kernel, Shape input_shape, const Conv2dOptions& options,
+                            Loc loc) {
+  Attrs a = conv_attrs(options);
+  a.set("input_shape", std::move(input_shape));
+  return make(Op::conv2d_backprop_input, {dy, kernel}, a, loc);
+}
+Value conv2d_backprop_kernel(Value x, Value dy, Shape kernel_shape, const Conv2dOptions& options,
+                             Loc loc) {
+  Attrs a = conv_attrs(options);
+  a.set("kernel_shape", std::move(kernel_shape));
+  return make(Op::conv2d_backprop_kernel, {x, dy}, a, loc);
+}
+Value max_pool2d(Value x, const Pool2dOptions& options, Loc loc) {
+  return make(Op::max_pool2d, {x}, pool_attrs(options), loc);
+}
+Value max_pool2d_backprop(Value x, Value dy, const Pool2dOptions& options, Loc loc) {
+  return make(Op::max_pool2d_backprop, {x, dy}, pool_attrs(options), loc);
+}
+Value avg_pool2d(Value x, const Pool2dOptions& options, Loc loc) {
+  return make(Op::avg_pool2d, {x}, pool_attrs(options), loc);
+}
+Value avg_pool2d_backprop(Value dy, Shape input_shape, const Pool2dOptions& options, Loc loc) {
+  Attrs a = pool_attrs(options);
+  a.set("input_shape", std::move(input_shape));
+  return make(Op::avg_pool2d_backprop, {dy}, a, loc);
+}
+Value pad(Value x, std::vector<int64_t> pads, double value, Loc loc) {
+  return make(Op::pad, {x}, {{"pads", std::move(pads)}, {"value", value}}, loc);
+}
+
 Value random_uniform(Value counter, const TensorType& type, int64_t seed, Loc loc) {
   return make(Op::random_uniform, {counter},
               {{"shape", type.shape}, {"seed", seed}, {"dtype", type.dtype}}, loc);

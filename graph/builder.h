@@ -176,6 +176,54 @@ Value gather(Value table, Value indices, Loc loc = {});
 /// gather (updates has the indices' shape followed by the row's).
 Value scatter_add(Value updates, Value indices, int64_t rows, Loc loc = {});
 
+// ---- convolution and pooling (NHWC) --------------------------------------------------------
+/// How a sliding window meets the image's border: `valid` (no padding: only windows that fit),
+/// `same` (TensorFlow's: ceil(size / stride) outputs, the odd pixel of padding at the bottom
+/// and right, also for strides > 1) or explicit pads.
+struct Padding {
+  std::string mode = "valid";
+  std::vector<int64_t> pads = {}; // explicit only: [top, bottom, left, right]
+
+  static Padding valid() { return {}; }
+  static Padding same() { return {.mode = "same"}; }
+  static Padding explicit_pads(int64_t top, int64_t bottom, int64_t left, int64_t right) {
+    return {.mode = "explicit", .pads = {top, bottom, left, right}};
+  }
+};
+
+struct Conv2dOptions {
+  std::vector<int64_t> strides = {1, 1};
+  Padding padding = {};
+  std::vector<int64_t> dilations = {1, 1};
+  /// Input channels and filters split into `groups` independent convolutions; groups = C with
+  /// F = C * multiplier is a depthwise convolution.
+  int64_t groups = 1;
+};
+
+/// x [N,H,W,C] with kernel [KH,KW,C/groups,F] (Keras's layout) -> [N,OH,OW,F].
+Value conv2d(Value x, Value kernel, const Conv2dOptions& options = {}, Loc loc = {});
+/// The gradient of conv2d with respect to x, of shape `input_shape` (a transposed convolution).
+Value conv2d_backprop_input(Value dy, Value kernel, Shape input_shape,
+                            const Conv2dOptions& options = {}, Loc loc = {});
+/// The gradient of conv2d with respect to its kernel, of shape `kernel_shape`.
+Value conv2d_backprop_kernel(Value x, Value dy, Shape kernel_shape,
+                             const Conv2dOptions& options = {}, Loc loc = {});
+
+struct Pool2dOptions {
+  std::vector<int64_t> window = {2, 2};
+  std::vector<int64_t> strides = {}; ///< empty: the window (windows side by side)
+  Padding padding = {};
+};
+/// The maximum of each window of x [N,H,W,C] (padding pixels never win).
+Value max_pool2d(Value x, const Pool2dOptions& options = {}, Loc loc = {});
+Value max_pool2d_backprop(Value x, Value dy, const Pool2dOptions& options = {}, Loc loc = {});
+/// The mean of each window's real pixels (padding is not counted, as TensorFlow's avg_pool).
+Value avg_pool2d(Value x, const Pool2dOptions& options = {}, Loc loc = {});
+Value avg_pool2d_backprop(Value dy, Shape input_shape, const Pool2dOptions& options = {},
+                          Loc loc = {});
+/// `value` around x: pads = [before, after] for each dimension, in order.
+Value pad(Value x, std::vector<int64_t> pads, double value = 0, Loc loc = {});
+
 // ---- random numbers ----------------------------------------------------------------------
 /// Uniform [0, 1) numbers of `type` (f32 or f64), a pure function of (seed, the value of the
 /// i64 scalar `counter`, element index): the same counter gives the same numbers, a new one new

@@ -1,5 +1,7 @@
 #include "graph/gradient.h"
 
+#include <algorithm>
+
 namespace sj {
 
 bool carries_gradient(const Graph& graph, const Node& node, size_t i) {
@@ -25,5 +27,19 @@ Value broadcasted(Value v, const Shape& shape) {
 }
 
 Value mask(Value cond, DType dtype) { return cast(cond, dtype); }
+
+Attrs attrs_without(const Attrs& attrs, std::initializer_list<std::string_view> names) {
+  Attrs kept;
+  for (const auto& [name, value] : attrs.items())
+    if (std::find(names.begin(), names.end(), name) == names.end()) kept.set(name, value);
+  return kept;
+}
+
+Value emit(GradCall& c, Op op, const std::vector<Value>& operands, const Attrs& attrs) {
+  std::vector<ValueId> ids;
+  for (const Value& v : operands)
+    ids.push_back(v.id());
+  return {c.graph, c.graph.add(op, std::move(ids), attrs, c.graph.node(c.node).loc)};
+}
 
 } // namespace sj

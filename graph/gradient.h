@@ -42,5 +42,11 @@ Value reshaped(Value v, const Shape& shape);
 Value broadcasted(Value v, const Shape& shape);
 /// 1.0 where cond holds, else 0.0, in `dtype`.
 Value mask(Value cond, DType dtype);
+/// A node of `op` with complete attributes, at the forward node's line: for rules whose
+/// gradient is another op of the same family with the forward node's attributes (conv2d's,
+/// pooling's), where a builder call would only unpack them.
+Value emit(GradCall& c, Op op, const std::vector<Value>& operands, const Attrs& attrs);
+/// `attrs` without the named ones (e.g. a gradient's input_shape, to build the forward op).
+Attrs attrs_without(const Attrs& attrs, std::initializer_list<std::string_view> names);
 
 } // namespace sj

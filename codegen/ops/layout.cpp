@@ -1,6 +1,7 @@
-// Lowering of the layout ops: index maps (transpose, reshape, broadcast_to, slice), fused like
-// elementwise ops, and concat, which copies each operand into its place.
+// Lowering of the layout ops: index maps (transpose, reshape, broadcast_to, slice, pad), fused
+// like elementwise ops, and concat, which copies each operand into its place.
 #include "codegen/lowerer.h"
+#include "graph/ops/kernel_util.h"
 
 namespace sj::codegen {
 
@@ -35,6 +36,34 @@ V lower_slice(const ElementCall& c) {
   return c.operand_at(0, at);
 }
 
+// The operand's element where the position is inside it, else the padding value.
+V lower_pad(const ElementCall& c) {
+  auto& b = c.b();
+  const Shape& x = c.lowerer.graph().type(c.node.operands[0]).shape;
+  const auto& pads = c.attrs().ints("pads");
+  llvm::Type* t = c.type(c.dtype());
+  double value = c.attrs().real("value");
+  V fill = visit_dtype(c.dtype(), [&]<typename T>() -> V {
+    T v = ops::convert<T>(value); // as the interpreter converts it
+    if constexpr (std::is_floating_point_v<T>)
+      return llvm::ConstantFP::get(t, double(v));
+    else
+      return llvm::ConstantInt::get(t, uint64_t(int64_t(v)), true);
+  });
+  if (num_elements(x) == 0) return fill;
+  const auto& dims = c.index.dims(b);
+  V inside = b.getTrue();
+  std::vector<V> from;
+  for (size_t d = 0; d < x.size(); ++d) {
+    V j = b.CreateSub(dims[d], b.getInt64(pads[2 * d]));
+    V ok = b.CreateAnd(b.CreateICmpSGE(j, b.getInt64(0)), b.CreateICmpSLT(j, b.getInt64(x[d])));
+    inside = b.CreateAnd(inside, ok);
+    from.push_back(b.CreateSelect(ok, j, b.getInt64(0)));
+  }
+  Index at = Index::dims(x, from);
+  return b.CreateSelect(inside, c.operand_at(0, at), fill);
+}
+
 void lower_concat(const LowerCall& c) {
   const Graph& g = c.lowerer.graph();
   int rank = c.node.type.rank();
@@ -59,6 +88,7 @@ extern const Lowering transpose_lowering{.element = lower_transpose};
 extern const Lowering reshape_lowering{.element = lower_reshape};
 extern const Lowering broadcast_to_lowering{.element = lower_broadcast_to};
 extern const Lowering slice_lowering{.element = lower_slice};
+extern const Lowering pad_lowering{.element = lower_pad};
 extern const Lowering concat_lowering{.lower = lower_concat};
 
 } // namespace sj::codegen

@@ -1,4 +1,4 @@
-// Layout ops: move data without arithmetic (transpose, reshape, broadcast_to, concat, slice).
+// Layout ops: move data without arithmetic (transpose, reshape, broadcast_to, concat, slice, pad).
 #include "graph/gradient.h"
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
@@ -93,6 +93,26 @@ TensorType infer_slice(const OpCall& c) {
   return {x.dtype, out};
 }
 
+TensorType infer_pad(const OpCall& c) {
+  const TensorType& x = c.types[0];
+  const auto& pads = c.attrs.ints("pads");
+  if (pads.size() != size_t(2 * x.rank()))
+    c.fail(fmt::format("pads = [{}] must have 2 entries per dimension ([before, after] for each "
+                       "of the {}), {} in all",
+                       fmt::join(pads, ", "), x.rank(), 2 * x.rank()));
+  Shape out = x.shape;
+  for (int d = 0; d < x.rank(); ++d) {
+    if (pads[2 * d] < 0 || pads[2 * d + 1] < 0)
+      c.fail(fmt::format("pads = [{}] must be 0 or more (slice to remove elements)",
+                         fmt::join(pads, ", ")));
+    auto size = checked_add(out[d], pads[2 * d]);
+    if (size) size = checked_add(*size, pads[2 * d + 1]);
+    if (!size) c.fail(fmt::format("dimension {} padded is more than 2^40", d));
+    out[d] = *size;
+  }
+  return {x.dtype, out};
+}
+
 // ---- interpreter kernels ---------------------------------------------------------------
 // Every layout op copies elements through an IndexMap (kernel_util.h): exact for any dtype.
 
@@ -138,6 +158,24 @@ Tensor eval_concat(const EvalCall& c) {
       copy_element(out, to_out(i), *x, i);
     offset += x->shape()[axis];
   }
+  return out;
+}
+
+Tensor eval_pad(const EvalCall& c) {
+  const Tensor& x = *c.args[0];
+  const auto& pads = c.attrs().ints("pads");
+  Tensor out(c.type());
+  visit_dtype(out.dtype(), [&]<typename T>() {
+    std::fill_n(out.data<T>(), out.num_elements(), convert<T>(c.attrs().real("value")));
+  });
+  // x's element i lands at its position shifted by the pads before it.
+  std::vector<int64_t> out_strides = strides_of(out.shape());
+  int64_t base = 0;
+  for (int d = 0; d < x.rank(); ++d)
+    base += pads[2 * d] * out_strides[d];
+  IndexMap to_out(x.shape(), out_strides, base);
+  for (int64_t i = 0; i < x.num_elements(); ++i)
+    copy_element(out, to_out(i), x, i);
   return out;
 }
 
@@ -187,6 +225,16 @@ void grad_slice(GradCall& c) {
   c.set(0, padded);
 }
 
+void grad_pad(GradCall& c) {
+  const auto& pads = c.attrs().ints("pads");
+  std::vector<int64_t> begin, end;
+  for (int d = 0; d < c.x[0].rank(); ++d) {
+    begin.push_back(pads[2 * d]);
+    end.push_back(pads[2 * d] + c.x[0].shape()[d]);
+  }
+  c.set(0, slice(c.g, begin, end));
+}
+
 } // namespace
 
 extern const OpDef transpose_def = unary_def(
@@ -203,6 +251,10 @@ extern const OpDef slice_def =
     unary_def(Op::slice, "slice", infer_slice, eval_slice, grad_slice, Fusion::index_map,
               "the box [begin, end) of the operand, one entry per dimension",
               {{"begin", AttrKind::ints, std::nullopt}, {"end", AttrKind::ints, std::nullopt}});
+extern const OpDef pad_def =
+    unary_def(Op::pad, "pad", infer_pad, eval_pad, grad_pad, Fusion::index_map,
+              "`value` around the operand: pads = [before, after] per dimension (any rank)",
+              {{"pads", AttrKind::ints, std::nullopt}, {"value", AttrKind::real, 0.0}});
 extern const OpDef concat_def = {.op = Op::concat,
                                  .name = "concat",
                                  .num_operands = kVariadic,

@@ -1128,6 +1128,117 @@ const std::map<Op, std::vector<Case>>& op_cases() {
     }
     m[Op::scatter_add] = scatter_cases;
 
+    // ---- convolution and pooling: every padding mode, strides, dilation, groups
+    auto conv_cases = [](Op op) {
+      struct Config {
+        std::string name;
+        Shape x, kernel;
+        Conv2dOptions options;
+      };
+      std::vector<Config> configs = {
+          {"same_stride2_odd",
+           {2, 5, 5, 3},
+           {3, 3, 3, 4},
+           {.strides = {2, 2}, .padding = Padding::same()}},
+          {"dilated_grouped_explicit",
+           {1, 6, 5, 4},
+           {2, 2, 2, 6},
+           {.strides = {1, 2},
+            .padding = Padding::explicit_pads(1, 0, 2, 1),
+            .dilations = {2, 1},
+            .groups = 2}},
+          {"depthwise_1x1", {2, 3, 3, 2}, {1, 1, 1, 4}, {.groups = 2}},
+          {"kernel_as_large_as_input", {1, 4, 4, 2}, {4, 4, 2, 3}, {}},
+      };
+      std::vector<Case> cases;
+      for (const Config& k : configs) {
+        // The three ops of one convolution; each operand a fused chain once, stored and shared
+        // once.
+        auto build = [=](C& c, bool fused) {
+          Value x0 = c.in("x", k.x), w0 = c.in("k", k.kernel);
+          Value x = fused ? exp(tanh(x0)) : any_chain(x0);
+          Value w = fused ? exp(tanh(w0)) : any_chain(w0);
+          Value y = conv2d(x, w, k.options);
+          Value dy0 = c.in("dy", y.shape());
+          Value dy = fused ? exp(tanh(dy0)) : any_chain(dy0);
+          Value r = op == Op::conv2d ? y
+                    : op == Op::conv2d_backprop_input
+                        ? conv2d_backprop_input(dy, w, k.x, k.options)
+                        : conv2d_backprop_kernel(x, dy, k.kernel, k.options);
+          c.out("y", r, Tol::accumulate, 8);
+          if (!fused) {
+            c.out("x", reuse(x));
+            c.out("w", reuse(w));
+            c.out("dy", reuse(dy));
+          }
+        };
+        cases.push_back({k.name + "_fused", kFloat, [=](C& c) { build(c, true); }});
+        cases.push_back({k.name + "_stored", kFloat, [=](C& c) { build(c, false); }});
+      }
+      return cases;
+    };
+    for (Op op : {Op::conv2d, Op::conv2d_backprop_input, Op::conv2d_backprop_kernel})
+      m[op] = conv_cases(op);
+    struct PoolConfig {
+      std::string name;
+      Shape x;
+      Pool2dOptions options;
+    };
+    std::vector<PoolConfig> pools = {
+        {"side_by_side", {2, 4, 6, 3}, {}},
+        {"same_3x3_stride2_odd",
+         {1, 5, 5, 2},
+         {.window = {3, 3}, .strides = {2, 2}, .padding = Padding::same()}},
+        {"explicit_overlapping",
+         {1, 4, 5, 1},
+         {.window = {3, 2}, .strides = {1, 1}, .padding = Padding::explicit_pads(1, 2, 0, 1)}},
+    };
+    for (Op op :
+         {Op::max_pool2d, Op::max_pool2d_backprop, Op::avg_pool2d, Op::avg_pool2d_backprop}) {
+      bool backprop = op == Op::max_pool2d_backprop || op == Op::avg_pool2d_backprop;
+      const std::vector<DType>& dts = op == Op::max_pool2d ? kNumeric : kFloat;
+      for (const PoolConfig& k : pools) {
+        auto build = [=](C& c, bool fused) {
+          Value x0 = c.in("x", k.x);
+          Value x = fused && is_float(c.dt) ? exp(tanh(x0)) : any_chain(x0);
+          Value pooled = op == Op::avg_pool2d || op == Op::avg_pool2d_backprop
+                             ? avg_pool2d(x, k.options)
+                             : max_pool2d(x, k.options);
+          Value dy0 = c.in("dy", pooled.shape());
+          Value dy = fused ? exp(tanh(dy0)) : any_chain(dy0);
+          Value r = op == Op::max_pool2d_backprop   ? max_pool2d_backprop(x, dy, k.options)
+                    : op == Op::avg_pool2d_backprop ? avg_pool2d_backprop(dy, k.x, k.options)
+                                                    : pooled;
+          // Sums accumulate; a fused chain's libm calls are within the elementwise tolerance.
+          bool sums = op != Op::max_pool2d;
+          c.out("y", r, sums ? Tol::accumulate : fused ? Tol::elementwise : Tol::exact, 4);
+          if (!fused) c.out(backprop ? "dy" : "x", reuse(backprop ? dy : x));
+        };
+        m[op].push_back({k.name + "_fused", op == Op::max_pool2d ? kFloat : dts,
+                         [=](C& c) { build(c, true); }});
+        m[op].push_back({k.name + "_stored", dts, [=](C& c) { build(c, false); }});
+      }
+    }
+    m[Op::pad] = {
+        {"rank3_into_elementwise_user", kAll,
+         [](C& c) {
+           Value x = c.in("x", {2, 1, 3});
+           Value p = pad(x, {1, 0, 0, 2, 1, 1}, 3);
+           c.out("y", cast(p, i32)); // an elementwise user of p's shape: p is inlined
+           c.out("p", reuse(p));
+         }},
+        {"fused_chain_and_sum", kNumeric,
+         [](C& c) {
+           Value x = any_chain(c.in("x", {4, 5}));
+           c.out("y", sum_of(pad(x, {2, 1, 0, 3}, -1.5), {0}), Tol::accumulate);
+           c.out("x", reuse(x));
+         }},
+        {"empty_operand", kAll,
+         [](C& c) {
+           c.out("y", pad(c.in("x", {0, 3}), {1, 1, 2, 0}, 1));
+         }},
+    };
+
     // ---- random numbers: the same integer hash in IR, so exact
     auto counter_in = [](C& c, int64_t lo, int64_t hi) {
       return c.in("n", {}, Dist::ints(lo, hi), i64);

@@ -99,6 +99,31 @@ const std::map<Op, std::string>& op_snippets() {
                       "f64[4,5]\n"},
         {Op::gather, "  %table = input : f32[10,3]\n  %i = input : i32[2,2]\n"
                      "  %0 = gather(%table, %i) : f32[2,2,3]\n"},
+        {Op::conv2d, "  %x = input : f32[1,5,5,3]\n  %k = input : f32[3,3,1,6]\n"
+                     "  %0 = conv2d(%x, %k) {strides = [2, 2], padding = same, dilations = [1, 2], "
+                     "groups = 3} : f32[1,3,3,6]\n"},
+        {Op::conv2d_backprop_input,
+         "  %dy = input : f32[1,2,2,4]\n  %k = input : f32[2,2,3,4]\n"
+         "  %0 = conv2d_backprop_input(%dy, %k) {input_shape = [1, 3, 3, 3]} : f32[1,3,3,3]\n"},
+        {Op::conv2d_backprop_kernel,
+         "  %x = input : f32[1,3,3,3]\n  %dy = input : f32[1,4,2,4]\n"
+         "  %0 = conv2d_backprop_kernel(%x, %dy) {kernel_shape = [2, 2, 3, 4], padding = explicit, "
+         "pads = [1, 1, 0, 0]} : f32[2,2,3,4]\n"},
+        {Op::max_pool2d, "  %x = input : i32[2,4,4,3]\n"
+                         "  %0 = max_pool2d(%x) {window = [2, 2]} : i32[2,2,2,3]\n"},
+        {Op::max_pool2d_backprop,
+         "  %x = input : f32[1,5,5,1]\n  %dy = input : f32[1,3,3,1]\n"
+         "  %0 = max_pool2d_backprop(%x, %dy) {window = [3, 3], strides = [2, 2], "
+         "padding = same} : f32[1,5,5,1]\n"},
+        {Op::avg_pool2d, "  %x = input : f64[1,5,5,2]\n"
+                         "  %0 = avg_pool2d(%x) {window = [3, 3], strides = [1, 1], padding = "
+                         "same} : f64[1,5,5,2]\n"},
+        {Op::avg_pool2d_backprop,
+         "  %dy = input : f32[1,2,2,1]\n"
+         "  %0 = avg_pool2d_backprop(%dy) {input_shape = [1, 4, 4, 1], window = [2, 2]} : "
+         "f32[1,4,4,1]\n"},
+        {Op::pad, "  %x = input : bool[2,3]\n"
+                  "  %0 = pad(%x) {pads = [1, 0, 2, 2], value = 1.0} : bool[3,7]\n"},
         {Op::scatter_add, "  %u = input : f32[2,2,3]\n  %i = input : i32[2,2]\n"
                           "  %0 = scatter_add(%u, %i) {rows = 10} : f32[10,3]\n"},
         {Op::random_uniform, "  %c = input : i64[]\n"

@@ -25,8 +25,10 @@ struct Case {
 // assign is an effect, and random_uniform's only operand is an integer counter. An op added
 // without a rule fails coverage until it is listed here.
 const std::vector<Op> kNonDifferentiable = {
-    Op::input, Op::variable, Op::constant,      Op::greater, Op::greater_equal, Op::less,
-    Op::equal, Op::one_hot,  Op::stop_gradient, Op::assign,  Op::random_uniform};
+    Op::input, Op::variable, Op::constant, Op::greater, Op::greater_equal, Op::less, Op::equal,
+    Op::one_hot, Op::stop_gradient, Op::assign, Op::random_uniform,
+    // Piecewise constant in x; its adjoint in dy (a gather by the argmax) has no op yet.
+    Op::max_pool2d_backprop};
 
 // a[i, j] = b[j] +- U(0.2, 1): a and b at least 0.2 apart everywhere (no maximum/minimum ties),
 // each side winning about half the time.
@@ -308,6 +310,77 @@ const std::map<Op, std::vector<Case>>& op_cases() {
                [](C& c) {
                  Value table = c.uniform("table", {4, 2, 3}, -2, 2);
                  return gather(table, c.indices("idx", {2, 3}, {2, 0, 2, 2, 1, 0}, DType::i32));
+               })}},
+      // Convolutions: every padding mode, strides on odd sizes, dilation, groups; the two
+      // gradient ops are checked as ops too (so second order through conv2d is).
+      {Op::conv2d,
+       {custom("same_stride2_odd",
+               [](C& c) {
+                 Value x = c.uniform("x", {2, 5, 5, 3}, -1, 1);
+                 return conv2d(x, c.uniform("k", {3, 3, 3, 4}, -1, 1),
+                               {.strides = {2, 2}, .padding = Padding::same()});
+               }),
+        custom("dilated_grouped_explicit",
+               [](C& c) {
+                 Value x = c.uniform("x", {1, 6, 5, 4}, -1, 1);
+                 return conv2d(x, c.uniform("k", {2, 2, 2, 6}, -1, 1),
+                               {.strides = {1, 2},
+                                .padding = Padding::explicit_pads(1, 0, 2, 1),
+                                .dilations = {2, 1},
+                                .groups = 2});
+               }),
+        custom("depthwise_1x1",
+               [](C& c) {
+                 Value x = c.uniform("x", {2, 3, 3, 2}, -1, 1);
+                 return conv2d(x, c.uniform("k", {1, 1, 1, 4}, -1, 1), {.groups = 2});
+               })}},
+      {Op::conv2d_backprop_input,
+       {custom("same_stride2",
+               [](C& c) {
+                 Value dy = c.uniform("dy", {1, 3, 3, 2}, -1, 1);
+                 return conv2d_backprop_input(dy, c.uniform("k", {3, 3, 3, 2}, -1, 1),
+                                              {1, 5, 5, 3},
+                                              {.strides = {2, 2}, .padding = Padding::same()});
+               })}},
+      {Op::conv2d_backprop_kernel,
+       {custom("dilated_valid",
+               [](C& c) {
+                 Value x = c.uniform("x", {2, 5, 4, 2}, -1, 1);
+                 return conv2d_backprop_kernel(x, c.uniform("dy", {2, 3, 2, 3}, -1, 1),
+                                               {2, 2, 2, 3}, {.dilations = {2, 2}});
+               })}},
+      // Distinct values: no ties inside a window at any finite-difference step.
+      {Op::max_pool2d,
+       {custom("same_3x3_stride2",
+               [](C& c) {
+                 return max_pool2d(c.distinct("x", {1, 5, 5, 2}, -1.5, 0.06),
+                                   {.window = {3, 3}, .strides = {2, 2},
+                                    .padding = Padding::same()});
+               },
+               /*second_order=*/false),
+        custom("side_by_side",
+               [](C& c) {
+                 return max_pool2d(c.distinct("x", {2, 4, 4, 1}, -1, 0.06));
+               },
+               /*second_order=*/false)}},
+      {Op::avg_pool2d,
+       {custom("same_3x3",
+               [](C& c) {
+                 return avg_pool2d(c.uniform("x", {1, 4, 5, 2}, -2, 2),
+                                   {.window = {3, 3}, .strides = {1, 2},
+                                    .padding = Padding::same()});
+               })}},
+      {Op::avg_pool2d_backprop,
+       {custom("same_3x3",
+               [](C& c) {
+                 return avg_pool2d_backprop(c.uniform("dy", {1, 4, 3, 2}, -2, 2), {1, 4, 5, 2},
+                                            {.window = {3, 3}, .strides = {1, 2},
+                                             .padding = Padding::same()});
+               })}},
+      {Op::pad,
+       {custom("rank3",
+               [](C& c) {
+                 return pad(c.uniform("x", {2, 1, 3}, -2, 2), {1, 0, 0, 2, 1, 1}, 0.5);
                })}},
       // Each update reaches one row; rows with several updates sum them.
       {Op::scatter_add,

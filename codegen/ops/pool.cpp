@@ -1,0 +1,191 @@
+// Lowering of the pooling ops: a loop over every output element and, inside it, over the taps
+// of its window; padding taps are skipped (their loads clamped to a safe index and their values
+// ignored). The gradients zero their result and add each window's share into it, in order.
+#include "codegen/lowerer.h"
+#include "graph/ops/window.h"
+
+namespace sj::codegen {
+
+namespace {
+
+using V = llvm::Value*;
+
+// The number of real taps of output position (oh, ow): per dimension, the taps k in
+// [max(0, pad - o s), min(window, in + pad - o s)).
+V real_taps(const LowerCall& c, const ops::Window2d& w, V oh, V ow) {
+  auto& b = c.b();
+  V count = c.i64(1);
+  for (int d = 0; d < 2; ++d) {
+    V first =
+        b.CreateSub(c.i64(w.pad_before[d]), b.CreateMul(d == 0 ? oh : ow, c.i64(w.stride[d])));
+    V end = b.CreateAdd(first, c.i64(w.in[d]));
+    V lo = b.CreateSelect(b.CreateICmpSGT(first, c.i64(0)), first, c.i64(0));
+    V hi = b.CreateSelect(b.CreateICmpSLT(end, c.i64(w.window[d])), end, c.i64(w.window[d]));
+    count = b.CreateMul(count, b.CreateSub(hi, lo));
+  }
+  return count;
+}
+
+// Calls body(o, x_index, inside) for every tap of every output element o of the pooling node
+// (o the output's linear index; x_index a safe input index, inside whether the tap is real);
+// `start(o, taps)` and `finish(o)` run before and after each window's taps, `taps` the number
+// of its real taps.
+void for_each_tap(const LowerCall& c, const std::function<void(V, V)>& start,
+                  const std::function<void(V, V, V)>& body, const std::function<void(V)>& finish) {
+  auto& b = c.b();
+  auto [x, w] = ops::pool_geometry(c.lowerer.graph(), c.node);
+  int64_t C = x[3];
+  auto mul = [&](V v, int64_t k) { return b.CreateMul(v, c.i64(k)); };
+  auto add = [&](V u, V v) { return b.CreateAdd(u, v); };
+  c.loop(x[0], [&](V n) {
+    c.loop(w.out[0], [&](V oh) {
+      c.loop(w.out[1], [&](V ow) {
+        c.loop(C, [&](V ch) {
+          V o = add(mul(add(mul(add(mul(n, w.out[0]), oh), w.out[1]), ow), C), ch);
+          start(o, real_taps(c, w, oh, ow));
+          c.loop(w.window[0], [&](V kh) {
+            V ih = add(b.CreateSub(mul(oh, w.stride[0]), c.i64(w.pad_before[0])), kh);
+            c.loop(w.window[1], [&](V kw) {
+              V iw = add(b.CreateSub(mul(ow, w.stride[1]), c.i64(w.pad_before[1])), kw);
+              V inside = b.CreateAnd(
+                  b.CreateAnd(b.CreateICmpSGE(ih, c.i64(0)), b.CreateICmpSLT(ih, c.i64(w.in[0]))),
+                  b.CreateAnd(b.CreateICmpSGE(iw, c.i64(0)), b.CreateICmpSLT(iw, c.i64(w.in[1]))));
+              V index = add(mul(add(mul(add(mul(n, w.in[0]), ih), w.in[1]), iw), C), ch);
+              body(o, b.CreateSelect(inside, index, c.i64(0)), inside);
+            });
+          });
+          finish(o);
+        });
+      });
+    });
+  });
+}
+
+V element(const LowerCall& c, size_t operand, const Shape& shape, V index) {
+  Index at = Index::flat(shape, index);
+  return c.operand_at(operand, at);
+}
+
+const Shape& operand_shape(const LowerCall& c, size_t i) {
+  return c.lowerer.graph().type(c.node.operands[i]).shape;
+}
+
+V is_nan(llvm::IRBuilder<>& b, V v) { return b.CreateFCmpUNO(v, v); }
+
+void zero_result(const LowerCall& c) {
+  DType dt = c.node.type.dtype;
+  c.b().CreateMemSet(c.result(), c.b().getInt8(0), c.i64(int64_t(c.node.type.byte_size())),
+                     llvm::MaybeAlign(dtype_size(dt)));
+}
+
+// result[i] += v
+void add_into(const LowerCall& c, V i, V v) {
+  auto& b = c.b();
+  llvm::Type* t = v->getType();
+  V ptr = b.CreateInBoundsGEP(t, c.result(), i);
+  b.CreateStore(b.CreateFAdd(b.CreateLoad(t, ptr), v), ptr);
+}
+
+void lower_max_pool2d(const LowerCall& c) {
+  Lowerer& L = c.lowerer;
+  auto& b = c.b();
+  DType dt = c.node.type.dtype;
+  llvm::Type* t = L.reg_type(dt);
+  V best = L.slot(t);
+  const Shape& x = operand_shape(c, 0);
+  V lowest =
+      is_float(dt)
+          ? llvm::ConstantFP::getInfinity(t, true)
+          : llvm::ConstantInt::get(t, llvm::APInt::getSignedMinValue(t->getIntegerBitWidth()));
+  for_each_tap(
+      c, [&](V, V) { b.CreateStore(lowest, best); },
+      [&](V, V i, V inside) {
+        V v = element(c, 0, x, i), m = b.CreateLoad(t, best);
+        // NaN propagates and -0 < +0, as the interpreter's maximum_of.
+        V bigger = is_float(dt) ? b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, m, v)
+                                : b.CreateSelect(b.CreateICmpSGT(v, m), v, m);
+        b.CreateStore(b.CreateSelect(inside, bigger, m), best);
+      },
+      [&](V o) { L.store(c.id, o, b.CreateLoad(t, best)); });
+}
+
+// dy[o] goes to the first tap holding its window's maximum (a NaN, if there is one).
+void lower_max_pool2d_backprop(const LowerCall& c) {
+  Lowerer& L = c.lowerer;
+  auto& b = c.b();
+  llvm::Type* t = L.reg_type(c.node.type.dtype);
+  V best = L.slot(t), at = L.slot(b.getInt64Ty()), have = L.slot(b.getInt1Ty());
+  const Shape& x = operand_shape(c, 0);
+  zero_result(c);
+  for_each_tap(
+      c, [&](V, V) { b.CreateStore(b.getFalse(), have); },
+      [&](V, V i, V inside) {
+        V v = element(c, 0, x, i), m = b.CreateLoad(t, best);
+        V better =
+            b.CreateAnd(b.CreateNot(is_nan(b, m)), b.CreateOr(is_nan(b, v), b.CreateFCmpOGT(v, m)));
+        V take =
+            b.CreateAnd(inside, b.CreateOr(b.CreateNot(b.CreateLoad(b.getInt1Ty(), have)), better));
+        b.CreateStore(b.CreateSelect(take, v, m), best);
+        b.CreateStore(b.CreateSelect(take, i, b.CreateLoad(b.getInt64Ty(), at)), at);
+        b.CreateStore(b.CreateOr(take, b.CreateLoad(b.getInt1Ty(), have)), have);
+      },
+      [&](V o) {
+        add_into(c, b.CreateLoad(b.getInt64Ty(), at), element(c, 1, operand_shape(c, 1), o));
+      });
+}
+
+// The mean over the window's real taps, summed in f64.
+void lower_avg_pool2d(const LowerCall& c) {
+  Lowerer& L = c.lowerer;
+  auto& b = c.b();
+  llvm::Type* d = b.getDoubleTy();
+  V sum = L.slot(d), count = L.slot(d);
+  const Shape& x = operand_shape(c, 0);
+  for_each_tap(
+      c,
+      [&](V, V taps) {
+        b.CreateStore(llvm::ConstantFP::get(d, 0.0), sum);
+        b.CreateStore(b.CreateSIToFP(taps, d), count);
+      },
+      [&](V, V i, V inside) {
+        V v = b.CreateFPExt(element(c, 0, x, i), d);
+        V s = b.CreateLoad(d, sum);
+        b.CreateStore(b.CreateSelect(inside, L.accumulate(s, v), s), sum);
+      },
+      [&](V o) {
+        V mean = b.CreateFDiv(b.CreateLoad(d, sum), b.CreateLoad(d, count));
+        L.store(c.id, o, b.CreateFPCast(mean, L.reg_type(c.node.type.dtype)));
+      });
+}
+
+// Each dy[o] / (real taps of o) added to every real tap of o's window.
+void lower_avg_pool2d_backprop(const LowerCall& c) {
+  Lowerer& L = c.lowerer;
+  auto& b = c.b();
+  llvm::Type* t = L.reg_type(c.node.type.dtype);
+  zero_result(c);
+  const Shape& dy = operand_shape(c, 0);
+  V share = L.slot(t);
+  for_each_tap(
+      c,
+      [&](V o, V taps) {
+        b.CreateStore(b.CreateFDiv(element(c, 0, dy, o), b.CreateSIToFP(taps, t)), share);
+      },
+      [&](V, V i, V inside) {
+        V s = b.CreateLoad(t, share);
+        // A padding tap adds nothing (and its clamped index is only read back).
+        V ptr = b.CreateInBoundsGEP(t, c.result(), i);
+        V old = b.CreateLoad(t, ptr);
+        b.CreateStore(b.CreateSelect(inside, b.CreateFAdd(old, s), old), ptr);
+      },
+      [&](V) {});
+}
+
+} // namespace
+
+extern const Lowering max_pool2d_lowering{.lower = lower_max_pool2d};
+extern const Lowering max_pool2d_backprop_lowering{.lower = lower_max_pool2d_backprop};
+extern const Lowering avg_pool2d_lowering{.lower = lower_avg_pool2d};
+extern const Lowering avg_pool2d_backprop_lowering{.lower = lower_avg_pool2d_backprop};
+
+} // namespace sj::codegen

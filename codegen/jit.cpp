@@ -1,6 +1,7 @@
 #include "codegen/jit.h"
 
 #include "graph/error.h"
+#include "kernels/conv.h"
 #include "kernels/gemm.h"
 #include "kernels/thread_pool.h"
 
@@ -122,6 +123,10 @@ std::shared_ptr<JitCode> jit_compile(std::unique_ptr<llvm::Module> module,
   auto callable = llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable;
   llvm::orc::SymbolMap kernels;
   kernels[mangle("sj_gemm_f32")] = {llvm::orc::ExecutorAddr::fromPtr(&sj_gemm_f32), callable};
+  for (auto [name, fn] : {std::pair{"sj_conv2d_f32", &sj_conv2d_f32},
+                          {"sj_conv2d_backprop_input_f32", &sj_conv2d_backprop_input_f32},
+                          {"sj_conv2d_backprop_kernel_f32", &sj_conv2d_backprop_kernel_f32}})
+    kernels[mangle(name)] = {llvm::orc::ExecutorAddr::fromPtr(fn), callable};
   kernels[mangle("sj_parallel_for")] = {llvm::orc::ExecutorAddr::fromPtr(&sj_parallel_for),
                                         callable};
   if (auto error = jit.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(kernels))))

@@ -393,13 +393,23 @@ std::pair<llvm::Value*, llvm::Value*> Lowerer::gemm_epilogue(ValueId c) {
   if (first == c) return {null, null};
   std::vector<ValueId> used = loop_buffers(first, fusion_.loop_end[first]);
   const Shape& shape = graph_.type(c).shape;
-  // void epilogue(ctx, m0, m1, n0, n1): the loop's members at every element of the block.
+  // void epilogue(ctx, m0, m1, n0, n1): the loop's members at every element of the block, C
+  // seen as a matrix of its last dimension's rows (a conv2d's [N*OH*OW, F]).
   return outline(fmt::format("{}.epilogue{}", kStepFunction, c), used, 4,
                  [&](const std::vector<llvm::Value*>& block) {
                    loop(block[0], block[1], [&](llvm::Value* m) {
-                     llvm::Value* row = b_.CreateMul(m, i64(shape[1]));
+                     llvm::Value* row = b_.CreateMul(m, i64(shape.back()));
+                     // The row's leading indices, once per row.
+                     std::vector<llvm::Value*> dims(shape.size() - 1);
+                     llvm::Value* rest = m;
+                     for (size_t d = dims.size(); d-- > 0;) {
+                       dims[d] = d == 0 ? rest : b_.CreateURem(rest, i64(shape[d]));
+                       if (d > 0) rest = b_.CreateUDiv(rest, i64(shape[d]));
+                     }
                      loop(block[2], block[3], [&](llvm::Value* n) {
-                       compute_members(first, Index::both(shape, {m, n}, b_.CreateAdd(row, n)));
+                       std::vector<llvm::Value*> at = dims;
+                       at.push_back(n);
+                       compute_members(first, Index::both(shape, at, b_.CreateAdd(row, n)));
                      });
                    });
                  });

@@ -177,8 +177,9 @@ thread_local PackBuffer tls_pack_a, tls_pack_b;
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 // The whole loop nest on rows [m0, m1) x columns [n0, n1) of C, on the calling thread.
+// `custom_a`, when set, packs op(A) instead of pack_a (an implicit GEMM: g.a is not read).
 void gemm_range(const Kernel& kn, const SjGemmArgs& g, int64_t m0, int64_t m1, int64_t n0,
-                int64_t n1) {
+                int64_t n1, GemmPackA custom_a, const void* custom_ctx) {
   const int64_t K = g.k, MR = kn.mr, NR = kn.nr;
   const int64_t kc_max = std::max<int64_t>(1, std::min(K, kn.kc));
   float* bp = tls_pack_b.get(size_t(kc_max * round_up(std::min(n1 - n0, kn.nc), NR)));
@@ -186,7 +187,7 @@ void gemm_range(const Kernel& kn, const SjGemmArgs& g, int64_t m0, int64_t m1, i
   // A packed sliver is read once per B sliver: with a single B sliver (narrow C, as in the
   // last layer of a classifier) packing A would cost as much as the product, so full slivers
   // of A are read in place and only the ragged last one is packed (so no row past M is read).
-  const bool a_in_place = n1 - n0 <= NR;
+  const bool a_in_place = n1 - n0 <= NR && !custom_a;
 
   for (int64_t jc = n0; jc < n1; jc += kn.nc) {
     const int64_t nc = std::min(kn.nc, n1 - jc);
@@ -199,7 +200,10 @@ void gemm_range(const Kernel& kn, const SjGemmArgs& g, int64_t m0, int64_t m1, i
       for (int64_t ic = m0; ic < m1; ic += kn.mc) {
         const int64_t mc = std::min(kn.mc, m1 - ic);
         const int64_t mc_full = a_in_place ? mc / MR * MR : 0;
-        if (mc_full < mc) kn.pack_a(g, ic + mc_full, mc - mc_full, pc, kc, ap);
+        if (custom_a)
+          custom_a(custom_ctx, ic, mc, pc, kc, int(MR), ap);
+        else if (mc_full < mc)
+          kn.pack_a(g, ic + mc_full, mc - mc_full, pc, kc, ap);
         float* c_block = g.c + ic * g.ldc + jc;
         for (int64_t je = 0; je < nc; je += kEpilogueCols) {
           const int64_t je1 = std::min(nc, je + kEpilogueCols);
@@ -323,31 +327,43 @@ const char* gemm_path_name(GemmPath path) {
 
 } // namespace sj
 
-extern "C" void sj_gemm_f32(const SjGemmArgs* args) {
-  const SjGemmArgs& g = *args;
+namespace sj {
+namespace {
+
+void gemm(const SjGemmArgs& g, GemmPackA custom_a, const void* custom_ctx) {
   if (g.m <= 0 || g.n <= 0) return;
-  const sj::Kernel& kn = sj::kernel_for(sj::active(), g.n);
-  auto* pool = static_cast<sj::ThreadPool*>(g.pool);
+  const Kernel& kn = kernel_for(active(), g.n);
+  auto* pool = static_cast<ThreadPool*>(g.pool);
   int threads = pool ? pool->size() : 1;
-  if (2.0 * double(g.m) * double(g.n) * double(g.k) < sj::kParallelFlops) threads = 1;
+  if (2.0 * double(g.m) * double(g.n) * double(g.k) < kParallelFlops) threads = 1;
   const int64_t units_m = (g.m + kn.mr - 1) / kn.mr, units_n = (g.n + kn.nr - 1) / kn.nr;
   // Split the dimension that spreads more evenly; ties go to N (each thread then packs only
   // its share of B, the bigger operand in training shapes).
-  const bool split_n = sj::balance(units_n, threads) >= sj::balance(units_m, threads);
+  const bool split_n = balance(units_n, threads) >= balance(units_m, threads);
   if (threads > (split_n ? units_n : units_m)) threads = int(split_n ? units_n : units_m);
   if (threads <= 1) {
-    sj::gemm_range(kn, g, 0, g.m, 0, g.n);
+    gemm_range(kn, g, 0, g.m, 0, g.n, custom_a, custom_ctx);
     return;
   }
   pool->parallel_for(threads, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       if (split_n) {
-        auto [n0, n1] = sj::split(g.n, kn.nr, int(t), threads);
-        if (n0 < n1) sj::gemm_range(kn, g, 0, g.m, n0, n1);
+        auto [n0, n1] = split(g.n, kn.nr, int(t), threads);
+        if (n0 < n1) gemm_range(kn, g, 0, g.m, n0, n1, custom_a, custom_ctx);
       } else {
-        auto [m0, m1] = sj::split(g.m, kn.mr, int(t), threads);
-        if (m0 < m1) sj::gemm_range(kn, g, m0, m1, 0, g.n);
+        auto [m0, m1] = split(g.m, kn.mr, int(t), threads);
+        if (m0 < m1) gemm_range(kn, g, m0, m1, 0, g.n, custom_a, custom_ctx);
       }
     }
   });
 }
+
+} // namespace
+
+void gemm_f32_pack_a(const SjGemmArgs& args, GemmPackA pack_a, const void* ctx) {
+  gemm(args, pack_a, ctx);
+}
+
+} // namespace sj
+
+extern "C" void sj_gemm_f32(const SjGemmArgs* args) { sj::gemm(*args, nullptr, nullptr); }

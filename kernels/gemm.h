@@ -62,5 +62,16 @@ bool force_gemm_path(GemmPath path);
 void reset_gemm_path();
 const char* gemm_path_name(GemmPath path);
 
+/// Packs rows [i0, i0+mc) x steps [p0, p0+kc) of op(A) for the micro-kernel: ceil(mc/mr)
+/// slivers, each kc steps of mr consecutive floats (dst[s*mr*kc + p*mr + r] is op(A)(i0 + s*mr
+/// + r, p0 + p)), rows past mc zero. `mr` is the micro-kernel's (14, 16, 6 or 4).
+using GemmPackA = void (*)(const void* ctx, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
+                           float* dst);
+/// sj_gemm_f32 with op(A) produced by `pack_a` (an implicit GEMM, e.g. a convolution's im2col
+/// done block by block in kernels/conv.cpp) instead of read through args.a, which is ignored
+/// (as are lda and trans_a). Same blocking, threads and bits as sj_gemm_f32. pack_a is called
+/// from the pool's threads at once, on disjoint blocks.
+void gemm_f32_pack_a(const SjGemmArgs& args, GemmPackA pack_a, const void* ctx);
+
 } // namespace sj
 #endif

@@ -128,8 +128,9 @@ FusionPlan fuse(const Graph& g) {
     plan.loop_end[v] = plan.loop_end[plan.loop[v]];
 
   // GEMM epilogues: the loop of C's first flat reader over C's shape runs as the epilogue of the
-  // f32 matrix product C (kernels/gemm.h), on each block of C as it is finished, while the block
-  // is in cache, when everything else the loop reads is ready before C.
+  // f32 matrix product or convolution C (kernels/gemm.h, kernels/conv.h), on each block of C as it
+  // is finished, while the block is in cache, when everything else the loop reads is ready before
+  // C.
   plan.epilogue.resize(n);
   plan.epilogue_of.resize(n);
   for (ValueId v = 0; v < n; ++v)
@@ -139,8 +140,11 @@ FusionPlan fuse(const Graph& g) {
     // Small products gain nothing from it (their result stays in cache anyway) and would cost
     // an outlined function each, in compile time and calls.
     constexpr int64_t kMinElements = 1 << 14;
-    if (node.op != Op::matmul || node.type.dtype != DType::f32 || node.type.rank() != 2 ||
-        node.type.num_elements() < kMinElements)
+    // An f32 conv2d of one group is a GEMM too (kernels/conv.h), its result an
+    // [N*OH*OW, F] matrix.
+    const bool gemm = (node.op == Op::matmul && node.type.rank() == 2) ||
+                      (node.op == Op::conv2d && node.attrs.integer("groups") == 1);
+    if (!gemm || node.type.dtype != DType::f32 || node.type.num_elements() < kMinElements)
       continue;
     ValueId first = kNone;
     for (ValueId u = c + 1; u < n && first == kNone; ++u)

@@ -1,8 +1,13 @@
 // Lowering of conv2d and its two gradients. Each is the same sum over (n, oh, ow, kh, kw, f, c)
 // of x * kernel * dy, taken over two of the three: the result (y, dx or dk) is zeroed, then
-// every term whose input pixel is real adds a product into it, in one fixed order.
+// every term whose input pixel is real adds a product into it, in one fixed order. That loop
+// nest is the lowering of f64; f32 calls the implicit-GEMM kernels of kernels/conv.h instead,
+// on the step's thread pool.
 #include "codegen/lowerer.h"
 #include "graph/ops/window.h"
+#include "kernels/conv.h"
+
+#include <cstddef>
 
 namespace sj::codegen {
 
@@ -67,9 +72,62 @@ void lower_conv_sum(const LowerCall& c, Role ra, Role rb, Role rout) {
   });
 }
 
-void lower_conv2d(const LowerCall& c) { lower_conv_sum(c, kX, kKernel, kY); }
-void lower_conv2d_backprop_input(const LowerCall& c) { lower_conv_sum(c, kY, kKernel, kX); }
-void lower_conv2d_backprop_kernel(const LowerCall& c) { lower_conv_sum(c, kX, kY, kKernel); }
+// A call of `kernel` (kernels/conv.h) with the buffers of the operands and the result in the
+// roles ra, rb and rout.
+void lower_conv_call(const LowerCall& c, const char* kernel, Role ra, Role rb, Role rout) {
+  Lowerer& L = c.lowerer;
+  auto& b = c.b();
+  ops::ConvGeometry conv = ops::conv_geometry(L.graph(), c.node);
+  const ops::Window2d& w = conv.window;
+  llvm::Value* args = L.slot(llvm::ArrayType::get(b.getInt64Ty(), sizeof(SjConvArgs) / 8));
+  auto field = [&](size_t offset, V value) {
+    b.CreateStore(value, b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), args, offset));
+  };
+  auto word = [&](size_t offset, int64_t value) { field(offset, c.i64(value)); };
+  word(offsetof(SjConvArgs, n), conv.x[0]);
+  word(offsetof(SjConvArgs, h), conv.x[1]);
+  word(offsetof(SjConvArgs, w), conv.x[2]);
+  word(offsetof(SjConvArgs, c), conv.x[3]);
+  word(offsetof(SjConvArgs, oh), w.out[0]);
+  word(offsetof(SjConvArgs, ow), w.out[1]);
+  word(offsetof(SjConvArgs, f), conv.y[3]);
+  word(offsetof(SjConvArgs, kh), w.window[0]);
+  word(offsetof(SjConvArgs, kw), w.window[1]);
+  word(offsetof(SjConvArgs, stride_h), w.stride[0]);
+  word(offsetof(SjConvArgs, stride_w), w.stride[1]);
+  word(offsetof(SjConvArgs, dilation_h), w.dilation[0]);
+  word(offsetof(SjConvArgs, dilation_w), w.dilation[1]);
+  word(offsetof(SjConvArgs, pad_top), w.pad_before[0]);
+  word(offsetof(SjConvArgs, pad_left), w.pad_before[1]);
+  word(offsetof(SjConvArgs, groups), conv.groups);
+  const size_t offsets[3] = {offsetof(SjConvArgs, x), offsetof(SjConvArgs, kernel),
+                             offsetof(SjConvArgs, y)};
+  field(offsets[ra], L.buffer(c.node.operands[0]));
+  field(offsets[rb], L.buffer(c.node.operands[1]));
+  field(offsets[rout], c.result());
+  auto [epilogue, epilogue_ctx] = L.gemm_epilogue(c.id); // conv2d, groups = 1 (passes/fuse)
+  field(offsetof(SjConvArgs, epilogue), epilogue);
+  field(offsetof(SjConvArgs, epilogue_ctx), epilogue_ctx);
+  field(offsetof(SjConvArgs, pool), L.pool());
+  llvm::FunctionCallee fn = L.module().getOrInsertFunction(
+      kernel, llvm::FunctionType::get(b.getVoidTy(), {b.getPtrTy()}, false));
+  b.CreateCall(fn, {args});
+}
+
+void lower_conv(const LowerCall& c, const char* kernel, Role ra, Role rb, Role rout) {
+  if (c.node.type.dtype == DType::f32 && c.node.type.num_elements() > 0)
+    lower_conv_call(c, kernel, ra, rb, rout);
+  else
+    lower_conv_sum(c, ra, rb, rout);
+}
+
+void lower_conv2d(const LowerCall& c) { lower_conv(c, "sj_conv2d_f32", kX, kKernel, kY); }
+void lower_conv2d_backprop_input(const LowerCall& c) {
+  lower_conv(c, "sj_conv2d_backprop_input_f32", kY, kKernel, kX);
+}
+void lower_conv2d_backprop_kernel(const LowerCall& c) {
+  lower_conv(c, "sj_conv2d_backprop_kernel_f32", kX, kY, kKernel);
+}
 
 } // namespace
 

@@ -144,7 +144,8 @@ FusionPlan fuse(const Graph& g) {
     // [N*OH*OW, F] matrix.
     const bool gemm = (node.op == Op::matmul && node.type.rank() == 2) ||
                       (node.op == Op::conv2d && node.attrs.integer("groups") == 1);
-    if (!gemm || node.type.dtype != DType::f32 || node.type.num_elements() < kMinElements)
+    if (!gemm || node.type.dtype != DType::f32 || node.type.num_elements() < kMinElements ||
+        g.type(node.operands[0]).num_elements() == 0) // K = 0: no GEMM runs (codegen)
       continue;
     ValueId first = kNone;
     for (ValueId u = c + 1; u < n && first == kNone; ++u)

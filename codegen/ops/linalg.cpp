@@ -96,10 +96,11 @@ void lower_matmul_gemm(const LowerCall& c) {
 }
 
 void lower_matmul(const LowerCall& c) {
-  if (c.node.type.dtype == DType::f32) return lower_matmul_gemm(c);
+  auto [as, bs, cs, ta, tb, M, N, K, batch] = matmul_dims(c);
+  // K = 0 (a zero result from empty operands, whose buffers may be null) takes the loop.
+  if (c.node.type.dtype == DType::f32 && K > 0) return lower_matmul_gemm(c);
   Lowerer& L = c.lowerer;
   auto& b = c.b();
-  auto [as, bs, cs, ta, tb, M, N, K, batch] = matmul_dims(c);
   llvm::Type* t = L.reg_type(c.node.type.dtype);
 
   auto batch_of = [&](const Shape& s, const std::vector<V>& bd) {

@@ -136,9 +136,11 @@ TEST(CompiledStep, IndexErrorsAtRunTimeNameTheOpAndChangeNothing) {
     step.run({{"ids", Tensor::from<int32_t>({3}, {0, 7, 1})}});
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("compiled_step_test.cpp:130:32: error: gather: index 7 at "
-                                    "position [1] of the indices is out of range for a table of "
-                                    "4 rows (valid: [0, 4)); no variable was updated"));
+    // (The column of the gather is g++'s 32 or clang's 26.)
+    EXPECT_THAT(e.what(), HasSubstr("compiled_step_test.cpp:130:"));
+    EXPECT_THAT(e.what(), HasSubstr(": error: gather: index 7 at position [1] of the indices is "
+                                    "out of range for a table of 4 rows (valid: [0, 4)); no "
+                                    "variable was updated"));
   }
   EXPECT_EQ(step.variable("table"), before);
   step.run({{"ids", Tensor::from<int32_t>({3}, {0, 3, 3})}});

@@ -21,6 +21,9 @@ std::string ops_markdown() {
       std::string text = fmt::format("`{}`: {}", a.name, attr_kind_name(a.kind));
       if (a.default_value) text += fmt::format(" = `{}`", attr_value_str(*a.default_value));
       if (!a.choices.empty()) text += fmt::format(" (one of {})", fmt::join(a.choices, ", "));
+      if (!a.list_into.empty())
+        text += fmt::format(" or pairs `[[a, b], ...]` (= {}, `{}` = [a, b, ...])", a.list_choice,
+                            a.list_into);
       attrs.push_back(text);
     }
     s += fmt::format("| `{}` | {} | {} | {} |\n", d.name, operands, fmt::join(attrs, "; "),

@@ -100,6 +100,12 @@ struct AttrSpec {
   AttrKind kind;
   std::optional<AttrValue> default_value;
   std::vector<std::string_view> choices = {};
+  /// A name attribute that may be written as a list of integer pairs instead (conv2d's
+  /// `padding = [[top, bottom], [left, right]]`): the text form stores the pairs, flattened,
+  /// in the ints attribute `list_into` and the choice `list_choice` here, and prints them back
+  /// the same way.
+  std::string_view list_into = {};
+  std::string_view list_choice = {};
 };
 
 inline constexpr int kVariadic = -1;

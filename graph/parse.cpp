@@ -423,7 +423,14 @@ private:
         fail(name, fmt::format("{}: attribute '{}' is given twice", def.name, spec->name));
       seen.push_back(spec->name);
       expect_punct('=', "'=' after the attribute's name");
-      if (spec->kind == AttrKind::tensor)
+      if (!spec->list_into.empty() && is_punct(lex_.peek(), '[')) {
+        // `padding = [[1, 1], [2, 2]]`: the pairs go to `pads`, which is then given.
+        if (std::find(seen.begin(), seen.end(), spec->list_into) != seen.end())
+          fail(name, fmt::format("{}: attribute '{}' is given twice", def.name, spec->list_into));
+        seen.push_back(spec->list_into);
+        attrs.set(spec->list_into, parse_int_list(def, *spec, lex_.next(), /*pairs=*/true));
+        attrs.set(spec->name, std::string(spec->list_choice));
+      } else if (spec->kind == AttrKind::tensor)
         tensors.push_back(parse_tensor_literal(*spec));
       else
         attrs.set(spec->name, parse_attr_value(def, *spec));
@@ -437,6 +444,39 @@ private:
     return fmt::format("{} has no attribute {} ({})", def.name, quote(name),
                        names.empty() ? std::string("it takes none")
                                      : fmt::format("it takes: {}", fmt::join(names, ", ")));
+  }
+
+  // '[' [ int (',' int)* ] ']', or with `pairs` '[' [ pair (',' pair)* ] ']' where a pair is
+  // '[' int ',' int ']'; a plain ints attribute may also be written as pairs (`pad`'s
+  // `pads = [[0, 0], [1, 1]]`), flattened either way.
+  // `open` is the token read where the list should start.
+  std::vector<int64_t> parse_int_list(const OpDef& def, const AttrSpec& spec, const Token& open,
+                                      bool pairs) {
+    if (!is_punct(open, '['))
+      fail(open, fmt::format("{}: attribute '{}' must be {}, got {}", def.name, spec.name,
+                             pairs ? "a list of pairs such as [[1, 1], [0, 0]]"
+                                   : "an integer list such as [0, 1]",
+                             describe(open)));
+    std::vector<int64_t> list;
+    if (accept_punct(']')) return list;
+    pairs = pairs || is_punct(lex_.peek(), '[');
+    auto integer = [&] {
+      Token e = lex_.next();
+      if (e.kind != Tok::number || !e.integer) unexpected(e, "an integer");
+      list.push_back(parse_int<int64_t>(e));
+    };
+    do {
+      if (!pairs) {
+        integer();
+        continue;
+      }
+      expect_punct('[', "'[' opening a pair such as [1, 1]");
+      integer();
+      expect_punct(',', "',' between the two numbers of a pair");
+      integer();
+      expect_punct(']', "']' closing a pair of two numbers");
+    } while (!list_end(']'));
+    return list;
   }
 
   AttrValue parse_attr_value(const OpDef& def, const AttrSpec& spec) {
@@ -464,17 +504,8 @@ private:
       if (!dtype) wrong("a dtype (f32, f64, i32, i64 or bool)");
       return *dtype;
     }
-    case AttrKind::ints: {
-      if (!is_punct(t, '[')) wrong("an integer list such as [0, 1]");
-      std::vector<int64_t> list;
-      if (accept_punct(']')) return list;
-      do {
-        Token e = lex_.next();
-        if (e.kind != Tok::number || !e.integer) unexpected(e, "an integer");
-        list.push_back(parse_int<int64_t>(e));
-      } while (!list_end(']'));
-      return list;
-    }
+    case AttrKind::ints:
+      return parse_int_list(def, spec, t, /*pairs=*/false);
     case AttrKind::tensor:
       break; // parse_tensor_literal
     }

@@ -1,5 +1,6 @@
 #include "graph/print.h"
 
+#include <algorithm>
 #include <bit>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -32,9 +33,22 @@ bool is_default(const AttrSpec& spec, const AttrValue& v) {
 
 std::string attrs_str(const Node& node) {
   std::vector<std::string> parts;
+  std::vector<std::string_view> shown_as_list; // `pads`, printed as `padding = [[...]]`
   for (const AttrSpec& spec : node.def().attrs) {
     const AttrValue* v = node.attrs.find(spec.name);
-    if (!v || is_default(spec, *v)) continue;
+    if (!v || is_default(spec, *v) ||
+        std::find(shown_as_list.begin(), shown_as_list.end(), spec.name) != shown_as_list.end())
+      continue;
+    const auto* list = spec.list_into.empty() ? nullptr : node.attrs.find(spec.list_into);
+    const auto* ints = list ? std::get_if<std::vector<int64_t>>(list) : nullptr;
+    if (ints && *v == AttrValue(std::string(spec.list_choice)) && ints->size() % 2 == 0) {
+      std::vector<std::string> pairs;
+      for (size_t i = 0; i < ints->size(); i += 2)
+        pairs.push_back(fmt::format("[{}, {}]", (*ints)[i], (*ints)[i + 1]));
+      parts.push_back(fmt::format("{} = [{}]", spec.name, fmt::join(pairs, ", ")));
+      shown_as_list.push_back(spec.list_into);
+      continue;
+    }
     parts.push_back(fmt::format("{} = {}", spec.name, attr_value_str(*v)));
   }
   if (parts.empty()) return {};

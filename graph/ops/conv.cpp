@@ -223,7 +223,7 @@ OpDef conv_def(Op op, std::string_view name, std::vector<std::string_view> opera
 extern const OpDef conv2d_def =
     conv_def(Op::conv2d, "conv2d", {"x", "kernel"}, {}, infer_conv2d, eval_conv2d, grad_conv2d,
              "NHWC x [N,H,W,C] with kernel [KH,KW,C/groups,F] -> [N,OH,OW,F]; strides, "
-             "dilations, padding valid | same (TensorFlow's) | explicit pads [t,b,l,r]");
+             "dilations, padding = valid | same (TensorFlow's) | [[top, bottom], [left, right]]");
 extern const OpDef conv2d_backprop_input_def = conv_def(
     Op::conv2d_backprop_input, "conv2d_backprop_input", {"dy", "kernel"}, "input_shape",
     infer_conv2d_backprop_input, eval_conv2d_backprop_input, grad_conv2d_backprop_input,

@@ -113,7 +113,12 @@ std::vector<AttrSpec> window_attrs(bool dilations, bool strides_default_to_windo
   std::vector<AttrSpec> attrs;
   attrs.push_back({"strides", AttrKind::ints, AttrValue(std::move(strides))});
   attrs.push_back(
-      {"padding", AttrKind::name, AttrValue(std::string("valid")), {"valid", "same", "explicit"}});
+      {.name = "padding",
+       .kind = AttrKind::name,
+       .default_value = AttrValue(std::string("valid")),
+       .choices = {"valid", "same", "explicit"},
+       .list_into = "pads",
+       .list_choice = "explicit"});
   attrs.push_back({"pads", AttrKind::ints, AttrValue(std::vector<int64_t>{})});
   if (dilations)
     attrs.push_back({"dilations", AttrKind::ints, AttrValue(std::vector<int64_t>{1, 1})});

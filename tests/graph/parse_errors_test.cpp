@@ -311,6 +311,25 @@ TEST(ParseErrors, DuplicateAttribute) {
                          {"'value' is given twice"}));
 }
 
+TEST(ParseErrors, PaddingAsPairs) {
+  const std::string x = "  %x = input : f32[1,4,4,1]\n  %k = input : f32[3,3,1,2]\n";
+  EXPECT_TRUE(fails_here(body(x + "  %0 = conv2d(%x, %k) {padding = [[1, 1], [1$]]} : "
+                                  "f32[1,4,4,2]\n"),
+                         {"expected ','", "between the two numbers of a pair"}));
+  EXPECT_TRUE(fails_here(body(x + "  %0 = conv2d(%x, %k) {padding = [[1, 1], [1, 1$, 1]]} : "
+                                  "f32[1,4,4,2]\n"),
+                         {"']' closing a pair of two numbers"}));
+  EXPECT_TRUE(fails_here(body(x + "  %0 = conv2d(%x, %k) {padding = [[1, 1], [0, 0]], $pads = "
+                                  "[1, 1, 0, 0]} : f32[1,4,2,2]\n"),
+                         {"attribute 'pads' is given twice"}));
+  EXPECT_TRUE(fails_here(body(x + "  %0 = conv2d(%x, %k) {pads = [1, 1, 0, 0], $padding = [[1, 1], "
+                                  "[0, 0]]} : f32[1,4,2,2]\n"),
+                         {"attribute 'pads' is given twice"}));
+  // A list of pairs of the wrong length is the shape rule's error, at the node.
+  EXPECT_TRUE(fails_here(body(x + "  $%0 = conv2d(%x, %k) {padding = [[1, 1]]} : f32[1,4,2,2]\n"),
+                         {"pads = [1, 1] must have 4 entries, [top, bottom, left, right]"}));
+}
+
 TEST(ParseErrors, AttributeOfTheWrongKind) {
   const std::string x = "  %x = input : f32[2,3]\n";
   EXPECT_TRUE(fails_here(body(x + "  %0 = reduce_sum(%x) {axes = $0} : f32[3]\n"),

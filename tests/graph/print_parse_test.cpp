@@ -107,8 +107,8 @@ const std::map<Op, std::string>& op_snippets() {
          "  %0 = conv2d_backprop_input(%dy, %k) {input_shape = [1, 3, 3, 3]} : f32[1,3,3,3]\n"},
         {Op::conv2d_backprop_kernel,
          "  %x = input : f32[1,3,3,3]\n  %dy = input : f32[1,4,2,4]\n"
-         "  %0 = conv2d_backprop_kernel(%x, %dy) {kernel_shape = [2, 2, 3, 4], padding = explicit, "
-         "pads = [1, 1, 0, 0]} : f32[2,2,3,4]\n"},
+         "  %0 = conv2d_backprop_kernel(%x, %dy) {kernel_shape = [2, 2, 3, 4], padding = [[1, 1], "
+         "[0, 0]]} : f32[2,2,3,4]\n"},
         {Op::max_pool2d, "  %x = input : i32[2,4,4,3]\n"
                          "  %0 = max_pool2d(%x) {window = [2, 2]} : i32[2,2,2,3]\n"},
         {Op::max_pool2d_backprop,
@@ -489,6 +489,30 @@ graph seed {
 }
 )");
   EXPECT_EQ(g.outputs().size(), 2u);
+}
+
+} // namespace
+} // namespace sj
+
+namespace sj {
+namespace {
+
+// conv2d's explicit padding is written, and printed, as Keras's pairs; the flat form parses too,
+// and pad's `pads` may be written as pairs.
+TEST(PrintParse, PaddingPairs) {
+  std::string flat = "graph g {\n  %x = input : f32[1,4,4,1]\n  %k = input : f32[3,3,1,2]\n"
+                     "  %0 = conv2d(%x, %k) {padding = explicit, pads = [1, 2, 0, 1]} : "
+                     "f32[1,5,3,2]\n  output y = %0\n}\n";
+  Graph g = parse(flat, "t.sj");
+  EXPECT_EQ(g.node(2).attrs.name("padding"), "explicit");
+  EXPECT_EQ(g.node(2).attrs.ints("pads"), (std::vector<int64_t>{1, 2, 0, 1}));
+  std::string text = print(g);
+  EXPECT_NE(text.find("{padding = [[1, 2], [0, 1]]}"), std::string::npos) << text;
+  EXPECT_EQ(print(parse(text, "t.sj")), text);
+  Graph p = parse("graph g {\n  %x = input : f32[2,3]\n"
+                  "  %0 = pad(%x) {pads = [[0, 1], [2, 0]]} : f32[3,5]\n  output y = %0\n}\n",
+                  "t.sj");
+  EXPECT_EQ(p.node(1).attrs.ints("pads"), (std::vector<int64_t>{0, 1, 2, 0}));
 }
 
 } // namespace

@@ -1,6 +1,9 @@
 #include "frontend/layers.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <numeric>
+#include <optional>
 
 namespace sj {
 
@@ -68,6 +71,21 @@ Value Layer::variable_in(Graph& g, size_t i) {
   const Node& n = own.node();
   if (auto v = g.find(n.name)) return {g, *v};
   return {g, g.add(Op::variable, {}, n.attrs, n.loc, n.name, &n.type)};
+}
+
+void Layer::check_not_assigned(Value state, std::string_view layer, std::string_view why) const {
+  const Graph& g = state.graph();
+  for (ValueId v : g.nodes_of(Op::assign))
+    if (g.node(v).operands[0] == state.id())
+      throw Error(loc_.where, fmt::format("{} '{}': called in training mode twice in one graph; {}",
+                                          layer, name_, why));
+}
+
+void Layer::check_image(Value x, std::string_view what) const {
+  if (x.rank() != 4 || !is_float(x.dtype()))
+    throw Error(loc_.where, fmt::format("{}: needs a floating-point image batch [N, H, W, C] "
+                                        "(NHWC), got {}",
+                                        what, x.type().str()));
 }
 
 Dense::Dense(int64_t units, Activation activation, DenseOptions options, Loc loc)
@@ -165,19 +183,221 @@ Value Dropout::call(Value x, CallMode mode) {
     add_variable(g, "counter", {DType::i64, {}}, Init::zeros(), loc_, /*trainable=*/false);
   }
   Value counter = variable_in(g, 0);
-  for (ValueId v : g.nodes_of(Op::assign))
-    if (g.node(v).operands[0] == counter.id())
-      throw Error(loc_.where,
-                  fmt::format("Dropout '{}': called in training mode twice in one graph; its "
-                              "counter advances once per step, so both calls would draw the "
-                              "same mask: use a second Dropout layer",
-                              name_));
+  check_not_assigned(counter, "Dropout",
+                     "its counter advances once per step, so both calls would draw "
+                     "the same mask: use a second Dropout layer");
   // keep = u >= rate has probability 1 - rate; kept elements are scaled by 1 / (1 - rate).
   Value u = random_uniform(counter, x.type(), static_cast<int64_t>(seed_), loc_);
   Value keep = cast(greater_equal(u, scalar_like(u, rate_, loc_), loc_), x.dtype(), loc_);
   Value mask = mul(keep, scalar_like(x, 1.0 / (1.0 - rate_), loc_), loc_);
   assign(counter, add(counter, scalar_like(counter, 1, loc_), loc_), loc_);
   return mul(x, mask, loc_);
+}
+
+namespace {
+
+// "3x3" for messages.
+std::string size_str(const std::vector<int64_t>& size) {
+  return fmt::format("{}", fmt::join(size, "x"));
+}
+
+void check_pair(const std::vector<int64_t>& v, std::string_view layer, std::string_view what,
+                const Loc& loc) {
+  if (v.size() != 2 || v[0] <= 0 || v[1] <= 0)
+    throw Error(loc.where, fmt::format("{}: {} must be two positive integers [height, width], got "
+                                       "[{}]",
+                                       layer, what, fmt::join(v, ", ")));
+}
+
+Init seeded(Init init, int64_t layer_number) {
+  if (init.seed == 0) init.seed = layer_number + 1;
+  return init;
+}
+
+} // namespace
+
+Conv2D::Conv2D(int64_t filters, std::vector<int64_t> kernel_size, Conv2DOptions options, Loc loc)
+    : filters_(filters), kernel_size_(std::move(kernel_size)), options_(std::move(options)) {
+  loc_ = loc;
+  if (filters <= 0)
+    throw Error(loc.where, fmt::format("Conv2D: filters must be positive, got {}", filters));
+  check_pair(kernel_size_, "Conv2D", "kernel_size", loc);
+  if (options_.groups <= 0 || filters % options_.groups != 0)
+    throw Error(loc.where, fmt::format("Conv2D({}): groups = {} must be positive and divide "
+                                       "filters",
+                                       filters, options_.groups));
+}
+
+Value Conv2D::call(Value x, CallMode) {
+  std::string what = fmt::format("Conv2D({}, {})", filters_, size_str(kernel_size_));
+  check_image(x, what);
+  int64_t channels = x.shape()[3];
+  if (channels % options_.groups != 0)
+    throw Error(loc_.where, fmt::format("{}: the input's {} channels ({}) do not split into "
+                                        "groups = {}",
+                                        what, channels, x.type().str(), options_.groups));
+  Graph& g = x.graph();
+  if (variables_.empty()) {
+    int64_t k = name_in(g, "conv2d");
+    add_variable(
+        g, "kernel",
+        {x.dtype(), {kernel_size_[0], kernel_size_[1], channels / options_.groups, filters_}},
+        seeded(options_.kernel_initializer, k), loc_);
+    if (options_.use_bias)
+      add_variable(g, "bias", {x.dtype(), {filters_}}, options_.bias_initializer, loc_);
+  }
+  Conv2dOptions conv{.strides = options_.strides,
+                     .padding = options_.padding,
+                     .dilations = options_.dilation_rate,
+                     .groups = options_.groups};
+  Value y = conv2d(x, variable_in(g, 0), conv, loc_);
+  if (options_.use_bias) y = add(y, variable_in(g, 1), loc_);
+  return activate(y, options_.activation, loc_);
+}
+
+DepthwiseConv2D::DepthwiseConv2D(std::vector<int64_t> kernel_size, DepthwiseConv2DOptions options,
+                                 Loc loc)
+    : kernel_size_(std::move(kernel_size)), options_(std::move(options)) {
+  loc_ = loc;
+  check_pair(kernel_size_, "DepthwiseConv2D", "kernel_size", loc);
+  if (options_.depth_multiplier <= 0)
+    throw Error(loc.where, fmt::format("DepthwiseConv2D: depth_multiplier must be positive, got "
+                                       "{}",
+                                       options_.depth_multiplier));
+}
+
+Value DepthwiseConv2D::call(Value x, CallMode) {
+  check_image(x, fmt::format("DepthwiseConv2D({})", size_str(kernel_size_)));
+  int64_t channels = x.shape()[3], multiplier = options_.depth_multiplier;
+  Graph& g = x.graph();
+  if (variables_.empty()) {
+    int64_t k = name_in(g, "depthwise_conv2d");
+    add_variable(g, "kernel", {x.dtype(), {kernel_size_[0], kernel_size_[1], channels, multiplier}},
+                 seeded(options_.kernel_initializer, k), loc_);
+    if (options_.use_bias)
+      add_variable(g, "bias", {x.dtype(), {channels * multiplier}}, options_.bias_initializer,
+                   loc_);
+  }
+  // [KH,KW,C,M] row-major is [KH,KW,1,C*M] with filter c*M + m: group c's filters, in order.
+  Value kernel = reshape(variable_in(g, 0),
+                         {kernel_size_[0], kernel_size_[1], 1, channels * multiplier}, loc_);
+  Conv2dOptions conv{.strides = options_.strides,
+                     .padding = options_.padding,
+                     .dilations = options_.dilation_rate,
+                     .groups = channels};
+  Value y = conv2d(x, kernel, conv, loc_);
+  if (options_.use_bias) y = add(y, variable_in(g, 1), loc_);
+  return activate(y, options_.activation, loc_);
+}
+
+MaxPooling2D::MaxPooling2D(std::vector<int64_t> pool_size, Pooling2DOptions options, Loc loc)
+    : pool_size_(std::move(pool_size)), options_(std::move(options)) {
+  loc_ = loc;
+  check_pair(pool_size_, "MaxPooling2D", "pool_size", loc);
+}
+
+Value MaxPooling2D::call(Value x, CallMode) {
+  check_image(x, fmt::format("MaxPooling2D({})", size_str(pool_size_)));
+  return max_pool2d(
+      x, {.window = pool_size_, .strides = options_.strides, .padding = options_.padding}, loc_);
+}
+
+AveragePooling2D::AveragePooling2D(std::vector<int64_t> pool_size, Pooling2DOptions options,
+                                   Loc loc)
+    : pool_size_(std::move(pool_size)), options_(std::move(options)) {
+  loc_ = loc;
+  check_pair(pool_size_, "AveragePooling2D", "pool_size", loc);
+}
+
+Value AveragePooling2D::call(Value x, CallMode) {
+  check_image(x, fmt::format("AveragePooling2D({})", size_str(pool_size_)));
+  return avg_pool2d(
+      x, {.window = pool_size_, .strides = options_.strides, .padding = options_.padding}, loc_);
+}
+
+Value GlobalAveragePooling2D::call(Value x, CallMode) {
+  check_image(x, "GlobalAveragePooling2D");
+  return reduce_mean(x, {1, 2}, false, loc_);
+}
+
+Value GlobalMaxPooling2D::call(Value x, CallMode) {
+  check_image(x, "GlobalMaxPooling2D");
+  return reduce_max(x, {1, 2}, false, loc_);
+}
+
+ZeroPadding2D::ZeroPadding2D(std::array<std::array<int64_t, 2>, 2> padding, Loc loc)
+    : padding_(padding) {
+  loc_ = loc;
+  for (const auto& side : padding_)
+    for (int64_t p : side)
+      if (p < 0)
+        throw Error(loc.where,
+                    fmt::format("ZeroPadding2D: padding must be >= 0, got [[{}, {}], "
+                                "[{}, {}]]",
+                                padding_[0][0], padding_[0][1], padding_[1][0], padding_[1][1]));
+}
+
+Value ZeroPadding2D::call(Value x, CallMode) {
+  check_image(x, "ZeroPadding2D");
+  return pad(x, {0, 0, padding_[0][0], padding_[0][1], padding_[1][0], padding_[1][1], 0, 0}, 0,
+             loc_);
+}
+
+BatchNormalization::BatchNormalization(BatchNormalizationOptions options, Loc loc)
+    : options_(options) {
+  loc_ = loc;
+  if (!(options.momentum >= 0 && options.momentum <= 1) || !(options.epsilon > 0))
+    throw Error(loc.where, fmt::format("BatchNormalization: momentum must be in [0, 1] and "
+                                       "epsilon > 0, got momentum = {} and epsilon = {}",
+                                       options.momentum, options.epsilon));
+}
+
+Value BatchNormalization::call(Value x, CallMode mode) {
+  if (x.rank() < 2 || !is_float(x.dtype()))
+    throw Error(loc_.where, fmt::format("BatchNormalization: needs a floating-point batch with a "
+                                        "channel axis (last), got {}",
+                                        x.type().str()));
+  Graph& g = x.graph();
+  int64_t channels = x.shape().back();
+  TensorType per_channel{x.dtype(), {channels}};
+  // Variable slots: gamma and beta when learned, then the two moving statistics.
+  if (variables_.empty()) {
+    name_in(g, "batch_normalization");
+    if (options_.scale) add_variable(g, "gamma", per_channel, Init::ones(), loc_);
+    if (options_.center) add_variable(g, "beta", per_channel, Init::zeros(), loc_);
+    add_variable(g, "moving_mean", per_channel, Init::zeros(), loc_, /*trainable=*/false);
+    add_variable(g, "moving_variance", per_channel, Init::ones(), loc_, /*trainable=*/false);
+  }
+  size_t slot = 0;
+  std::optional<Value> gamma, beta;
+  if (options_.scale) gamma = variable_in(g, slot++);
+  if (options_.center) beta = variable_in(g, slot++);
+  Value moving_mean = variable_in(g, slot++);
+  Value moving_variance = variable_in(g, slot++);
+
+  Value mean = moving_mean, variance = moving_variance;
+  if (mode == CallMode::training) {
+    check_not_assigned(moving_mean, "BatchNormalization",
+                       "its moving statistics are updated once per step: use a "
+                       "second BatchNormalization layer");
+    std::vector<int64_t> axes(x.rank() - 1);
+    std::iota(axes.begin(), axes.end(), 0);
+    mean = reduce_mean(x, Axes(axes), false, loc_);
+    Value centered = sub(x, mean, loc_);
+    variance = reduce_mean(square(centered, loc_), Axes(axes), false, loc_);
+    // moving = momentum * moving + (1 - momentum) * batch, as Keras.
+    auto update = [&](Value moving, Value batch) {
+      Value kept = mul(moving, scalar_like(moving, options_.momentum, loc_), loc_);
+      Value added = mul(batch, scalar_like(batch, 1 - options_.momentum, loc_), loc_);
+      assign(moving, add(kept, added, loc_), loc_);
+    };
+    update(moving_mean, mean);
+    update(moving_variance, variance);
+  }
+  Value inv = rsqrt(add(variance, scalar_like(variance, options_.epsilon, loc_), loc_), loc_);
+  if (gamma) inv = mul(inv, *gamma, loc_);
+  Value y = mul(sub(x, mean, loc_), inv, loc_);
+  return beta ? add(y, *beta, loc_) : y;
 }
 
 Input::Input(TensorType type, std::string name, Loc loc)

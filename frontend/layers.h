@@ -12,6 +12,7 @@
 
 #include "graph/builder.h"
 
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,6 +52,11 @@ protected:
                      const Loc& loc, bool trainable = true);
   /// Variable i of this layer in graph g: its own, or the same-named one declared in g.
   Value variable_in(Graph& g, size_t i);
+  /// The error for a layer whose state update (an assign to `state`) is already in the graph:
+  /// a second training call in one graph would update it twice in one step.
+  void check_not_assigned(Value state, std::string_view layer, std::string_view why) const;
+  /// An error at the layer's line unless x is rank 4 (NHWC) and floating-point.
+  void check_image(Value x, std::string_view what) const;
 
   std::string name_;
   std::vector<Value> variables_;
@@ -126,6 +132,146 @@ private:
   Value call(Value x, CallMode mode) override;
   double rate_;
   uint64_t seed_;
+};
+
+// ---- convolutional layers (NHWC) -----------------------------------------------------------
+
+struct Conv2DOptions {
+  std::vector<int64_t> strides = {1, 1};
+  Padding padding = Padding::valid();
+  std::vector<int64_t> dilation_rate = {1, 1};
+  /// Input channels and filters in `groups` independent convolutions (both divisible by it).
+  int64_t groups = 1;
+  Activation activation = Activation::linear;
+  bool use_bias = true;
+  /// Seed 0 means "the layer's number + 1", as Dense. Glorot's fans of a [KH,KW,C/g,F] kernel
+  /// are KH*KW*C/g and KH*KW*F, as Keras computes them.
+  Init kernel_initializer = Init::glorot_uniform(0);
+  Init bias_initializer = Init::zeros();
+};
+
+/// x [N,H,W,C] -> activation(conv2d(x, kernel) + bias) [N,OH,OW,filters]; variables
+/// `conv2d_<i>/kernel` [KH,KW,C/groups,filters] (Keras's layout) and `conv2d_<i>/bias`.
+class Conv2D final : public Layer {
+public:
+  Conv2D(int64_t filters, std::vector<int64_t> kernel_size, Conv2DOptions options = {},
+         Loc loc = {});
+
+private:
+  Value call(Value x, CallMode mode) override;
+  int64_t filters_;
+  std::vector<int64_t> kernel_size_;
+  Conv2DOptions options_;
+};
+
+struct DepthwiseConv2DOptions {
+  /// Output channels per input channel: the result has C * depth_multiplier channels, channel
+  /// c * depth_multiplier + m from input channel c.
+  int64_t depth_multiplier = 1;
+  std::vector<int64_t> strides = {1, 1};
+  Padding padding = Padding::valid();
+  std::vector<int64_t> dilation_rate = {1, 1};
+  Activation activation = Activation::linear;
+  bool use_bias = true;
+  Init kernel_initializer = Init::glorot_uniform(0);
+  Init bias_initializer = Init::zeros();
+};
+
+/// Each input channel convolved with its own depth_multiplier filters: conv2d with groups = C.
+/// Variables `depthwise_conv2d_<i>/kernel` [KH,KW,C,depth_multiplier] (Keras's layout of the
+/// depthwise kernel) and `depthwise_conv2d_<i>/bias` [C * depth_multiplier].
+class DepthwiseConv2D final : public Layer {
+public:
+  explicit DepthwiseConv2D(std::vector<int64_t> kernel_size, DepthwiseConv2DOptions options = {},
+                           Loc loc = {});
+
+private:
+  Value call(Value x, CallMode mode) override;
+  std::vector<int64_t> kernel_size_;
+  DepthwiseConv2DOptions options_;
+};
+
+struct Pooling2DOptions {
+  std::vector<int64_t> strides = {}; ///< empty: pool_size (windows side by side), as Keras
+  Padding padding = Padding::valid();
+};
+
+/// The maximum of each pool_size window of x [N,H,W,C]; its gradient goes to the window's first
+/// maximum (row-major order), a NaN counting as the maximum.
+class MaxPooling2D final : public Layer {
+public:
+  explicit MaxPooling2D(std::vector<int64_t> pool_size = {2, 2}, Pooling2DOptions options = {},
+                        Loc loc = {});
+
+private:
+  Value call(Value x, CallMode mode) override;
+  std::vector<int64_t> pool_size_;
+  Pooling2DOptions options_;
+};
+
+/// The mean of each pool_size window of x [N,H,W,C] over its real pixels (with `same` padding
+/// the divisor counts only those, as TensorFlow).
+class AveragePooling2D final : public Layer {
+public:
+  explicit AveragePooling2D(std::vector<int64_t> pool_size = {2, 2}, Pooling2DOptions options = {},
+                            Loc loc = {});
+
+private:
+  Value call(Value x, CallMode mode) override;
+  std::vector<int64_t> pool_size_;
+  Pooling2DOptions options_;
+};
+
+/// [N,H,W,C] -> [N,C]: the mean over H and W.
+class GlobalAveragePooling2D final : public Layer {
+public:
+  explicit GlobalAveragePooling2D(Loc loc = {}) { loc_ = loc; }
+
+private:
+  Value call(Value x, CallMode mode) override;
+};
+
+/// [N,H,W,C] -> [N,C]: the maximum over H and W.
+class GlobalMaxPooling2D final : public Layer {
+public:
+  explicit GlobalMaxPooling2D(Loc loc = {}) { loc_ = loc; }
+
+private:
+  Value call(Value x, CallMode mode) override;
+};
+
+/// Zeros around the image of x [N,H,W,C]: padding = {{top, bottom}, {left, right}}.
+class ZeroPadding2D final : public Layer {
+public:
+  explicit ZeroPadding2D(std::array<std::array<int64_t, 2>, 2> padding = {{{1, 1}, {1, 1}}},
+                         Loc loc = {});
+
+private:
+  Value call(Value x, CallMode mode) override;
+  std::array<std::array<int64_t, 2>, 2> padding_;
+};
+
+struct BatchNormalizationOptions {
+  double momentum = 0.99;
+  double epsilon = 1e-3;
+  bool center = true; ///< learn an offset beta
+  bool scale = true;  ///< learn a scale gamma
+};
+
+/// Normalizes each channel (the last axis) of x, as Keras's BatchNormalization. In training
+/// (CallMode::training) with the batch's mean and biased variance over every other axis, and
+/// it assigns moving = momentum * moving + (1 - momentum) * batch to `moving_mean` and
+/// `moving_variance`; in inference with the moving statistics. Variables
+/// `batch_normalization_<i>/gamma` (ones), `beta` (zeros), `moving_mean` (zeros) and
+/// `moving_variance` (ones), all [C]; the moving statistics are not trainable (checkpoints save
+/// them).
+class BatchNormalization final : public Layer {
+public:
+  explicit BatchNormalization(BatchNormalizationOptions options = {}, Loc loc = {});
+
+private:
+  Value call(Value x, CallMode mode) override;
+  BatchNormalizationOptions options_;
 };
 
 /// The model's input, as Keras's `Input`, when the model should declare it: as the first layer

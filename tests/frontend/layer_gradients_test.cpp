@@ -122,16 +122,112 @@ Rows embedding_ref(const Rows& ids, const Tensor& table) {
 // [batch, ...] -> [batch, everything else]: the same row-major values.
 Rows flatten_ref(const Tensor& x) { return rows_of(x, x.num_elements() / x.shape()[0]); }
 
+// ---- images (NHWC), written independently ----------------------------------------------------
+
+// The padding before (top or left) of one spatial axis: TensorFlow's `same` puts the odd pixel
+// after; valid pads nothing.
+int64_t pad_before(bool same, int64_t in, int64_t window, int64_t stride, int64_t dilation) {
+  if (!same) return 0;
+  int64_t out = (in + stride - 1) / stride, span = (window - 1) * dilation + 1;
+  int64_t total = std::max<int64_t>((out - 1) * stride + span - in, 0);
+  return total / 2;
+}
+int64_t out_size(bool same, int64_t in, int64_t window, int64_t stride, int64_t dilation) {
+  int64_t span = (window - 1) * dilation + 1;
+  return same ? (in + stride - 1) / stride : (in - span) / stride + 1;
+}
+
+struct ConvRef {
+  int64_t stride = 1, dilation = 1, groups = 1;
+  bool same = false;
+};
+
+// y[n,oh,ow,f] = sum over (kh, kw, c in f's group) x[n, oh*s - top + kh*d, ..., c] k[kh,kw,c',f]
+// (+ bias), then the activation; x [N,H,W,C], k [KH,KW,C/groups,F].
+Rows conv_ref(const Tensor& x, const Tensor& k, const Tensor* bias, ConvRef o, Activation a) {
+  const Shape& xs = x.shape();
+  int64_t N = xs[0], H = xs[1], W = xs[2], C = xs[3];
+  int64_t KH = k.shape()[0], KW = k.shape()[1], CG = k.shape()[2], F = k.shape()[3];
+  EXPECT_EQ(CG * o.groups, C);
+  int64_t OH = out_size(o.same, H, KH, o.stride, o.dilation);
+  int64_t OW = out_size(o.same, W, KW, o.stride, o.dilation);
+  int64_t top = pad_before(o.same, H, KH, o.stride, o.dilation);
+  int64_t left = pad_before(o.same, W, KW, o.stride, o.dilation);
+  int64_t per_group = F / o.groups;
+  Rows y{std::vector<double>(N * OH * OW * F), F};
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow)
+        for (int64_t f = 0; f < F; ++f) {
+          double s = bias ? bias->as_double(f) : 0;
+          int64_t g = f / per_group;
+          for (int64_t kh = 0; kh < KH; ++kh)
+            for (int64_t kw = 0; kw < KW; ++kw) {
+              int64_t h = oh * o.stride - top + kh * o.dilation;
+              int64_t w = ow * o.stride - left + kw * o.dilation;
+              if (h < 0 || h >= H || w < 0 || w >= W) continue;
+              for (int64_t c = 0; c < CG; ++c)
+                s += x.as_double(((n * H + h) * W + w) * C + g * CG + c) *
+                     k.as_double(((kh * KW + kw) * CG + c) * F + f);
+            }
+          y.at((n * OH + oh) * OW + ow, f) = s;
+        }
+  return activation_ref(std::move(y), a);
+}
+
+// Max or mean over each window's real pixels; x [N,H,W,C].
+Rows pool_ref(const Tensor& x, int64_t window, int64_t stride, bool same, bool max) {
+  const Shape& xs = x.shape();
+  int64_t N = xs[0], H = xs[1], W = xs[2], C = xs[3];
+  int64_t OH = out_size(same, H, window, stride, 1), OW = out_size(same, W, window, stride, 1);
+  int64_t top = pad_before(same, H, window, stride, 1),
+          left = pad_before(same, W, window, stride, 1);
+  Rows y{std::vector<double>(N * OH * OW * C), C};
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow)
+        for (int64_t c = 0; c < C; ++c) {
+          double best = -INFINITY, sum = 0;
+          int64_t count = 0;
+          for (int64_t i = 0; i < window; ++i)
+            for (int64_t j = 0; j < window; ++j) {
+              int64_t h = oh * stride - top + i, w = ow * stride - left + j;
+              if (h < 0 || h >= H || w < 0 || w >= W) continue;
+              double v = x.as_double(((n * H + h) * W + w) * C + c);
+              best = std::max(best, v);
+              sum += v;
+              ++count;
+            }
+          y.at((n * OH + oh) * OW + ow, c) = max ? best : sum / static_cast<double>(count);
+        }
+  return y;
+}
+
+// Per channel over every other axis: (x - mean) / sqrt(biased var + epsilon) * gamma + beta.
+Rows batch_norm_ref(Rows x, const Tensor& gamma, const Tensor& beta, double epsilon) {
+  for (int64_t c = 0; c < x.cols; ++c) {
+    double mean = 0, var = 0, n = static_cast<double>(x.rows());
+    for (int64_t r = 0; r < x.rows(); ++r)
+      mean += x.at(r, c) / n;
+    for (int64_t r = 0; r < x.rows(); ++r)
+      var += (x.at(r, c) - mean) * (x.at(r, c) - mean) / n;
+    for (int64_t r = 0; r < x.rows(); ++r)
+      x.at(r, c) =
+          (x.at(r, c) - mean) / std::sqrt(var + epsilon) * gamma.as_double(c) + beta.as_double(c);
+  }
+  return x;
+}
+
 // ---- the cases -----------------------------------------------------------------------------
 
 // A layer (or Sequential) applied to x: its output and its variables.
 using Model = std::function<std::pair<Value, std::vector<Value>>(Value)>;
-std::vector<Value> variables_of(const Layer& l) { return l.variables(); }
+std::vector<Value> variables_of(const Layer& l) { return l.trainable_variables(); }
 std::vector<Value> variables_of(const Sequential& s) { return s.trainable_variables(); }
 template <typename L>
-Model model(std::shared_ptr<L> layer) {
-  return [layer](Value x) {
-    Value y = (*layer)(x);
+Model model(std::shared_ptr<L> layer, CallMode mode = CallMode::inference) {
+  return [layer, mode](Value x) {
+    Value y = (*layer)(x, mode);
     return std::pair{y, variables_of(*layer)};
   };
 }
@@ -235,6 +331,144 @@ std::vector<LayerCase> layer_cases() {
                      }
                      return h;
                    }});
+  // Convolutions: valid, same with stride 2 on odd sizes, dilation, groups, depthwise.
+  struct ConvCase {
+    const char* name;
+    int64_t filters, kernel;
+    ConvRef o;
+    Activation a;
+    Shape input;
+  };
+  for (const ConvCase& c : std::initializer_list<ConvCase>{
+           {"conv2d_valid_relu", 3, 2, {}, Activation::relu, {2, 4, 3, 2}},
+           {"conv2d_same_stride2_odd",
+            2,
+            3,
+            {.stride = 2, .same = true},
+            Activation::tanh,
+            {1, 5, 5, 2}},
+           {"conv2d_dilated", 2, 2, {.dilation = 2}, Activation::linear, {1, 5, 4, 1}},
+           {"conv2d_groups",
+            4,
+            3,
+            {.groups = 2, .same = true},
+            Activation::sigmoid,
+            {1, 3, 4, 4}}}) {
+    Shape out = {c.input[0], out_size(c.o.same, c.input[1], c.kernel, c.o.stride, c.o.dilation),
+                 out_size(c.o.same, c.input[2], c.kernel, c.o.stride, c.o.dilation), c.filters};
+    cases.push_back({c.name,
+                     [c] {
+                       return model(std::make_shared<Conv2D>(
+                           c.filters, std::vector<int64_t>{c.kernel, c.kernel},
+                           Conv2DOptions{.strides = {c.o.stride, c.o.stride},
+                                         .padding = c.o.same ? Padding::same() : Padding::valid(),
+                                         .dilation_rate = {c.o.dilation, c.o.dilation},
+                                         .groups = c.o.groups,
+                                         .activation = c.a}));
+                     },
+                     c.input, out,
+                     [c](const Tensor& x, const Interpreter& run) {
+                       return conv_ref(x, run.variable("conv2d_0/kernel"),
+                                       &run.variable("conv2d_0/bias"), c.o, c.a);
+                     }});
+  }
+  // Depthwise, multiplier 2: kernel [2,2,3,2] is conv2d's [2,2,1,6] with filter c*2 + m.
+  cases.push_back(
+      {"depthwise_conv2d_multiplier_2",
+       [] {
+         return model(std::make_shared<DepthwiseConv2D>(
+             std::vector<int64_t>{2, 2},
+             DepthwiseConv2DOptions{.depth_multiplier = 2, .padding = Padding::same()}));
+       },
+       {2, 3, 3, 3},
+       {2, 3, 3, 6},
+       [](const Tensor& x, const Interpreter& run) {
+         Tensor k = run.variable("depthwise_conv2d_0/kernel");
+         Tensor as_conv({k.dtype(), {2, 2, 1, 6}});
+         for (int64_t i = 0; i < k.num_elements(); ++i)
+           as_conv.data<double>()[i] = k.as_double(i); // the same row-major order
+         return conv_ref(x, as_conv, &run.variable("depthwise_conv2d_0/bias"),
+                         {.groups = 3, .same = true}, Activation::linear);
+       }});
+  cases.push_back(
+      {"max_pooling2d",
+       [] { return model(std::make_shared<MaxPooling2D>()); },
+       {2, 4, 5, 2},
+       {2, 2, 2, 2},
+       [](const Tensor& x, const Interpreter&) { return pool_ref(x, 2, 2, false, true); }});
+  cases.push_back(
+      {"average_pooling2d_same_3x3_stride_2",
+       [] {
+         return model(std::make_shared<AveragePooling2D>(
+             std::vector<int64_t>{3, 3},
+             Pooling2DOptions{.strides = {2, 2}, .padding = Padding::same()}));
+       },
+       {1, 5, 4, 2},
+       {1, 3, 2, 2},
+       [](const Tensor& x, const Interpreter&) { return pool_ref(x, 3, 2, true, false); }});
+  cases.push_back(
+      {"global_average_pooling2d",
+       [] { return model(std::make_shared<GlobalAveragePooling2D>()); },
+       {2, 3, 3, 3},
+       {2, 3},
+       [](const Tensor& x, const Interpreter&) { return pool_ref(x, 3, 3, false, false); }});
+  cases.push_back(
+      {"global_max_pooling2d",
+       [] { return model(std::make_shared<GlobalMaxPooling2D>()); },
+       {2, 3, 3, 2},
+       {2, 2},
+       [](const Tensor& x, const Interpreter&) { return pool_ref(x, 3, 3, false, true); }});
+  cases.push_back({"zero_padding2d",
+                   [] {
+                     return model(std::make_shared<ZeroPadding2D>(
+                         std::array<std::array<int64_t, 2>, 2>{{{1, 0}, {2, 1}}}));
+                   },
+                   {1, 2, 2, 2},
+                   {1, 3, 5, 2},
+                   [](const Tensor& x, const Interpreter&) {
+                     Rows y{std::vector<double>(3 * 5 * 2), 2};
+                     for (int64_t h = 0; h < 2; ++h)
+                       for (int64_t w = 0; w < 2; ++w)
+                         for (int64_t c = 0; c < 2; ++c)
+                           y.at((h + 1) * 5 + w + 2, c) = x.as_double((h * 2 + w) * 2 + c);
+                     return y;
+                   }});
+  // Training mode: the batch's statistics over N, H and W.
+  cases.push_back({"batch_normalization_training",
+                   [] {
+                     return model(std::make_shared<BatchNormalization>(
+                                      BatchNormalizationOptions{.epsilon = 0.01}),
+                                  CallMode::training);
+                   },
+                   {2, 3, 2, 3},
+                   {2, 3, 2, 3},
+                   [](const Tensor& x, const Interpreter& run) {
+                     return batch_norm_ref(rows_of(x), run.variable("batch_normalization_0/gamma"),
+                                           run.variable("batch_normalization_0/beta"), 0.01);
+                   }});
+  cases.push_back(
+      {"sequential_conv_bn_pool_dense",
+       [] {
+         return model(std::make_shared<Sequential>(
+                          // (No bias before a batch norm: its gradient is 0.)
+                          Conv2D(3, {2, 2}, {.padding = Padding::same(), .use_bias = false}),
+                          BatchNormalization(), MaxPooling2D(), Flatten(), Dense(2)),
+                      CallMode::training);
+       },
+       {2, 4, 4, 1},
+       {2, 2},
+       [](const Tensor& x, const Interpreter& run) {
+         auto v = [&](const char* name) -> const Tensor& { return run.variable(name); };
+         Rows h = conv_ref(x, v("conv2d_0/kernel"), nullptr, {.same = true}, Activation::linear);
+         h = batch_norm_ref(h, v("batch_normalization_0/gamma"), v("batch_normalization_0/beta"),
+                            1e-3);
+         Tensor image({f64, {2, 4, 4, 3}});
+         for (int64_t i = 0; i < image.num_elements(); ++i)
+           image.data<double>()[i] = h.v[i];
+         Rows pooled = pool_ref(image, 2, 2, false, true);
+         return dense_ref(rows_of(float_tensor(f64, {2, 12}, pooled.v)), v("dense_0/kernel"),
+                          &v("dense_0/bias"), Activation::linear);
+       }});
   return cases;
 }
 

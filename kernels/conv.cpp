@@ -64,6 +64,26 @@ private:
 
 thread_local Scratch tls_kernel_t, tls_partials;
 
+int64_t round_up_to(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Copies of a few floats (a first layer's 3 taps of one channel) inline, longer ones by memcpy.
+inline void copy_floats(float* d, const float* s, int64_t n) {
+  if (n <= 8) {
+    for (int64_t i = 0; i < n; ++i)
+      d[i] = s[i];
+  } else {
+    std::memcpy(d, s, size_t(n) * sizeof(float));
+  }
+}
+inline void zero_floats(float* d, int64_t n) {
+  if (n <= 8) {
+    for (int64_t i = 0; i < n; ++i)
+      d[i] = 0.0f;
+  } else {
+    std::memset(d, 0, size_t(n) * sizeof(float));
+  }
+}
+
 // Offsets fit a gather's int32 index (scaled by 4 bytes) when the source has fewer elements.
 constexpr int64_t kGatherLimit = int64_t(1) << 31;
 
@@ -104,8 +124,8 @@ struct PixelRows {
   bool gather;   // AVX-512 gathers (and the offsets fit them)
 };
 
-void pack_pixel_rows(const void* ctx, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
-                     float* dst) {
+[[maybe_unused]] void pack_pixel_rows(const void* ctx, int64_t i0, int64_t mc, int64_t p0,
+                                      int64_t kc, int mr, float* dst) {
   const PixelRows& pr = *static_cast<const PixelRows*>(ctx);
   const SjConvArgs& g = *pr.g;
   // Rows are (n, a, b) over the result's pixels: y's for conv2d, x's for backprop_input.
@@ -150,6 +170,69 @@ void pack_pixel_rows(const void* ctx, int64_t i0, int64_t mc, int64_t p0, int64_
 #endif
         copy_run_scalar(pr.src + ch, off, mr, run, d);
       p += run;
+    }
+  }
+}
+
+// The same block as rows (gemm_f32_pack_a with rows = true): each row's run of channels per
+// tap is contiguous in src, so packing is a copy. For conv2d with one group and no horizontal
+// dilation, the KW taps of one kernel row are one contiguous run of KW*C floats where they lie
+// inside the image.
+void pack_pixel_rows_as_rows(const void* ctx, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                             int mr, float* dst) {
+  const PixelRows& pr = *static_cast<const PixelRows*>(ctx);
+  const SjConvArgs& g = *pr.g;
+  const int64_t rows_h = pr.backprop ? g.h : g.oh, rows_w = pr.backprop ? g.w : g.ow;
+  const int64_t p1 = p0 + kc, row_span = g.kw * pr.chans; // steps per kernel row
+  const bool spans = !pr.backprop && pr.chans == pr.src_c && g.dilation_w == 1;
+  int64_t b = i0 % rows_w, a = i0 / rows_w % rows_h, n = i0 / (rows_w * rows_h);
+  for (int64_t r = 0; r < round_up_to(mc, mr); ++r) {
+    float* d = dst + r * kc; // d[p - p0] for p in [p0, p1)
+    if (r >= mc) {
+      std::memset(d, 0, size_t(kc) * sizeof(float));
+      continue;
+    }
+    if (r > 0 && ++b == rows_w) { // row i0 + r's pixel (n, a, b), without dividing
+      b = 0;
+      if (++a == rows_h) a = 0, ++n;
+    }
+    for (int64_t kh = p0 / row_span; kh * row_span < p1; ++kh) {
+      const int64_t s0 = std::max(p0, kh * row_span), s1 = std::min(p1, (kh + 1) * row_span);
+      if (spans) {
+        const int64_t ih = a * g.stride_h - g.pad_top + kh * g.dilation_h;
+        const int64_t iw0 = b * g.stride_w - g.pad_left;
+        if (ih < 0 || ih >= g.h) {
+          zero_floats(d + (s0 - p0), s1 - s0);
+          continue;
+        }
+        if (iw0 >= 0 && iw0 + g.kw <= g.w) {
+          const float* src = pr.src + ((n * g.h + ih) * g.w + iw0) * g.c + pr.ch0;
+          copy_floats(d + (s0 - p0), src + (s0 - kh * row_span), s1 - s0);
+          continue;
+        }
+      }
+      for (int64_t p = s0; p < s1;) { // tap by tap
+        const int64_t kw = p / pr.chans - kh * g.kw, ch = p % pr.chans;
+        const int64_t run = std::min(pr.chans - ch, s1 - p);
+        int64_t off = -1;
+        if (!pr.backprop) {
+          const int64_t ih = a * g.stride_h - g.pad_top + kh * g.dilation_h;
+          const int64_t iw = b * g.stride_w - g.pad_left + kw * g.dilation_w;
+          if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w)
+            off = ((n * g.h + ih) * g.w + iw) * pr.src_c + pr.ch0;
+        } else {
+          const int64_t th = a + g.pad_top - kh * g.dilation_h;
+          const int64_t tw = b + g.pad_left - kw * g.dilation_w;
+          if (th >= 0 && tw >= 0 && th % g.stride_h == 0 && tw % g.stride_w == 0 &&
+              th / g.stride_h < g.oh && tw / g.stride_w < g.ow)
+            off = ((n * g.oh + th / g.stride_h) * g.ow + tw / g.stride_w) * pr.src_c + pr.ch0;
+        }
+        if (off >= 0)
+          copy_floats(d + (p - p0), pr.src + off + ch, run);
+        else
+          zero_floats(d + (p - p0), run);
+        p += run;
+      }
     }
   }
 }
@@ -298,7 +381,7 @@ extern "C" void sj_conv2d_f32(const SjConvArgs* args) {
     }
     const bool gather = sj::use_gather() && g.n * g.h * g.w * g.c < sj::kGatherLimit;
     sj::PixelRows rows{&g, g.x, g.c, gi * cg, cg, false, gather};
-    sj::gemm_f32_pack_a(a, sj::pack_pixel_rows, &rows);
+    sj::gemm_f32_pack_a(a, sj::pack_pixel_rows_as_rows, &rows, true);
   }
 }
 
@@ -330,7 +413,7 @@ extern "C" void sj_conv2d_backprop_input_f32(const SjConvArgs* args) {
     a.ldb = cg;
     const bool gather = sj::use_gather() && g.n * g.oh * g.ow * g.f < sj::kGatherLimit;
     sj::PixelRows rows{&g, g.y, g.f, gi * fg, fg, true, gather};
-    sj::gemm_f32_pack_a(a, sj::pack_pixel_rows, &rows);
+    sj::gemm_f32_pack_a(a, sj::pack_pixel_rows_as_rows, &rows, true);
   }
 }
 

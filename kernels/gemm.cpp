@@ -177,9 +177,10 @@ thread_local PackBuffer tls_pack_a, tls_pack_b;
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 // The whole loop nest on rows [m0, m1) x columns [n0, n1) of C, on the calling thread.
-// `custom_a`, when set, packs op(A) instead of pack_a (an implicit GEMM: g.a is not read).
+// `custom_a`, when set, packs op(A) instead of pack_a (an implicit GEMM: g.a is not read), as
+// slivers or, with `custom_rows`, as rows (see gemm.h).
 void gemm_range(const Kernel& kn, const SjGemmArgs& g, int64_t m0, int64_t m1, int64_t n0,
-                int64_t n1, GemmPackA custom_a, const void* custom_ctx) {
+                int64_t n1, GemmPackA custom_a, const void* custom_ctx, bool custom_rows) {
   const int64_t K = g.k, MR = kn.mr, NR = kn.nr;
   const int64_t kc_max = std::max<int64_t>(1, std::min(K, kn.kc));
   float* bp = tls_pack_b.get(size_t(kc_max * round_up(std::min(n1 - n0, kn.nc), NR)));
@@ -215,7 +216,9 @@ void gemm_range(const Kernel& kn, const SjGemmArgs& g, int64_t m0, int64_t m1, i
                                     : jr + NR < nc ? c_block + jr + NR
                                                    : c;
               const int m = int(std::min(MR, mc - ir));
-              if (ir >= mc_full)
+              if (custom_rows)
+                kn.micro_rows(kc, ap + ir * kc, kc, bp + jr * kc, c, g.ldc, m, n, load, c_next);
+              else if (ir >= mc_full)
                 kn.micro(kc, ap + (ir - mc_full) * kc, MR, bp + jr * kc, c, g.ldc, m, n, load,
                          c_next);
               else if (g.trans_a)
@@ -330,7 +333,7 @@ const char* gemm_path_name(GemmPath path) {
 namespace sj {
 namespace {
 
-void gemm(const SjGemmArgs& g, GemmPackA custom_a, const void* custom_ctx) {
+void gemm(const SjGemmArgs& g, GemmPackA custom_a, const void* custom_ctx, bool custom_rows) {
   if (g.m <= 0 || g.n <= 0) return;
   const Kernel& kn = kernel_for(active(), g.n);
   auto* pool = static_cast<ThreadPool*>(g.pool);
@@ -342,17 +345,17 @@ void gemm(const SjGemmArgs& g, GemmPackA custom_a, const void* custom_ctx) {
   const bool split_n = balance(units_n, threads) >= balance(units_m, threads);
   if (threads > (split_n ? units_n : units_m)) threads = int(split_n ? units_n : units_m);
   if (threads <= 1) {
-    gemm_range(kn, g, 0, g.m, 0, g.n, custom_a, custom_ctx);
+    gemm_range(kn, g, 0, g.m, 0, g.n, custom_a, custom_ctx, custom_rows);
     return;
   }
   pool->parallel_for(threads, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       if (split_n) {
         auto [n0, n1] = split(g.n, kn.nr, int(t), threads);
-        if (n0 < n1) gemm_range(kn, g, 0, g.m, n0, n1, custom_a, custom_ctx);
+        if (n0 < n1) gemm_range(kn, g, 0, g.m, n0, n1, custom_a, custom_ctx, custom_rows);
       } else {
         auto [m0, m1] = split(g.m, kn.mr, int(t), threads);
-        if (m0 < m1) gemm_range(kn, g, m0, m1, 0, g.n, custom_a, custom_ctx);
+        if (m0 < m1) gemm_range(kn, g, m0, m1, 0, g.n, custom_a, custom_ctx, custom_rows);
       }
     }
   });
@@ -360,10 +363,10 @@ void gemm(const SjGemmArgs& g, GemmPackA custom_a, const void* custom_ctx) {
 
 } // namespace
 
-void gemm_f32_pack_a(const SjGemmArgs& args, GemmPackA pack_a, const void* ctx) {
-  gemm(args, pack_a, ctx);
+void gemm_f32_pack_a(const SjGemmArgs& args, GemmPackA pack_a, const void* ctx, bool rows) {
+  gemm(args, pack_a, ctx, rows);
 }
 
 } // namespace sj
 
-extern "C" void sj_gemm_f32(const SjGemmArgs* args) { sj::gemm(*args, nullptr, nullptr); }
+extern "C" void sj_gemm_f32(const SjGemmArgs* args) { sj::gemm(*args, nullptr, nullptr, false); }

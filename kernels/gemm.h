@@ -70,8 +70,10 @@ using GemmPackA = void (*)(const void* ctx, int64_t i0, int64_t mc, int64_t p0, 
 /// sj_gemm_f32 with op(A) produced by `pack_a` (an implicit GEMM, e.g. a convolution's im2col
 /// done block by block in kernels/conv.cpp) instead of read through args.a, which is ignored
 /// (as are lda and trans_a). Same blocking, threads and bits as sj_gemm_f32. pack_a is called
-/// from the pool's threads at once, on disjoint blocks.
-void gemm_f32_pack_a(const SjGemmArgs& args, GemmPackA pack_a, const void* ctx);
+/// from the pool's threads at once, on disjoint blocks. With `rows`, pack_a writes each sliver
+/// row by row instead (dst[s*mr*kc + r*kc + p], rows past mc zero), which the micro-kernel
+/// reads as well: no transpose when op(A)'s rows are contiguous in memory.
+void gemm_f32_pack_a(const SjGemmArgs& args, GemmPackA pack_a, const void* ctx, bool rows = false);
 
 } // namespace sj
 #endif

@@ -211,26 +211,38 @@ void pack_pixel_rows_as_rows(const void* ctx, int64_t i0, int64_t mc, int64_t p0
           continue;
         }
       }
-      for (int64_t p = s0; p < s1;) { // tap by tap
-        const int64_t kw = p / pr.chans - kh * g.kw, ch = p % pr.chans;
+      // Tap by tap, without dividing per tap (two divisions per kernel row; for strides > 1
+      // backprop_input divides by the stride).
+      int64_t kw = s0 / pr.chans - kh * g.kw, ch = s0 - (s0 / pr.chans) * pr.chans;
+      // The source row of this kernel row, or -1 when there is none.
+      int64_t src_row = -1;
+      if (!pr.backprop) {
+        const int64_t ih = a * g.stride_h - g.pad_top + kh * g.dilation_h;
+        if (ih >= 0 && ih < g.h) src_row = n * g.h + ih;
+      } else {
+        const int64_t th = a + g.pad_top - kh * g.dilation_h;
+        if (th >= 0 && (g.stride_h == 1 || th % g.stride_h == 0) && th / g.stride_h < g.oh)
+          src_row = n * g.oh + th / g.stride_h;
+      }
+      for (int64_t p = s0; p < s1; ++kw, ch = 0) {
         const int64_t run = std::min(pr.chans - ch, s1 - p);
-        int64_t off = -1;
-        if (!pr.backprop) {
-          const int64_t ih = a * g.stride_h - g.pad_top + kh * g.dilation_h;
-          const int64_t iw = b * g.stride_w - g.pad_left + kw * g.dilation_w;
-          if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w)
-            off = ((n * g.h + ih) * g.w + iw) * pr.src_c + pr.ch0;
-        } else {
-          const int64_t th = a + g.pad_top - kh * g.dilation_h;
-          const int64_t tw = b + g.pad_left - kw * g.dilation_w;
-          if (th >= 0 && tw >= 0 && th % g.stride_h == 0 && tw % g.stride_w == 0 &&
-              th / g.stride_h < g.oh && tw / g.stride_w < g.ow)
-            off = ((n * g.oh + th / g.stride_h) * g.ow + tw / g.stride_w) * pr.src_c + pr.ch0;
+        int64_t col = -1; // the source pixel's column
+        if (src_row >= 0) {
+          if (!pr.backprop) {
+            const int64_t iw = b * g.stride_w - g.pad_left + kw * g.dilation_w;
+            if (iw >= 0 && iw < g.w) col = iw;
+          } else {
+            const int64_t tw = b + g.pad_left - kw * g.dilation_w;
+            if (tw >= 0 && (g.stride_w == 1 || tw % g.stride_w == 0) && tw / g.stride_w < g.ow)
+              col = tw / g.stride_w;
+          }
         }
-        if (off >= 0)
-          copy_floats(d + (p - p0), pr.src + off + ch, run);
-        else
+        if (col >= 0) {
+          const int64_t row_w = pr.backprop ? g.ow : g.w;
+          copy_floats(d + (p - p0), pr.src + (src_row * row_w + col) * pr.src_c + pr.ch0 + ch, run);
+        } else {
           zero_floats(d + (p - p0), run);
+        }
         p += run;
       }
     }

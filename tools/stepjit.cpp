@@ -80,7 +80,10 @@ int main(int argc, char** argv) {
   int threads = 1;
   auto add_gradient_options = [&](CLI::App* cmd) {
     cmd->add_option("--loss", request.loss, "the output to differentiate")->capture_default_str();
-    cmd->add_option("--wrt", request.wrt, "all-variables, or a comma-separated list of value names")
+    cmd->add_option(
+           "--wrt", request.wrt,
+           "all-variables (the floating-point variables the graph does not assign itself), or a "
+           "comma-separated list of value names")
         ->capture_default_str();
   };
   auto add_run_options = [&](CLI::App* cmd) {

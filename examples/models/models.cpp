@@ -46,3 +46,20 @@ STEPJIT_MODEL(wide) {
   sj::output("loss", sj::mean_squared_error(pred, y));
   return g;
 }
+
+// Keras's "simple MNIST convnet" (dropout left out): 28x28x1 -> Conv2D(32, 3x3, relu) ->
+// MaxPooling2D(2) -> Conv2D(64, 3x3, relu) -> MaxPooling2D(2) -> Flatten -> Dense(10), on a
+// batch of 128; softmax cross-entropy against integer labels.
+STEPJIT_MODEL(cnn) {
+  sj::Graph g("cnn");
+  auto x = sj::input(g, "x", {DType::f32, {128, 28, 28, 1}});
+  auto labels = sj::input(g, "labels", {DType::i32, {128}});
+  sj::Sequential model(sj::Conv2D(32, {3, 3}, {.activation = Activation::relu}),
+                       sj::MaxPooling2D({2, 2}),
+                       sj::Conv2D(64, {3, 3}, {.activation = Activation::relu}),
+                       sj::MaxPooling2D({2, 2}), sj::Flatten(), Dense(10));
+  auto logits = model(x);
+  sj::output("logits", logits);
+  sj::output("loss", sj::sparse_categorical_crossentropy_from_logits(logits, labels));
+  return g;
+}

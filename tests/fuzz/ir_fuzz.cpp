@@ -8,8 +8,8 @@
 //      0 dimension as 1, matmuls of at most kMaxMacs multiply-adds) runs the same in the
 //      reference interpreter (runtime/interpreter.h) and compiled (runtime/compiled_step.h):
 //      two steps on the same deterministic feeds, where both engines succeed with equal
-//      outputs and variables, or both fail with sj::Error (after the same number of steps,
-//      each leaving its variables unchanged).
+//      outputs and variables, or both fail with the same sj::Error (after the same number of
+//      steps, each leaving its variables unchanged).
 //
 // "Equal" depends on how each value is computed (see classify()):
 //   exact      computed by correctly rounded IEEE operations on both sides (+ - * / sqrt, max,
@@ -344,6 +344,10 @@ void differential(const Graph& g, bool simplify_first) {
   if (interpreted.steps.size() != compiled.steps.size() ||
       interpreted.error.has_value() != compiled.error.has_value())
     mismatch("one fails where the other does not");
+  // The semantics promise one error for a failing graph (the first live node that fails), so
+  // both engines give the same text.
+  if (interpreted.error && *interpreted.error != *compiled.error)
+    mismatch("both fail, with different errors");
   // A failed step changes no variable, in either engine.
   for (const Outcome* o : {&interpreted, &compiled})
     if (o->error && o->variables_after_error !=

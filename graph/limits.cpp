@@ -60,11 +60,11 @@ void check_work(const Graph& graph, const Limits& limits) {
              fmt::format("visits {} elements, more than the limit of {} "
                          "(Limits::max_op_elements)",
                          count_str(w.elements), count_str(limits.max_op_elements)));
-    if (w.macs > limits.max_matmul_macs)
+    if (w.macs > limits.max_macs)
       refuse(graph, v,
              fmt::format("takes {} multiply-adds, more than the limit of {} "
-                         "(Limits::max_matmul_macs)",
-                         count_str(w.macs), count_str(limits.max_matmul_macs)));
+                         "(Limits::max_macs)",
+                         count_str(w.macs), count_str(limits.max_macs)));
     if (n.op == Op::constant) {
       constant_bytes += int64_t(n.type.byte_size()); // each <= 8 * 2^40: no overflow
       if (constant_bytes > limits.max_constant_bytes)

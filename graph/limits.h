@@ -19,9 +19,9 @@ struct Limits {
   /// The most elements one op may visit: its result's, or those of the operands it reads (a
   /// reduction over a fused broadcast). 2^36 elements take about a minute in a scalar loop.
   int64_t max_op_elements = int64_t{1} << 36;
-  /// The most multiply-adds of one matmul (batch x M x N x K): 2^42 take about a minute on a
-  /// core at 70 GFLOP/s.
-  int64_t max_matmul_macs = int64_t{1} << 42;
+  /// The most multiply-adds of one matmul (batch x M x N x K) or convolution (the result's
+  /// elements x KH x KW x C/groups): 2^42 take about a minute on a core at 70 GFLOP/s.
+  int64_t max_macs = int64_t{1} << 42;
   /// The most bytes of constant data (compiled into the code, or held by the interpreter).
   int64_t max_constant_bytes = int64_t{1} << 30;
   /// The most bytes a step may hold at once: variables, constants and what it computes (the

@@ -122,9 +122,21 @@ TEST(Pathological, HugeLoopsAreRefusedBeforeRunning) {
   Graph mm = text("  %a = input : f32[64,64]\n"
                   "  %c = matmul(%a, %a) : f32[64,64]\n"
                   "  output c = %c\n");
-  Limits few_macs{.max_matmul_macs = 1000};
+  Limits few_macs{.max_macs = 1000};
   EXPECT_THAT(error_of([&] { CompiledStep::compile(mm, {.limits = few_macs}); }),
               HasSubstr("takes 2^18 multiply-adds, more than the limit of 1000 (about 2^9)"));
+  // So do convolutions and both their gradients: 2x8x8x16 results of 3x3x4 taps = 2^11 x 36.
+  Graph conv = text("  %x = input : f32[2,8,8,4]\n  %k = input : f32[3,3,4,16]\n"
+                    "  %y = conv2d(%x, %k) {padding = same} : f32[2,8,8,16]\n"
+                    "  output y = %y\n");
+  for (const char* engine : {"interpreted", "compiled"}) {
+    std::string e = engine == std::string("compiled")
+                        ? error_of([&] { CompiledStep::compile(conv, {.limits = few_macs}); })
+                        : error_of([&] { Interpreter(conv, few_macs); });
+    EXPECT_THAT(e, HasSubstr("conv2d(f32[2,8,8,4], f32[3,3,4,16]) -> f32[2,8,8,16]: takes "
+                             "73728 (about 2^16) multiply-adds, more than the limit of 1000"))
+        << engine;
+  }
 }
 
 // Row 3, memory: a plan over the memory limit is refused at compile time.

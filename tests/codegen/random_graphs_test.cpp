@@ -1225,7 +1225,7 @@ void limit(Generated& gen, Rng& rng) {
     }
   bool below = rng.chance(0.5);
   if (macs >= 2 && rng.chance(0.4)) {
-    gen.limits.max_matmul_macs = below ? macs - 1 : macs;
+    gen.limits.max_macs = below ? macs - 1 : macs;
   } else {
     if (elements < 2) return;
     gen.limits.max_op_elements = below ? elements - 1 : elements;

@@ -5,19 +5,29 @@
 #include "kernels/gemm.h"
 #include "kernels/thread_pool.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fmt/format.h>
+#include <llvm/ExecutionEngine/JITLink/JITLink.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/Mangling.h>
+#include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/LegacyPassManager.h>
+#include <llvm/Object/ObjectFile.h>
+#include <llvm/Object/SymbolSize.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 #include <llvm/Transforms/Utils/Cloning.h>
+#include <map>
 #include <mutex>
+#include <unistd.h>
 
 namespace sj {
 
@@ -80,6 +90,108 @@ std::string assembly_of(const llvm::Module& module, llvm::TargetMachine& machine
   return std::string(s.str());
 }
 
+bool perf_map_wanted() {
+  const char* on = std::getenv("STEPJIT_PERF_MAP");
+  return on && std::strcmp(on, "1") == 0;
+}
+
+// STEPJIT_PERF_MAP=1: every function the JIT links, at its final address, as a line
+// `<hex start> <hex size> <name>` of /tmp/perf-<pid>.map, the file `perf report` reads for
+// code it finds in no binary. The functions (local ones included: JITLink's graph keeps no
+// name for them) and their sizes come from the object file's symbol table
+// (object::computeSymbolSizes), their addresses from where JITLink placed their section.
+class PerfMapPlugin : public llvm::orc::ObjectLinkingLayer::Plugin {
+public:
+  struct Function {
+    std::string name, section;
+    uint64_t offset, size;
+  };
+
+  void notifyMaterializing(llvm::orc::MaterializationResponsibility&, llvm::jitlink::LinkGraph& g,
+                           llvm::jitlink::JITLinkContext&, llvm::MemoryBufferRef object) override {
+    auto file = llvm::object::ObjectFile::createObjectFile(object);
+    if (!file) return llvm::consumeError(file.takeError());
+    std::vector<Function> functions;
+    for (auto& [symbol, size] : llvm::object::computeSymbolSizes(**file)) {
+      auto type = symbol.getType();
+      auto name = symbol.getName();
+      auto section = symbol.getSection();
+      auto offset = symbol.getValue();
+      if (!type || !name || !section || !offset || *type != llvm::object::SymbolRef::ST_Function ||
+          *section == (*file)->section_end() || size == 0) {
+        if (!type) llvm::consumeError(type.takeError());
+        if (!name) llvm::consumeError(name.takeError());
+        if (!section) llvm::consumeError(section.takeError());
+        if (!offset) llvm::consumeError(offset.takeError());
+        continue;
+      }
+      auto section_name = (*section)->getName();
+      if (!section_name) {
+        llvm::consumeError(section_name.takeError());
+        continue;
+      }
+      // (ELF relocatable objects: a symbol's value is its offset in its section.)
+      functions.push_back({name->str(), section_name->str(), *offset, size});
+    }
+    std::lock_guard lock(mutex_);
+    pending_[&g] = std::move(functions);
+  }
+
+  void modifyPassConfig(llvm::orc::MaterializationResponsibility&, llvm::jitlink::LinkGraph& g,
+                        llvm::jitlink::PassConfiguration& config) override {
+    std::vector<Function> functions;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = pending_.find(&g);
+      if (it == pending_.end()) return;
+      functions = std::move(it->second);
+      pending_.erase(it);
+    }
+// GCC 12 warns of unique_function's storage union (a false positive of -Wmaybe-uninitialized).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+    config.PostFixupPasses.push_back(
+        [functions = std::move(functions)](llvm::jitlink::LinkGraph& graph) {
+          write(graph, functions);
+          return llvm::Error::success();
+        });
+#pragma GCC diagnostic pop
+  }
+
+  static void write(llvm::jitlink::LinkGraph& graph, const std::vector<Function>& functions) {
+    std::string lines;
+    for (const Function& f : functions) {
+      // JITLink makes one block of each ELF section; a section split otherwise is skipped.
+      llvm::jitlink::Section* section = graph.findSectionByName(f.section);
+      if (!section || section->blocks_size() != 1) continue;
+      llvm::jitlink::Block* block = *section->blocks().begin();
+      if (f.offset + f.size > block->getSize()) continue;
+      lines += fmt::format("{:x} {:x} {}\n", (block->getAddress() + f.offset).getValue(), f.size,
+                           f.name);
+    }
+    static std::mutex file_mutex; // several steps may compile at once
+    std::lock_guard lock(file_mutex);
+    std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
+    if (std::FILE* file = std::fopen(path.c_str(), "a")) {
+      std::fwrite(lines.data(), 1, lines.size(), file);
+      std::fclose(file);
+    }
+  }
+
+  llvm::Error notifyFailed(llvm::orc::MaterializationResponsibility&) override {
+    return llvm::Error::success();
+  }
+  llvm::Error notifyRemovingResources(llvm::orc::JITDylib&, llvm::orc::ResourceKey) override {
+    return llvm::Error::success();
+  }
+  void notifyTransferringResources(llvm::orc::JITDylib&, llvm::orc::ResourceKey,
+                                   llvm::orc::ResourceKey) override {}
+
+private:
+  std::mutex mutex_;
+  std::map<const llvm::jitlink::LinkGraph*, std::vector<Function>> pending_;
+};
+
 } // namespace
 
 struct JitCode::Impl {
@@ -112,6 +224,10 @@ std::shared_ptr<JitCode> jit_compile(std::unique_ptr<llvm::Module> module,
   code->impl_->jit = unwrap(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(builder).create(),
                             "creating the JIT");
   auto& jit = *code->impl_->jit;
+  // LLJIT links with JITLink on x86-64 ELF (LLVM 19), whose graph the perf map reads.
+  if (perf_map_wanted())
+    if (auto* layer = llvm::dyn_cast<llvm::orc::ObjectLinkingLayer>(&jit.getObjLinkingLayer()))
+      layer->addPlugin(std::make_unique<PerfMapPlugin>());
   // libm (expf, tanhf, erff, ...) and the rest of the process, for calls the code makes.
   jit.getMainJITDylib().addGenerator(
       unwrap(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(

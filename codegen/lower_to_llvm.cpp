@@ -3,6 +3,7 @@
 #include "codegen/lowerer.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
@@ -305,7 +306,57 @@ void Lowerer::lower_loop_group(ValueId first) {
             [&](llvm::Value* i) { compute_members(first, Index::flat(shape, i)); });
 }
 
+std::string Lowerer::label(ValueId first, ValueId last) const {
+  // The ops of the values the loop stores, in order, each once: "add+relu.v5".
+  std::vector<std::string> ops;
+  for (ValueId m = first; m <= last; ++m) {
+    if (m != first && (fusion_.loop[m] != first || fusion_.inlined[m])) continue;
+    std::string op(graph_.node(m).def().name);
+    if (std::find(ops.begin(), ops.end(), op) == ops.end()) ops.push_back(op);
+  }
+  if (ops.size() > 3) ops.resize(3), ops.back() = "etc";
+  return fmt::format("{}.v{}", fmt::join(ops, "+"), first);
+}
+
 void Lowerer::lower_node(ValueId v) {
+  // What v's node emits (a loop nest, a loop group at its last member, a kernel call) goes
+  // into a function of its own when it is large: `sj_step.<ops>.v<id>`, so a profile
+  // (STEPJIT_PERF_MAP, jit.h) names the op that costs. A call per node costs nothing next to
+  // such a loop, and the function sees the same addresses (arena offsets) as the step.
+  const Node& node = graph_.node(v);
+  bool emits = fusion_.live[v] && !fusion_.inlined[v] && !lowering_of(node.op).source &&
+               fusion_.epilogue_of[fusion_.loop[v]] == fusion_.loop[v] && fusion_.loop_end[v] == v;
+  ValueId first = fusion_.loop[v];
+  int64_t work = 0;
+  if (emits) {
+    for (ValueId m = first; m <= v; ++m)
+      if (m == v || fusion_.loop[m] == first) {
+        work = std::max(work, graph_.type(m).num_elements());
+        for (ValueId o : graph_.node(m).operands)
+          work = std::max(work, graph_.type(o).num_elements());
+      }
+  }
+  if (!emits || work < kOwnFunctionElements) return lower_node_here(v);
+  llvm::Type* ptr = b_.getPtrTy();
+  auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr, ptr, ptr, ptr, ptr, ptr}, false);
+  auto* f = llvm::Function::Create(type, llvm::Function::InternalLinkage,
+                                   fmt::format("{}.{}", kStepFunction, label(first, v)), module_);
+  f->addFnAttr(llvm::Attribute::NoInline);
+  std::vector<llvm::Value*> args{inputs_, variables_, outputs_, arena_, status_, pool_};
+  b_.CreateCall(f, args);
+  // The caller's state, restored after.
+  auto ip = b_.saveIP();
+  llvm::Function* caller = fn_;
+  std::vector<llvm::Value*> caller_buffers = std::move(buffers_);
+  begin_function(f);
+  lower_node_here(v);
+  b_.CreateRetVoid();
+  enter(caller);
+  buffers_ = std::move(caller_buffers);
+  b_.restoreIP(ip);
+}
+
+void Lowerer::lower_node_here(ValueId v) {
   if (!fusion_.live[v]) return; // dead code: no loop, no buffer
   const Node& node = graph_.node(v);
   const Lowering& rule = lowering_of(node.op);
@@ -378,7 +429,7 @@ void Lowerer::flat_loop(ValueId first, ValueId last, int64_t n,
   if (n < kParallelElements) return loop(i64(0), i64(n), body);
   std::vector<ValueId> used = loop_buffers(first, last);
   auto [outlined, ctx] =
-      outline(fmt::format("{}.loop{}", kStepFunction, first), used, 2,
+      outline(fmt::format("{}.{}.loop", kStepFunction, label(first, last)), used, 2,
               [&](const std::vector<llvm::Value*>& range) { loop(range[0], range[1], body); });
   llvm::Type* ptr = b_.getPtrTy();
   llvm::FunctionCallee parallel_for = module_.getOrInsertFunction(
@@ -395,24 +446,25 @@ std::pair<llvm::Value*, llvm::Value*> Lowerer::gemm_epilogue(ValueId c) {
   const Shape& shape = graph_.type(c).shape;
   // void epilogue(ctx, m0, m1, n0, n1): the loop's members at every element of the block, C
   // seen as a matrix of its last dimension's rows (a conv2d's [N*OH*OW, F]).
-  return outline(fmt::format("{}.epilogue{}", kStepFunction, c), used, 4,
-                 [&](const std::vector<llvm::Value*>& block) {
-                   loop(block[0], block[1], [&](llvm::Value* m) {
-                     llvm::Value* row = b_.CreateMul(m, i64(shape.back()));
-                     // The row's leading indices, once per row.
-                     std::vector<llvm::Value*> dims(shape.size() - 1);
-                     llvm::Value* rest = m;
-                     for (size_t d = dims.size(); d-- > 0;) {
-                       dims[d] = d == 0 ? rest : b_.CreateURem(rest, i64(shape[d]));
-                       if (d > 0) rest = b_.CreateUDiv(rest, i64(shape[d]));
-                     }
-                     loop(block[2], block[3], [&](llvm::Value* n) {
-                       std::vector<llvm::Value*> at = dims;
-                       at.push_back(n);
-                       compute_members(first, Index::both(shape, at, b_.CreateAdd(row, n)));
-                     });
-                   });
-                 });
+  return outline(
+      fmt::format("{}.{}.epilogue", kStepFunction, label(first, fusion_.loop_end[first])), used, 4,
+      [&](const std::vector<llvm::Value*>& block) {
+        loop(block[0], block[1], [&](llvm::Value* m) {
+          llvm::Value* row = b_.CreateMul(m, i64(shape.back()));
+          // The row's leading indices, once per row.
+          std::vector<llvm::Value*> dims(shape.size() - 1);
+          llvm::Value* rest = m;
+          for (size_t d = dims.size(); d-- > 0;) {
+            dims[d] = d == 0 ? rest : b_.CreateURem(rest, i64(shape[d]));
+            if (d > 0) rest = b_.CreateUDiv(rest, i64(shape[d]));
+          }
+          loop(block[2], block[3], [&](llvm::Value* n) {
+            std::vector<llvm::Value*> at = dims;
+            at.push_back(n);
+            compute_members(first, Index::both(shape, at, b_.CreateAdd(row, n)));
+          });
+        });
+      });
 }
 
 std::pair<llvm::Function*, llvm::Value*>

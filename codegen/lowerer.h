@@ -61,6 +61,11 @@ public:
 
 private:
   void lower_node(ValueId v);
+  void lower_node_here(ValueId v);
+  /// "add+relu.v5": the ops a loop (group) first..last stores, for function names.
+  std::string label(ValueId first, ValueId last) const;
+  /// Elements (of a node's result or operands) from which its code gets a function of its own.
+  static constexpr int64_t kOwnFunctionElements = 1 << 12;
   void lower_loop_group(ValueId first);
   /// The members of the loop (group) starting at `first`, at one position of their shape.
   void compute_members(ValueId first, const Index& position);

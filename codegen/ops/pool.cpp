@@ -1,6 +1,7 @@
 // Lowering of the pooling ops: a loop over every output element and, inside it, over the taps
 // of its window; padding taps are skipped (their loads clamped to a safe index and their values
-// ignored). The gradients zero their result and add each window's share into it, in order.
+// ignored). The gradients zero their result and add each window's share into it, in order. For
+// small windows the channels are the innermost loop, vectorized (for_each_tap).
 #include "codegen/lowerer.h"
 #include "graph/ops/window.h"
 
@@ -26,35 +27,76 @@ V real_taps(const LowerCall& c, const ops::Window2d& w, V oh, V ow) {
   return count;
 }
 
-// Calls body(o, x_index, inside) for every tap of every output element o of the pooling node
-// (o the output's linear index; x_index a safe input index, inside whether the tap is real);
-// `start(o, taps)` and `finish(o)` run before and after each window's taps, `taps` the number
-// of its real taps.
+// One tap of a window: the input index it reads for channel 0 (clamped to 0 for a padding
+// tap) and whether it is a real pixel. Both are the same for every channel of the window.
+struct Tap {
+  V base, inside;
+};
+
+// Windows of up to this many taps have their taps unrolled inside the loop over channels.
+constexpr int64_t kUnrolledTaps = 16;
+
+// Calls body(o, x_index, inside, k) for every tap k of every output element o of the pooling
+// node (o the output's linear index; x_index a safe input index, inside whether the tap is
+// real); `start(o, taps)` and `finish(o, window)` run before and after each window's taps,
+// `taps` the number of its real taps, `window` its taps' indices at o's channel (only for
+// windows of at most kUnrolledTaps taps, else empty). Taps come in order (kh, then kw).
+//
+// For small windows (the common 2x2 and 3x3) the loops are n, oh, ow, then the channels
+// innermost with the taps unrolled: NHWC keeps the channels contiguous, and a tap's bounds
+// check and base index do not depend on the channel, so the channel loop is straight-line,
+// unit-stride code that vectorizes.
 void for_each_tap(const LowerCall& c, const std::function<void(V, V)>& start,
-                  const std::function<void(V, V, V)>& body, const std::function<void(V)>& finish) {
+                  const std::function<void(V, V, V, int64_t)>& body,
+                  const std::function<void(V, const std::vector<Tap>&)>& finish) {
   auto& b = c.b();
   auto [x, w] = ops::pool_geometry(c.lowerer.graph(), c.node);
   int64_t C = x[3];
   auto mul = [&](V v, int64_t k) { return b.CreateMul(v, c.i64(k)); };
   auto add = [&](V u, V v) { return b.CreateAdd(u, v); };
+  auto in_range = [&](V i, int64_t size) {
+    return b.CreateAnd(b.CreateICmpSGE(i, c.i64(0)), b.CreateICmpSLT(i, c.i64(size)));
+  };
+  bool unrolled = w.window[0] * w.window[1] <= kUnrolledTaps;
   c.loop(x[0], [&](V n) {
     c.loop(w.out[0], [&](V oh) {
       c.loop(w.out[1], [&](V ow) {
+        V o_base = mul(add(mul(add(mul(n, w.out[0]), oh), w.out[1]), ow), C);
+        V taps = real_taps(c, w, oh, ow);
+        auto tap = [&](V kh, V kw) {
+          V ih = add(b.CreateSub(mul(oh, w.stride[0]), c.i64(w.pad_before[0])), kh);
+          V iw = add(b.CreateSub(mul(ow, w.stride[1]), c.i64(w.pad_before[1])), kw);
+          V inside = b.CreateAnd(in_range(ih, w.in[0]), in_range(iw, w.in[1]));
+          V base = mul(add(mul(add(mul(n, w.in[0]), ih), w.in[1]), iw), C);
+          return Tap{b.CreateSelect(inside, base, c.i64(0)), inside};
+        };
+        if (unrolled) {
+          std::vector<Tap> window;
+          for (int64_t kh = 0; kh < w.window[0]; ++kh)
+            for (int64_t kw = 0; kw < w.window[1]; ++kw)
+              window.push_back(tap(c.i64(kh), c.i64(kw)));
+          c.loop(C, [&](V ch) {
+            V o = add(o_base, ch);
+            start(o, taps);
+            std::vector<Tap> at;
+            for (const Tap& t : window)
+              at.push_back({add(t.base, ch), t.inside});
+            for (size_t k = 0; k < at.size(); ++k)
+              body(o, at[k].base, at[k].inside, int64_t(k));
+            finish(o, at);
+          });
+          return;
+        }
         c.loop(C, [&](V ch) {
-          V o = add(mul(add(mul(add(mul(n, w.out[0]), oh), w.out[1]), ow), C), ch);
-          start(o, real_taps(c, w, oh, ow));
+          V o = add(o_base, ch);
+          start(o, taps);
           c.loop(w.window[0], [&](V kh) {
-            V ih = add(b.CreateSub(mul(oh, w.stride[0]), c.i64(w.pad_before[0])), kh);
             c.loop(w.window[1], [&](V kw) {
-              V iw = add(b.CreateSub(mul(ow, w.stride[1]), c.i64(w.pad_before[1])), kw);
-              V inside = b.CreateAnd(
-                  b.CreateAnd(b.CreateICmpSGE(ih, c.i64(0)), b.CreateICmpSLT(ih, c.i64(w.in[0]))),
-                  b.CreateAnd(b.CreateICmpSGE(iw, c.i64(0)), b.CreateICmpSLT(iw, c.i64(w.in[1]))));
-              V index = add(mul(add(mul(add(mul(n, w.in[0]), ih), w.in[1]), iw), C), ch);
-              body(o, b.CreateSelect(inside, index, c.i64(0)), inside);
+              Tap t = tap(kh, kw);
+              body(o, add(t.base, ch), t.inside, -1);
             });
           });
-          finish(o);
+          finish(o, {});
         });
       });
     });
@@ -99,27 +141,42 @@ void lower_max_pool2d(const LowerCall& c) {
           : llvm::ConstantInt::get(t, llvm::APInt::getSignedMinValue(t->getIntegerBitWidth()));
   for_each_tap(
       c, [&](V, V) { b.CreateStore(lowest, best); },
-      [&](V, V i, V inside) {
+      [&](V, V i, V inside, int64_t) {
         V v = element(c, 0, x, i), m = b.CreateLoad(t, best);
         // NaN propagates and -0 < +0, as the interpreter's maximum_of.
         V bigger = is_float(dt) ? b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, m, v)
                                 : b.CreateSelect(b.CreateICmpSGT(v, m), v, m);
         b.CreateStore(b.CreateSelect(inside, bigger, m), best);
       },
-      [&](V o) { L.store(c.id, o, b.CreateLoad(t, best)); });
+      [&](V o, const std::vector<Tap>&) { L.store(c.id, o, b.CreateLoad(t, best)); });
 }
 
-// dy[o] goes to the first tap holding its window's maximum (a NaN, if there is one).
+// dy[o] goes to the first tap holding its window's maximum (a NaN, if there is one). For small
+// windows each tap of the window gets dy[o] or 0 (stored directly when the windows tile the
+// input: no overlap, no padding; else added, and adding 0 to the +0-started sums changes no
+// bit), so the channel loop has no scatter; otherwise dy[o] is added at the maximum's index.
 void lower_max_pool2d_backprop(const LowerCall& c) {
   Lowerer& L = c.lowerer;
   auto& b = c.b();
   llvm::Type* t = L.reg_type(c.node.type.dtype);
-  V best = L.slot(t), at = L.slot(b.getInt64Ty()), have = L.slot(b.getInt1Ty());
-  const Shape& x = operand_shape(c, 0);
-  zero_result(c);
+  V best = L.slot(t), at = L.slot(b.getInt64Ty()), which = L.slot(b.getInt64Ty()),
+    have = L.slot(b.getInt1Ty());
+  auto [x, w] = ops::pool_geometry(L.graph(), c.node);
+  bool tiles = true;
+  for (int d = 0; d < 2; ++d)
+    tiles &= w.stride[d] == w.window[d] && w.pad_before[d] == 0 && w.pad_after[d] == 0 &&
+             w.out[d] * w.stride[d] == w.in[d];
+  bool unrolled = w.window[0] * w.window[1] <= kUnrolledTaps;
+  if (!(tiles && unrolled)) zero_result(c);
   for_each_tap(
-      c, [&](V, V) { b.CreateStore(b.getFalse(), have); },
-      [&](V, V i, V inside) {
+      c,
+      [&](V, V) {
+        b.CreateStore(b.getFalse(), have);
+        b.CreateStore(llvm::ConstantFP::get(t, 0.0), best);
+        b.CreateStore(c.i64(0), at);
+        b.CreateStore(c.i64(-1), which);
+      },
+      [&](V, V i, V inside, int64_t k) {
         V v = element(c, 0, x, i), m = b.CreateLoad(t, best);
         V better =
             b.CreateAnd(b.CreateNot(is_nan(b, m)), b.CreateOr(is_nan(b, v), b.CreateFCmpOGT(v, m)));
@@ -127,10 +184,25 @@ void lower_max_pool2d_backprop(const LowerCall& c) {
             b.CreateAnd(inside, b.CreateOr(b.CreateNot(b.CreateLoad(b.getInt1Ty(), have)), better));
         b.CreateStore(b.CreateSelect(take, v, m), best);
         b.CreateStore(b.CreateSelect(take, i, b.CreateLoad(b.getInt64Ty(), at)), at);
+        b.CreateStore(b.CreateSelect(take, c.i64(k), b.CreateLoad(b.getInt64Ty(), which)), which);
         b.CreateStore(b.CreateOr(take, b.CreateLoad(b.getInt1Ty(), have)), have);
       },
-      [&](V o) {
-        add_into(c, b.CreateLoad(b.getInt64Ty(), at), element(c, 1, operand_shape(c, 1), o));
+      [&](V o, const std::vector<Tap>& window) {
+        V dy = element(c, 1, operand_shape(c, 1), o);
+        if (window.empty()) return add_into(c, b.CreateLoad(b.getInt64Ty(), at), dy);
+        V chosen = b.CreateLoad(b.getInt64Ty(), which);
+        V zero = llvm::ConstantFP::get(t, 0.0);
+        for (size_t k = 0; k < window.size(); ++k) {
+          V share = b.CreateSelect(b.CreateICmpEQ(chosen, c.i64(int64_t(k))), dy, zero);
+          V ptr = b.CreateInBoundsGEP(t, c.result(), window[k].base);
+          if (tiles) {
+            b.CreateStore(share, ptr);
+          } else {
+            // A padding tap's clamped index is only read back.
+            V old = b.CreateLoad(t, ptr);
+            b.CreateStore(b.CreateSelect(window[k].inside, b.CreateFAdd(old, share), old), ptr);
+          }
+        }
       });
 }
 
@@ -147,12 +219,12 @@ void lower_avg_pool2d(const LowerCall& c) {
         b.CreateStore(llvm::ConstantFP::get(d, 0.0), sum);
         b.CreateStore(b.CreateSIToFP(taps, d), count);
       },
-      [&](V, V i, V inside) {
+      [&](V, V i, V inside, int64_t) {
         V v = b.CreateFPExt(element(c, 0, x, i), d);
         V s = b.CreateLoad(d, sum);
         b.CreateStore(b.CreateSelect(inside, L.accumulate(s, v), s), sum);
       },
-      [&](V o) {
+      [&](V o, const std::vector<Tap>&) {
         V mean = b.CreateFDiv(b.CreateLoad(d, sum), b.CreateLoad(d, count));
         L.store(c.id, o, b.CreateFPCast(mean, L.reg_type(c.node.type.dtype)));
       });
@@ -171,14 +243,14 @@ void lower_avg_pool2d_backprop(const LowerCall& c) {
       [&](V o, V taps) {
         b.CreateStore(b.CreateFDiv(element(c, 0, dy, o), b.CreateSIToFP(taps, t)), share);
       },
-      [&](V, V i, V inside) {
+      [&](V, V i, V inside, int64_t) {
         V s = b.CreateLoad(t, share);
         // A padding tap adds nothing (and its clamped index is only read back).
         V ptr = b.CreateInBoundsGEP(t, c.result(), i);
         V old = b.CreateLoad(t, ptr);
         b.CreateStore(b.CreateSelect(inside, b.CreateFAdd(old, s), old), ptr);
       },
-      [&](V) {});
+      [&](V, const std::vector<Tap>&) {});
 }
 
 } // namespace

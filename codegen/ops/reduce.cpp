@@ -1,6 +1,7 @@
 // Lowering of reductions: an outer loop over the result, an inner loop over the reduced
-// elements. f32 sums accumulate in f64 (as close to the interpreter as a plain loop gets); the
-// accumulation may be reassociated so it vectorizes (deterministic for a given machine).
+// elements; a reduction over leading axes streams rows instead (lower_reduce). f32 sums accumulate
+// in f64 (as close to the interpreter as a plain loop gets); the accumulation may be reassociated
+// so it vectorizes (deterministic for a given machine).
 #include "codegen/lowerer.h"
 
 #include <limits>
@@ -12,6 +13,10 @@ namespace {
 using V = llvm::Value*;
 
 enum class Kind { sum, mean, max };
+
+// Kept elements up to which a reduction over leading axes streams rows into an array of
+// accumulators (on the stack: at most 8 KB of f64).
+constexpr int64_t kRowAccumulators = 1024;
 
 void lower_reduce(const LowerCall& c, Kind kind) {
   Lowerer& L = c.lowerer;
@@ -28,17 +33,55 @@ void lower_reduce(const LowerCall& c, Kind kind) {
   DType t = c.node.type.dtype;
   bool fp = is_float(t);
   llvm::Type* acc_type = fp && kind != Kind::max ? b.getDoubleTy() : L.reg_type(t);
-  V acc = L.slot(acc_type);
+  V start;
+  if (kind == Kind::max)
+    start = fp ? llvm::ConstantFP::getInfinity(acc_type, true)
+               : llvm::ConstantInt::get(acc_type, t == DType::i32 ? uint64_t(int64_t(INT32_MIN))
+                                                                  : uint64_t(INT64_MIN));
+  else
+    start = fp ? llvm::ConstantFP::get(acc_type, 0.0) : llvm::ConstantInt::get(acc_type, 0);
+  auto combine = [&](V old, V v) {
+    if (kind == Kind::max)
+      return b.CreateBinaryIntrinsic(fp ? llvm::Intrinsic::maximum : llvm::Intrinsic::smax, old, v);
+    return L.accumulate(old, fp ? b.CreateFPExt(v, acc_type) : v);
+  };
+  auto finish = [&](V result) {
+    if (kind == Kind::mean)
+      result = b.CreateFDiv(result, llvm::ConstantFP::get(acc_type, double(num_elements(inner))));
+    if (result->getType() != L.reg_type(t)) result = b.CreateFPTrunc(result, L.reg_type(t));
+    return result;
+  };
 
+  // Over leading axes only (a bias gradient: N, H, W of an NHWC tensor), x is `rows` rows of
+  // the `kept` elements of the result: stream the rows and add each into a row of
+  // accumulators, so x is read once, in order, and the loop over a row vectorizes. Each result
+  // element still sums its terms in row order.
+  int leading = 0;
+  while (leading < rank && reduced[leading])
+    ++leading;
+  bool prefix = leading > 0 && leading < rank;
+  for (int d = leading; d < rank; ++d)
+    prefix &= !reduced[d];
+  int64_t kept = c.node.type.num_elements(), rows = num_elements(inner);
+  if (prefix && kept <= kRowAccumulators) {
+    V accs = L.slot(llvm::ArrayType::get(acc_type, uint64_t(kept)));
+    auto acc_at = [&](V j) { return b.CreateInBoundsGEP(acc_type, accs, j); };
+    c.loop(kept, [&](V j) { b.CreateStore(start, acc_at(j)); });
+    c.loop(rows, [&](V r) {
+      V row = b.CreateMul(r, c.i64(kept));
+      c.loop(kept, [&](V j) {
+        Index at = Index::flat(x, b.CreateAdd(row, j));
+        V ptr = acc_at(j);
+        b.CreateStore(combine(b.CreateLoad(acc_type, ptr), c.operand_at(0, at)), ptr);
+      });
+    });
+    c.loop(kept, [&](V j) { L.store(c.id, j, finish(b.CreateLoad(acc_type, acc_at(j)))); });
+    return;
+  }
+
+  V acc = L.slot(acc_type);
   c.for_each(c.node.type.shape, [&](Index& out) {
     const auto& od = out.dims(b);
-    V start;
-    if (kind == Kind::max)
-      start = fp ? llvm::ConstantFP::getInfinity(acc_type, true)
-                 : llvm::ConstantInt::get(acc_type, t == DType::i32 ? uint64_t(int64_t(INT32_MIN))
-                                                                    : uint64_t(INT64_MIN));
-    else
-      start = fp ? llvm::ConstantFP::get(acc_type, 0.0) : llvm::ConstantInt::get(acc_type, 0);
     b.CreateStore(start, acc);
     c.loop(num_elements(inner), [&](V r) {
       Index red = Index::flat(inner, r);
@@ -54,21 +97,9 @@ void lower_reduce(const LowerCall& c, Kind kind) {
         }
       }
       Index at = Index::dims(x, xd);
-      V v = c.operand_at(0, at);
-      V old = b.CreateLoad(acc_type, acc);
-      V next;
-      if (kind == Kind::max)
-        next =
-            b.CreateBinaryIntrinsic(fp ? llvm::Intrinsic::maximum : llvm::Intrinsic::smax, old, v);
-      else
-        next = L.accumulate(old, fp ? b.CreateFPExt(v, acc_type) : v);
-      b.CreateStore(next, acc);
+      b.CreateStore(combine(b.CreateLoad(acc_type, acc), c.operand_at(0, at)), acc);
     });
-    V result = b.CreateLoad(acc_type, acc);
-    if (kind == Kind::mean)
-      result = b.CreateFDiv(result, llvm::ConstantFP::get(acc_type, double(num_elements(inner))));
-    if (result->getType() != L.reg_type(t)) result = b.CreateFPTrunc(result, L.reg_type(t));
-    L.store(c.id, out.linear(b), result);
+    L.store(c.id, out.linear(b), finish(b.CreateLoad(acc_type, acc)));
   });
 }
 

@@ -367,6 +367,247 @@ SjGemmArgs gemm_args(int64_t m, int64_t n, int64_t k, float* c, int64_t ldc, voi
   return a;
 }
 
+// ---- direct kernels for few input channels (a first layer: C = 1 or 3) ------------------------
+//
+// With K = KH*KW*C that small, the GEMM stores each tile of C after a handful of FMA steps and
+// packing a row (KW copies of C floats) costs as much as its arithmetic. These kernels read x
+// in place instead: the F outputs of a pixel sit in the vector lanes and each tap broadcasts
+// one x value. Every element is still one FMA chain over (kh, kw, c) (conv2d) or over the
+// pixels in order (backprop_kernel) from 0, padding taps adding fma(0, w, acc), exactly as
+// the GEMM path computes it, so the bits match it and do not depend on the thread count.
+
+constexpr int64_t kDirectTaps = 32;   // K = KH*KW*C/g up to which the direct kernels run
+constexpr int64_t kDirectPixels = 4;  // conv2d: pixels per register tile (4 x F/16 accumulators)
+constexpr int64_t kDirectBlock = 256; // pixels per epilogue block (and per thread chunk)
+
+bool use_direct(const SjConvArgs& g) {
+  return gemm_path() == GemmPath::avx512 && g.groups == 1 && g.f % 16 == 0 && g.f <= 64 &&
+         g.kh * g.kw * g.c <= kDirectTaps && !is_pointwise(g);
+}
+
+// Output pixels in order, as (n, oh, ow), without a division per pixel.
+struct Pixel {
+  const SjConvArgs& g;
+  int64_t n, oh, ow;
+  Pixel(const SjConvArgs& args, int64_t m)
+      : g(args), n(m / (args.oh * args.ow)), oh((m / args.ow) % args.oh), ow(m % args.ow) {}
+  void next() {
+    if (++ow < g.ow) return;
+    ow = 0;
+    if (++oh < g.oh) return;
+    oh = 0;
+    ++n;
+  }
+  // The offset in x of tap (kh, kw) (channel 0), or -1 for a padding tap.
+  int64_t tap(int64_t kh, int64_t kw) const {
+    const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+    const int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
+    return ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? ((n * g.h + ih) * g.w + iw) * g.c : -1;
+  }
+  void taps(int64_t* off) const {
+    for (int64_t kh = 0; kh < g.kh; ++kh)
+      for (int64_t kw = 0; kw < g.kw; ++kw)
+        *off++ = tap(kh, kw);
+  }
+  // Tap (0, 0)'s offset when every tap is inside (unpadded).
+  int64_t base() const { return ((n * g.h + oh * g.stride_h) * g.w + ow * g.stride_w) * g.c; }
+  // No padding tap anywhere: each tap's offset is the pixel's base plus relative(t).
+  static bool unpadded(const SjConvArgs& g) {
+    return g.pad_top == 0 && g.pad_left == 0 &&
+           (g.oh - 1) * g.stride_h + (g.kh - 1) * g.dilation_h < g.h &&
+           (g.ow - 1) * g.stride_w + (g.kw - 1) * g.dilation_w < g.w;
+  }
+  static int64_t relative(const SjConvArgs& g, int64_t t) {
+    return ((t / g.kw) * g.dilation_h * g.w + (t % g.kw) * g.dilation_w) * g.c;
+  }
+};
+
+// y rows [m0, m1) for output columns [f0, f0 + 16 * FV).
+template <int FV>
+__attribute__((target("avx512f"))) void direct_conv_rows(const SjConvArgs& g, int64_t m0,
+                                                         int64_t m1, int64_t f0) {
+  const int64_t taps = g.kh * g.kw, C = g.c;
+  const bool unpadded = Pixel::unpadded(g);
+  int64_t rel[kDirectTaps];
+  for (int64_t t = 0; t < taps; ++t)
+    rel[t] = Pixel::relative(g, t);
+  int64_t off[kDirectPixels][kDirectTaps];
+  Pixel pixel(g, m0);
+  for (int64_t m = m0; m < m1; m += kDirectPixels) {
+    const int64_t rows = std::min(kDirectPixels, m1 - m);
+
+#pragma GCC unroll 8
+    for (int64_t r = 0; r < kDirectPixels; ++r) {
+      if (r < rows && unpadded) {
+        const int64_t base = pixel.base();
+        for (int64_t t = 0; t < taps; ++t)
+          off[r][t] = base + rel[t];
+        pixel.next();
+      } else if (r < rows) {
+        pixel.taps(off[r]);
+        pixel.next();
+      } else {
+        std::fill(off[r], off[r] + taps, -1);
+      }
+    }
+    __m512 acc[kDirectPixels][FV];
+
+#pragma GCC unroll 8
+    for (int64_t r = 0; r < kDirectPixels; ++r)
+
+#pragma GCC unroll 8
+      for (int v = 0; v < FV; ++v)
+        acc[r][v] = _mm512_setzero_ps();
+    for (int64_t t = 0; t < taps; ++t)
+      for (int64_t c = 0; c < C; ++c) {
+        const float* w = g.kernel + (t * C + c) * g.f + f0;
+        __m512 wv[FV];
+
+#pragma GCC unroll 8
+        for (int v = 0; v < FV; ++v)
+          wv[v] = _mm512_loadu_ps(w + 16 * v);
+
+#pragma GCC unroll 8
+        for (int64_t r = 0; r < kDirectPixels; ++r) {
+          const __m512 xb = _mm512_set1_ps(off[r][t] >= 0 ? g.x[off[r][t] + c] : 0.0f);
+
+#pragma GCC unroll 8
+          for (int v = 0; v < FV; ++v)
+            acc[r][v] = _mm512_fmadd_ps(xb, wv[v], acc[r][v]);
+        }
+      }
+    for (int64_t r = 0; r < rows; ++r)
+
+#pragma GCC unroll 8
+      for (int v = 0; v < FV; ++v)
+        _mm512_storeu_ps(g.y + (m + r) * g.f + f0 + 16 * v, acc[r][v]);
+  }
+}
+
+template <int FV>
+void direct_conv_block(const SjConvArgs& g, int64_t m0, int64_t m1) {
+  direct_conv_rows<FV>(g, m0, m1, 0);
+  if (g.epilogue) g.epilogue(g.epilogue_ctx, m0, m1, 0, g.f);
+}
+
+void direct_conv(const SjConvArgs& g) {
+  const int64_t M = g.n * g.oh * g.ow, blocks = (M + kDirectBlock - 1) / kDirectBlock;
+  auto run = [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t m0 = b * kDirectBlock, m1 = std::min(M, m0 + kDirectBlock);
+      switch (g.f / 16) {
+      case 1:
+        direct_conv_block<1>(g, m0, m1);
+        break;
+      case 2:
+        direct_conv_block<2>(g, m0, m1);
+        break;
+      case 3:
+        direct_conv_block<3>(g, m0, m1);
+        break;
+      default:
+        direct_conv_block<4>(g, m0, m1);
+        break;
+      }
+    }
+  };
+  auto* pool = static_cast<ThreadPool*>(g.pool);
+  // Threads from the GEMM's 2 MFLOP, for the same reason.
+  if (pool && 2.0 * double(M) * double(g.f) * double(g.kh * g.kw * g.c) >= 2e6)
+    pool->parallel_for(blocks, run);
+  else
+    run(0, blocks);
+}
+
+// dk[(t, c), f] (row stride lddk) = the sum over output pixels [k0, k1) of x's tap (t, c)
+// times dy[pixel, f]: one FMA chain per element, over the pixels in order, from 0. Four rows
+// (t, c) at a time stream the pixels, their 4 x FV accumulators in registers.
+template <int FV, int kRows>
+__attribute__((target("avx512f"))) void
+direct_backprop_kernel_fv(const SjConvArgs& g, int64_t k0, int64_t k1, float* dk, int64_t lddk) {
+  const int64_t C = g.c, rows = g.kh * g.kw * C;
+  for (int64_t i0 = 0; i0 < rows; i0 += kRows) {
+    const int64_t nr = std::min<int64_t>(kRows, rows - i0);
+    int64_t kh[kRows], kw[kRows], ch[kRows];
+
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const int64_t i = std::min(i0 + r, rows - 1);
+      ch[r] = i % C;
+      kw[r] = (i / C) % g.kw;
+      kh[r] = i / C / g.kw;
+    }
+    __m512 acc[kRows][FV];
+
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r)
+
+#pragma GCC unroll 8
+      for (int v = 0; v < FV; ++v)
+        acc[r][v] = _mm512_setzero_ps();
+    const bool unpadded = Pixel::unpadded(g);
+    int64_t rel[kRows];
+    for (int r = 0; r < kRows; ++r)
+      rel[r] = ch[r] + Pixel::relative(g, kh[r] * g.kw + kw[r]);
+    Pixel pixel(g, k0);
+    for (int64_t m = k0; m < k1; ++m, pixel.next()) {
+      const float* dy = g.y + m * g.f;
+      if (unpadded) {
+        const float* x = g.x + pixel.base();
+        __m512 d[FV];
+
+#pragma GCC unroll 8
+        for (int v = 0; v < FV; ++v)
+          d[v] = _mm512_loadu_ps(dy + 16 * v);
+
+#pragma GCC unroll 16
+        for (int r = 0; r < kRows; ++r) {
+          const __m512 xb = _mm512_set1_ps(x[rel[r]]);
+
+#pragma GCC unroll 8
+          for (int v = 0; v < FV; ++v)
+            acc[r][v] = _mm512_fmadd_ps(xb, d[v], acc[r][v]);
+        }
+        continue;
+      }
+      __m512 d[FV];
+
+#pragma GCC unroll 8
+      for (int v = 0; v < FV; ++v)
+        d[v] = _mm512_loadu_ps(dy + 16 * v);
+
+#pragma GCC unroll 8
+      for (int r = 0; r < kRows; ++r) {
+        const int64_t o = pixel.tap(kh[r], kw[r]);
+        const __m512 xb = _mm512_set1_ps(o >= 0 ? g.x[o + ch[r]] : 0.0f);
+
+#pragma GCC unroll 8
+        for (int v = 0; v < FV; ++v)
+          acc[r][v] = _mm512_fmadd_ps(xb, d[v], acc[r][v]);
+      }
+    }
+    for (int r = 0; r < nr; ++r)
+
+#pragma GCC unroll 8
+      for (int v = 0; v < FV; ++v)
+        _mm512_storeu_ps(dk + (i0 + r) * lddk + 16 * v, acc[r][v]);
+  }
+}
+
+void direct_backprop_kernel(const SjConvArgs& g, int64_t k0, int64_t k1, float* dk, int64_t lddk) {
+  switch (g.f / 16) {
+  // As many rows (t, c) per pass as leave registers for dy: 9 rows (a 3x3 tap set) when F <= 32.
+  case 1:
+    return direct_backprop_kernel_fv<1, 9>(g, k0, k1, dk, lddk);
+  case 2:
+    return direct_backprop_kernel_fv<2, 9>(g, k0, k1, dk, lddk);
+  case 3:
+    return direct_backprop_kernel_fv<3, 6>(g, k0, k1, dk, lddk);
+  default:
+    return direct_backprop_kernel_fv<4, 4>(g, k0, k1, dk, lddk);
+  }
+}
+
 } // namespace
 
 } // namespace sj
@@ -377,6 +618,7 @@ extern "C" void sj_conv2d_f32(const SjConvArgs* args) {
   const SjConvArgs& g = *args;
   const int64_t G = g.groups, cg = g.c / G, fg = g.f / G;
   const int64_t M = g.n * g.oh * g.ow, K = g.kh * g.kw * cg;
+  if (sj::use_direct(g)) return sj::direct_conv(g);
   for (int64_t gi = 0; gi < G; ++gi) {
     SjGemmArgs a = gemm_args(M, fg, K, g.y + gi * fg, g.f, g.pool);
     a.b = g.kernel + gi * fg;
@@ -439,6 +681,7 @@ constexpr int64_t kSmallKernel = 4096; // result elements (per group) below whic
 void backprop_kernel_group(const SjConvArgs& g, int64_t gi, int64_t k0, int64_t k1, float* dk,
                            int64_t lddk, void* pool) {
   const int64_t cg = g.c / g.groups, fg = g.f / g.groups;
+  if (use_direct(g)) return direct_backprop_kernel(g, k0, k1, dk, lddk);
   SjGemmArgs a = gemm_args(g.kh * g.kw * cg, fg, k1 - k0, dk, lddk, pool);
   a.b = g.y + k0 * g.f + gi * fg;
   a.ldb = g.f;

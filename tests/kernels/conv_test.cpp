@@ -64,6 +64,15 @@ std::vector<Geometry> geometries() {
       // A first layer: a small kernel gradient over many pixels (its K split in fixed chunks).
       {"first_layer", {9, 30, 30, 1}, {3, 3, 1, 8}, {}},
       {"first_layer_same", {5, 28, 28, 1}, {3, 3, 1, 4}, {.padding = P::same()}},
+      // The direct kernels (K = KH*KW*C <= 32, F a multiple of 16 up to 64): F = 16, 32, 48,
+      // 64, unpadded and padded, strided and dilated, more pixels than one 256-pixel block.
+      {"direct_mnist_conv1", {3, 28, 28, 1}, {3, 3, 1, 32}, {}},
+      {"direct_same_stride2_dilated",
+       {2, 13, 11, 2},
+       {3, 3, 2, 16},
+       {.strides = {2, 2}, .padding = P::same(), .dilations = {1, 2}}},
+      {"direct_rgb_f48", {2, 10, 9, 3}, {3, 3, 3, 48}, {.padding = P::same()}},
+      {"direct_f64_5x5", {1, 12, 12, 1}, {5, 5, 1, 64}, {.strides = {1, 2}}},
   };
 }
 

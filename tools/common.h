@@ -8,7 +8,6 @@
 #include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
 
-#include <CLI/CLI.hpp>
 #include <map>
 #include <optional>
 #include <string>
@@ -85,8 +84,5 @@ void print_variables(const sj::Graph& g, const Runner& runner, bool full);
 /// --init / --weights: loads the variables the checkpoint holds (a subset is fine) and says
 /// which; tensors that are not variables of this graph are skipped, and said so.
 void load_initial(Runner& runner, const std::string& path);
-
-/// The optimizer flags shared by every command that builds a training step; returns --optimizer.
-CLI::Option* add_optimizer_options(CLI::App* cmd, sj::OptimizerSpec& spec);
 
 } // namespace sj::cli

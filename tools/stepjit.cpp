@@ -54,6 +54,32 @@ const CLI::Validator kThreads = whole_number<int>(1, 256); // --threads
 const CLI::Validator kBatch = whole_number<int64_t>(1);    // --batch
 const CLI::Validator kSeed = whole_number<uint64_t>(0);    // --seed
 
+// The optimizer flags shared by every command that builds a training step; returns --optimizer.
+CLI::Option* add_optimizer_options(CLI::App* cmd, sj::OptimizerSpec& spec) {
+  CLI::Option* name =
+      cmd->add_option("--optimizer", spec.name, "sgd, adam, adamw, rmsprop or adagrad")
+          ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop", "adagrad"}))
+          ->capture_default_str();
+  cmd->add_option("--lr", spec.learning_rate, "learning rate (default: the optimizer's)");
+  cmd->add_option("--momentum", spec.momentum, "momentum (sgd, rmsprop)");
+  cmd->add_option("--weight-decay", spec.weight_decay, "weight decay");
+  cmd->add_flag_callback(
+      "--keras", [&spec] { spec.flavor = sj::Flavor::keras; },
+      "Keras's formulas and defaults instead of PyTorch's");
+  cmd->add_option("--dampening", spec.dampening, "momentum dampening (sgd)");
+  cmd->add_flag("--nesterov", spec.nesterov, "Nesterov momentum (sgd)");
+  cmd->add_option("--beta1", spec.beta1, "first-moment decay (adam, adamw)");
+  cmd->add_option("--beta2", spec.beta2, "second-moment decay (adam, adamw)");
+  cmd->add_option("--eps", spec.epsilon, "epsilon (adam, adamw, rmsprop, adagrad)");
+  cmd->add_flag("--amsgrad", spec.amsgrad, "AMSGrad (adam, adamw)");
+  cmd->add_option("--alpha", spec.alpha, "squared-gradient decay (rmsprop)");
+  cmd->add_flag("--centered", spec.centered, "centered RMSprop");
+  cmd->add_option("--lr-decay", spec.lr_decay, "learning-rate decay (adagrad)");
+  cmd->add_option("--clip-norm", spec.clipping.global_norm, "clip gradients by global norm");
+  cmd->add_option("--clip-value", spec.clipping.value, "clip each gradient element");
+  return name;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {

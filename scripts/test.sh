@@ -95,8 +95,9 @@ asan_tests=(graph/parse_errors_test graph/print_parse_test graph/shape_errors_te
             graph/verify_test runtime/interpreter_test runtime/npy_test runtime/checkpoint_test
             runtime/csv_test runtime/file_util_test runtime/batcher_test runtime/kernels_conv_test
             runtime/kernels_nn_test runtime/kernels_layout_test runtime/op_coverage_test
+            runtime/torch_reference_test codegen/perf_map_test
             codegen/compiled_step_test codegen/ops_compiled_test codegen/pathological_graphs_test
-            codegen/random_graphs_test kernels/gemm_test passes/golden_test
+            codegen/random_graphs_test kernels/gemm_test kernels/conv_test passes/golden_test
             frontend/training_graphs_test tools/cli_files_test tools/cli_flags_test compile_fail)
 asan_build() {
   install_clang || return
@@ -112,8 +113,8 @@ asan_fuzz() {
   cat "$asan"/tests/fuzz/*/runs.txt 2>/dev/null | tail -n 4
 }
 
-tsan_targets=(kernels_thread_pool_test kernels_gemm_test codegen_compiled_step_test
-              sanitizers_threads_test)
+tsan_targets=(kernels_thread_pool_test kernels_gemm_test kernels_conv_test
+              codegen_compiled_step_test sanitizers_threads_test)
 tsan_build() {
   install_clang || return
   configure "$tsan" "${sanitizer_args[@]}" -DSTEPJIT_SANITIZE=thread || return

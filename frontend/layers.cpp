@@ -290,29 +290,17 @@ Value DepthwiseConv2D::call(Value x, CallMode) {
   return activate(y, options_.activation, loc_);
 }
 
-MaxPooling2D::MaxPooling2D(std::vector<int64_t> pool_size, Pooling2DOptions options, Loc loc)
-    : pool_size_(std::move(pool_size)), options_(std::move(options)) {
+Pooling2D::Pooling2D(const char* kind, PoolFn pool, std::vector<int64_t> pool_size,
+                     Pooling2DOptions options, Loc loc)
+    : kind_(kind), pool_(pool), pool_size_(std::move(pool_size)), options_(std::move(options)) {
   loc_ = loc;
-  check_pair(pool_size_, "MaxPooling2D", "pool_size", loc);
+  check_pair(pool_size_, kind, "pool_size", loc);
 }
 
-Value MaxPooling2D::call(Value x, CallMode) {
-  check_image(x, fmt::format("MaxPooling2D({})", size_str(pool_size_)));
-  return max_pool2d(
-      x, {.window = pool_size_, .strides = options_.strides, .padding = options_.padding}, loc_);
-}
-
-AveragePooling2D::AveragePooling2D(std::vector<int64_t> pool_size, Pooling2DOptions options,
-                                   Loc loc)
-    : pool_size_(std::move(pool_size)), options_(std::move(options)) {
-  loc_ = loc;
-  check_pair(pool_size_, "AveragePooling2D", "pool_size", loc);
-}
-
-Value AveragePooling2D::call(Value x, CallMode) {
-  check_image(x, fmt::format("AveragePooling2D({})", size_str(pool_size_)));
-  return avg_pool2d(
-      x, {.window = pool_size_, .strides = options_.strides, .padding = options_.padding}, loc_);
+Value Pooling2D::call(Value x, CallMode) {
+  check_image(x, fmt::format("{}({})", kind_, size_str(pool_size_)));
+  return pool_(x, {.window = pool_size_, .strides = options_.strides, .padding = options_.padding},
+               loc_);
 }
 
 Value GlobalAveragePooling2D::call(Value x, CallMode) {

@@ -196,30 +196,37 @@ struct Pooling2DOptions {
   Padding padding = Padding::valid();
 };
 
-/// The maximum of each pool_size window of x [N,H,W,C]; its gradient goes to the window's first
-/// maximum (row-major order), a NaN counting as the maximum.
-class MaxPooling2D final : public Layer {
-public:
-  explicit MaxPooling2D(std::vector<int64_t> pool_size = {2, 2}, Pooling2DOptions options = {},
-                        Loc loc = {});
+/// A pooling layer: `pool` (max_pool2d or avg_pool2d) of each pool_size window of x [N,H,W,C].
+class Pooling2D : public Layer {
+protected:
+  using PoolFn = Value (*)(Value, const Pool2dOptions&, Loc);
+  Pooling2D(const char* kind, PoolFn pool, std::vector<int64_t> pool_size, Pooling2DOptions options,
+            Loc loc);
 
 private:
   Value call(Value x, CallMode mode) override;
+  const char* kind_;
+  PoolFn pool_;
   std::vector<int64_t> pool_size_;
   Pooling2DOptions options_;
 };
 
+/// The maximum of each pool_size window of x [N,H,W,C]; its gradient goes to the window's first
+/// maximum (row-major order), a NaN counting as the maximum.
+class MaxPooling2D final : public Pooling2D {
+public:
+  explicit MaxPooling2D(std::vector<int64_t> pool_size = {2, 2}, Pooling2DOptions options = {},
+                        Loc loc = {})
+      : Pooling2D("MaxPooling2D", max_pool2d, std::move(pool_size), std::move(options), loc) {}
+};
+
 /// The mean of each pool_size window of x [N,H,W,C] over its real pixels (with `same` padding
 /// the divisor counts only those, as TensorFlow).
-class AveragePooling2D final : public Layer {
+class AveragePooling2D final : public Pooling2D {
 public:
   explicit AveragePooling2D(std::vector<int64_t> pool_size = {2, 2}, Pooling2DOptions options = {},
-                            Loc loc = {});
-
-private:
-  Value call(Value x, CallMode mode) override;
-  std::vector<int64_t> pool_size_;
-  Pooling2DOptions options_;
+                            Loc loc = {})
+      : Pooling2D("AveragePooling2D", avg_pool2d, std::move(pool_size), std::move(options), loc) {}
 };
 
 /// [N,H,W,C] -> [N,C]: the mean over H and W.

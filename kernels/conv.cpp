@@ -19,6 +19,7 @@
 // the thread count, summed in chunk order: bit-identical for any thread count too.
 #include "kernels/conv.h"
 
+#include "kernels/aligned_buffer.h"
 #include "kernels/thread_pool.h"
 
 #include <algorithm>
@@ -36,35 +37,7 @@ namespace {
 // another path, as tests do, also exercises the scalar packers).
 bool use_gather() { return gemm_path() == GemmPath::avx512; }
 
-// A 64-byte aligned buffer that only grows (as gemm.cpp's): no allocation once a step warmed up.
-class Scratch {
-public:
-  Scratch() = default;
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() { release(); }
-  float* get(size_t floats) {
-    if (floats > size_) {
-      release();
-      data_ = static_cast<float*>(::operator new (floats * sizeof(float), std::align_val_t{64}));
-      size_ = floats;
-    }
-    return data_;
-  }
-
-private:
-  void release() {
-    if (data_) ::operator delete (data_, std::align_val_t{64});
-    data_ = nullptr;
-    size_ = 0;
-  }
-  float* data_ = nullptr;
-  size_t size_ = 0;
-};
-
-thread_local Scratch tls_kernel_t, tls_partials;
-
-int64_t round_up_to(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+thread_local AlignedBuffer tls_kernel_t, tls_partials;
 
 // Copies of a few floats (a first layer's 3 taps of one channel) inline, longer ones by memcpy.
 inline void copy_floats(float* d, const float* s, int64_t n) {
@@ -186,7 +159,7 @@ void pack_pixel_rows_as_rows(const void* ctx, int64_t i0, int64_t mc, int64_t p0
   const int64_t p1 = p0 + kc, row_span = g.kw * pr.chans; // steps per kernel row
   const bool spans = !pr.backprop && pr.chans == pr.src_c && g.dilation_w == 1;
   int64_t b = i0 % rows_w, a = i0 / rows_w % rows_h, n = i0 / (rows_w * rows_h);
-  for (int64_t r = 0; r < round_up_to(mc, mr); ++r) {
+  for (int64_t r = 0; r < round_up(mc, mr); ++r) {
     float* d = dst + r * kc; // d[p - p0] for p in [p0, p1)
     if (r >= mc) {
       std::memset(d, 0, size_t(kc) * sizeof(float));

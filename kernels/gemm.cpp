@@ -13,6 +13,7 @@
 // whatever the thread count (see gemm.h).
 #include "kernels/gemm.h"
 
+#include "kernels/aligned_buffer.h"
 #include "kernels/gemm_microkernels.h"
 #include "kernels/thread_pool.h"
 
@@ -145,36 +146,7 @@ constexpr int64_t kEpilogueCols = 128;
 // is asleep) would cost more than it saves.
 constexpr double kParallelFlops = 2e6;
 
-// A 64-byte aligned buffer that only grows: after the first calls of a training step, no GEMM
-// allocates.
-class PackBuffer {
-public:
-  PackBuffer() = default;
-  PackBuffer(const PackBuffer&) = delete;
-  PackBuffer& operator=(const PackBuffer&) = delete;
-  ~PackBuffer() { release(); }
-  float* get(size_t floats) {
-    if (floats > size_) {
-      release();
-      data_ = static_cast<float*>(::operator new (floats * sizeof(float), std::align_val_t{64}));
-      size_ = floats;
-    }
-    return data_;
-  }
-
-private:
-  void release() {
-    if (data_) ::operator delete (data_, std::align_val_t{64});
-    data_ = nullptr;
-    size_ = 0;
-  }
-  float* data_ = nullptr;
-  size_t size_ = 0;
-};
-
-thread_local PackBuffer tls_pack_a, tls_pack_b;
-
-int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+thread_local AlignedBuffer tls_pack_a, tls_pack_b;
 
 // The whole loop nest on rows [m0, m1) x columns [n0, n1) of C, on the calling thread.
 // `custom_a`, when set, packs op(A) instead of pack_a (an implicit GEMM: g.a is not read), as

@@ -147,15 +147,20 @@ public:
       functions = std::move(it->second);
       pending_.erase(it);
     }
-// GCC 12 warns of unique_function's storage union (a false positive of -Wmaybe-uninitialized).
+// GCC 12 warns of unique_function's storage union (a false positive of -Wmaybe-uninitialized;
+// clang has no such warning, and -Werror refuses an unknown one).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
     config.PostFixupPasses.push_back(
         [functions = std::move(functions)](llvm::jitlink::LinkGraph& graph) {
           write(graph, functions);
           return llvm::Error::success();
         });
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
   }
 
   static void write(llvm::jitlink::LinkGraph& graph, const std::vector<Function>& functions) {

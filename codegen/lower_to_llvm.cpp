@@ -74,6 +74,9 @@ void LowerCall::loop(llvm::Value* n, const std::function<void(llvm::Value*)>& bo
 void LowerCall::loop(int64_t n, const std::function<void(llvm::Value*)>& body) const {
   lowerer.loop(lowerer.i64(0), lowerer.i64(n), body);
 }
+void LowerCall::parallel_rows(int64_t rows, const std::function<void(llvm::Value*)>& body) const {
+  lowerer.parallel_rows(id, id, rows, body);
+}
 void LowerCall::for_each(const Shape& shape, const std::function<void(Index&)>& body) const {
   lowerer.for_each(shape, false, body);
 }
@@ -381,15 +384,32 @@ void Lowerer::lower_node_here(ValueId v) {
       unless_failed(fusion_.loop[v], v, [&] { lower_loop_group(fusion_.loop[v]); });
     return;
   }
-  if (rule.element) {
+  if (rule.element && !rule.lower) { // an op with both rules is stored by its whole-buffer rule
     emit_checks(v, v);
     auto compute = [&](Index& at) {
       ElementCall call{*this, node, v, at};
       store(v, at.linear(b_), rule.element(call));
     };
     unless_failed(v, v, [&] {
-      if (!fusion_.flat[v] || node.type.rank() == 0)
-        return for_each(node.type.shape, false, compute);
+      if (node.type.rank() == 0) return for_each(node.type.shape, false, compute);
+      if (!fusion_.flat[v])
+        return parallel_rows(v, v, node.type.shape[0], [&](llvm::Value* i) {
+          // The loop nest over the other dimensions, at row i of the first.
+          const Shape& shape = node.type.shape;
+          std::vector<llvm::Value*> ivs{i};
+          std::function<void(size_t)> nest = [&](size_t d) {
+            if (d == shape.size()) {
+              Index at = Index::dims(shape, ivs);
+              return compute(at);
+            }
+            loop(i64(0), i64(shape[d]), [&](llvm::Value* j) {
+              ivs.push_back(j);
+              nest(d + 1);
+              ivs.pop_back();
+            });
+          };
+          nest(1);
+        });
       flat_loop(v, v, node.type.num_elements(), [&](llvm::Value* i) {
         Index at = Index::flat(node.type.shape, i);
         compute(at);
@@ -436,6 +456,27 @@ void Lowerer::flat_loop(ValueId first, ValueId last, int64_t n,
       "sj_parallel_for",
       llvm::FunctionType::get(b_.getVoidTy(), {ptr, b_.getInt64Ty(), ptr, ptr}, false));
   b_.CreateCall(parallel_for, {pool_, i64(n), outlined, ctx});
+}
+
+void Lowerer::parallel_rows(ValueId first, ValueId last, int64_t rows,
+                            const std::function<void(llvm::Value*)>& body) {
+  int64_t work = 0; // what the values and their operands hold (a pooling op reads more)
+  for (ValueId m = first; m <= last; ++m)
+    if (m == first || fusion_.loop[m] == first) {
+      work = std::max(work, graph_.type(m).num_elements());
+      for (ValueId o : graph_.node(m).operands)
+        work = std::max(work, graph_.type(o).num_elements());
+    }
+  if (work < kParallelElements || rows < 2) return loop(i64(0), i64(rows), body);
+  std::vector<ValueId> used = loop_buffers(first, last);
+  auto [outlined, ctx] =
+      outline(fmt::format("{}.{}.rows", kStepFunction, label(first, last)), used, 2,
+              [&](const std::vector<llvm::Value*>& range) { loop(range[0], range[1], body); });
+  llvm::Type* ptr = b_.getPtrTy();
+  llvm::FunctionCallee parallel_for = module_.getOrInsertFunction(
+      "sj_parallel_for",
+      llvm::FunctionType::get(b_.getVoidTy(), {ptr, b_.getInt64Ty(), ptr, ptr}, false));
+  b_.CreateCall(parallel_for, {pool_, i64(rows), outlined, ctx});
 }
 
 std::pair<llvm::Value*, llvm::Value*> Lowerer::gemm_epilogue(ValueId c) {

@@ -59,6 +59,14 @@ public:
   /// (kernels/gemm.h SjGemmArgs::epilogue); two null pointers otherwise.
   std::pair<llvm::Value*, llvm::Value*> gemm_epilogue(ValueId c);
 
+  /// for (i = 0; i < rows; ++i) body(i), where each row computes its own part of the values
+  /// first..last (a loop nest's first dimension, the images of a pooling op): inline, or, when
+  /// they have kParallelElements elements or more, outlined and split over the pool as
+  /// flat_loop is. Each element is computed by one thread exactly as inline, so the bits do not
+  /// depend on the thread count.
+  void parallel_rows(ValueId first, ValueId last, int64_t rows,
+                     const std::function<void(llvm::Value*)>& body);
+
 private:
   void lower_node(ValueId v);
   void lower_node_here(ValueId v);

@@ -81,6 +81,11 @@ struct LowerCall {
   /// Emits `for (i = 0; i < n; ++i) body(i)`; returns after the loop.
   void loop(llvm::Value* n, const std::function<void(llvm::Value*)>& body) const;
   void loop(int64_t n, const std::function<void(llvm::Value*)>& body) const;
+  /// Emits `for (i = 0; i < rows; ++i) body(i)`, split over the step's thread pool when the
+  /// node is large (Lowerer::parallel_rows): each row must write its own part of the result
+  /// only, and create the stack slots it uses inside body (the rows may run in an outlined
+  /// function).
+  void parallel_rows(int64_t rows, const std::function<void(llvm::Value*)>& body) const;
   /// Loops over every position of `shape` (row-major) and calls body with its Index.
   void for_each(const Shape& shape, const std::function<void(Index&)>& body) const;
   llvm::Type* type(DType t) const;

@@ -41,12 +41,16 @@ constexpr int64_t kUnrolledTaps = 16;
 // real); `start(o, taps)` and `finish(o, window)` run before and after each window's taps,
 // `taps` the number of its real taps, `window` its taps' indices at o's channel (only for
 // windows of at most kUnrolledTaps taps, else empty). Taps come in order (kh, then kw).
+// `setup()` runs first, where the stack slots the callbacks use must be created: the images
+// are split over the step's thread pool (LowerCall::parallel_rows; no window spans two
+// images), so the loop may be in a function of its own.
 //
 // For small windows (the common 2x2 and 3x3) the loops are n, oh, ow, then the channels
 // innermost with the taps unrolled: NHWC keeps the channels contiguous, and a tap's bounds
 // check and base index do not depend on the channel, so the channel loop is straight-line,
 // unit-stride code that vectorizes.
-void for_each_tap(const LowerCall& c, const std::function<void(V, V)>& start,
+void for_each_tap(const LowerCall& c, const std::function<void()>& setup,
+                  const std::function<void(V, V)>& start,
                   const std::function<void(V, V, V, int64_t)>& body,
                   const std::function<void(V, const std::vector<Tap>&)>& finish) {
   auto& b = c.b();
@@ -58,7 +62,8 @@ void for_each_tap(const LowerCall& c, const std::function<void(V, V)>& start,
     return b.CreateAnd(b.CreateICmpSGE(i, c.i64(0)), b.CreateICmpSLT(i, c.i64(size)));
   };
   bool unrolled = w.window[0] * w.window[1] <= kUnrolledTaps;
-  c.loop(x[0], [&](V n) {
+  c.parallel_rows(x[0], [&](V n) {
+    setup();
     c.loop(w.out[0], [&](V oh) {
       c.loop(w.out[1], [&](V ow) {
         V o_base = mul(add(mul(add(mul(n, w.out[0]), oh), w.out[1]), ow), C);
@@ -133,14 +138,14 @@ void lower_max_pool2d(const LowerCall& c) {
   auto& b = c.b();
   DType dt = c.node.type.dtype;
   llvm::Type* t = L.reg_type(dt);
-  V best = L.slot(t);
+  V best = nullptr;
   const Shape& x = operand_shape(c, 0);
   V lowest =
       is_float(dt)
           ? llvm::ConstantFP::getInfinity(t, true)
           : llvm::ConstantInt::get(t, llvm::APInt::getSignedMinValue(t->getIntegerBitWidth()));
   for_each_tap(
-      c, [&](V, V) { b.CreateStore(lowest, best); },
+      c, [&] { best = L.slot(t); }, [&](V, V) { b.CreateStore(lowest, best); },
       [&](V, V i, V inside, int64_t) {
         V v = element(c, 0, x, i), m = b.CreateLoad(t, best);
         // NaN propagates and -0 < +0, as the interpreter's maximum_of.
@@ -159,8 +164,7 @@ void lower_max_pool2d_backprop(const LowerCall& c) {
   Lowerer& L = c.lowerer;
   auto& b = c.b();
   llvm::Type* t = L.reg_type(c.node.type.dtype);
-  V best = L.slot(t), at = L.slot(b.getInt64Ty()), which = L.slot(b.getInt64Ty()),
-    have = L.slot(b.getInt1Ty());
+  V best = nullptr, at = nullptr, which = nullptr, have = nullptr;
   auto [x, w] = ops::pool_geometry(L.graph(), c.node);
   bool tiles = true;
   for (int d = 0; d < 2; ++d)
@@ -170,6 +174,10 @@ void lower_max_pool2d_backprop(const LowerCall& c) {
   if (!(tiles && unrolled)) zero_result(c);
   for_each_tap(
       c,
+      [&] {
+        best = L.slot(t), at = L.slot(b.getInt64Ty()), which = L.slot(b.getInt64Ty());
+        have = L.slot(b.getInt1Ty());
+      },
       [&](V, V) {
         b.CreateStore(b.getFalse(), have);
         b.CreateStore(llvm::ConstantFP::get(t, 0.0), best);
@@ -206,15 +214,100 @@ void lower_max_pool2d_backprop(const LowerCall& c) {
       });
 }
 
+// Calls body(k) for k in [0, count): unrolled (k a constant) when `unroll`, else a loop.
+void repeat(Lowerer& L, int64_t count, bool unroll, const std::function<void(V)>& body) {
+  if (!unroll) return L.loop(L.i64(0), L.i64(count), body);
+  for (int64_t k = 0; k < count; ++k)
+    body(L.i64(k));
+}
+
+// Candidate windows, per dimension, up to which the element rule is unrolled (beyond, loops).
+constexpr int64_t kUnrolledWindowTaps = 64;
+
+// max_pool2d_backprop's element rule, for when it is fused into its reader (the relu mask's
+// select): the gradient of input pixel (n, i, j, ch) is the sum, in output order and from +0,
+// of dy over the windows that contain the pixel and whose first maximum (the tie rule above) it
+// is, as the interpreter adds them. Along dimension d the windows containing row i are
+// o = q - (J - 1) + k for k in [0, J), q = (i + pad) / stride, J = ceil(window / stride), those
+// with o in [0, out) and i + pad - o stride < window: for windows that tile the input, the one
+// window at i / stride. Each candidate's argmax is computed again (its taps are in cache).
+V element_max_pool2d_backprop(const ElementCall& c) {
+  Lowerer& L = c.lowerer;
+  auto& b = c.b();
+  auto [x, w] = ops::pool_geometry(L.graph(), c.node);
+  const std::vector<V> at = c.index.dims(b); // n, i, j, ch
+  llvm::Type* t = c.type(c.dtype());
+  std::array<int64_t, 2> count{};
+  for (int d = 0; d < 2; ++d)
+    count[d] = (w.window[d] + w.stride[d] - 1) / w.stride[d];
+  int64_t taps = w.window[0] * w.window[1];
+  bool unroll = count[0] * count[1] * taps <= kUnrolledWindowTaps;
+  auto in_range = [&](V v, int64_t size) {
+    return b.CreateAnd(b.CreateICmpSGE(v, L.i64(0)), b.CreateICmpSLT(v, L.i64(size)));
+  };
+  V zero = llvm::ConstantFP::get(t, 0.0);
+  // The argmax's tap as i32, so a vector of them is as wide as one of f32 values.
+  llvm::Type* i32 = b.getInt32Ty();
+  V sum = L.slot(t), best = L.slot(t), which = L.slot(i32), have = L.slot(b.getInt1Ty());
+  b.CreateStore(zero, sum);
+  // The candidate window's output index along d, whether it contains the pixel, and the pixel's
+  // tap in it.
+  auto candidate = [&](int d, V k, V& o, V& valid, V& tap) {
+    V shifted = b.CreateAdd(at[1 + d], L.i64(w.pad_before[d]));
+    o = b.CreateAdd(b.CreateSub(b.CreateUDiv(shifted, L.i64(w.stride[d])), L.i64(count[d] - 1)), k);
+    tap = b.CreateSub(shifted, b.CreateMul(o, L.i64(w.stride[d])));
+    valid = b.CreateAnd(in_range(o, w.out[d]), b.CreateICmpSLT(tap, L.i64(w.window[d])));
+    o = b.CreateSelect(valid, o, L.i64(0));
+  };
+  repeat(L, count[0], unroll, [&](V kh) {
+    V oh, valid_h, tap_h;
+    candidate(0, kh, oh, valid_h, tap_h);
+    repeat(L, count[1], unroll, [&](V kw) {
+      V ow, valid_w, tap_w;
+      candidate(1, kw, ow, valid_w, tap_w);
+      b.CreateStore(b.getFalse(), have);
+      b.CreateStore(zero, best);
+      b.CreateStore(b.getInt32(-1), which);
+      repeat(L, taps, unroll, [&](V k) {
+        V th = b.CreateUDiv(k, L.i64(w.window[1])), tw = b.CreateURem(k, L.i64(w.window[1]));
+        V ih = b.CreateAdd(b.CreateSub(b.CreateMul(oh, L.i64(w.stride[0])), L.i64(w.pad_before[0])),
+                           th);
+        V iw = b.CreateAdd(b.CreateSub(b.CreateMul(ow, L.i64(w.stride[1])), L.i64(w.pad_before[1])),
+                           tw);
+        V inside = b.CreateAnd(in_range(ih, w.in[0]), in_range(iw, w.in[1]));
+        Index xi = Index::dims(x, {at[0], b.CreateSelect(inside, ih, L.i64(0)),
+                                   b.CreateSelect(inside, iw, L.i64(0)), at[3]});
+        V v = c.operand_at(0, xi), m = b.CreateLoad(t, best);
+        V better =
+            b.CreateAnd(b.CreateNot(is_nan(b, m)), b.CreateOr(is_nan(b, v), b.CreateFCmpOGT(v, m)));
+        V had = b.CreateLoad(b.getInt1Ty(), have);
+        V take = b.CreateAnd(inside, b.CreateOr(b.CreateNot(had), better));
+        b.CreateStore(b.CreateSelect(take, v, m), best);
+        b.CreateStore(b.CreateSelect(take, b.CreateTrunc(k, i32), b.CreateLoad(i32, which)), which);
+        b.CreateStore(b.CreateOr(take, had), have);
+      });
+      V mine = b.CreateTrunc(b.CreateAdd(b.CreateMul(tap_h, L.i64(w.window[1])), tap_w), i32);
+      V chosen = b.CreateAnd(b.CreateAnd(valid_h, valid_w),
+                             b.CreateICmpEQ(b.CreateLoad(i32, which), mine));
+      const Shape& dy_shape = L.graph().type(c.node.operands[1]).shape;
+      Index dyi = Index::dims(dy_shape, {at[0], oh, ow, at[3]});
+      V dy = c.operand_at(1, dyi);
+      V s = b.CreateLoad(t, sum);
+      b.CreateStore(b.CreateSelect(chosen, b.CreateFAdd(s, dy), s), sum);
+    });
+  });
+  return b.CreateLoad(t, sum);
+}
+
 // The mean over the window's real taps, summed in f64.
 void lower_avg_pool2d(const LowerCall& c) {
   Lowerer& L = c.lowerer;
   auto& b = c.b();
   llvm::Type* d = b.getDoubleTy();
-  V sum = L.slot(d), count = L.slot(d);
+  V sum = nullptr, count = nullptr;
   const Shape& x = operand_shape(c, 0);
   for_each_tap(
-      c,
+      c, [&] { sum = L.slot(d), count = L.slot(d); },
       [&](V, V taps) {
         b.CreateStore(llvm::ConstantFP::get(d, 0.0), sum);
         b.CreateStore(b.CreateSIToFP(taps, d), count);
@@ -237,9 +330,9 @@ void lower_avg_pool2d_backprop(const LowerCall& c) {
   llvm::Type* t = L.reg_type(c.node.type.dtype);
   zero_result(c);
   const Shape& dy = operand_shape(c, 0);
-  V share = L.slot(t);
+  V share = nullptr;
   for_each_tap(
-      c,
+      c, [&] { share = L.slot(t); },
       [&](V o, V taps) {
         b.CreateStore(b.CreateFDiv(element(c, 0, dy, o), b.CreateSIToFP(taps, t)), share);
       },
@@ -256,7 +349,9 @@ void lower_avg_pool2d_backprop(const LowerCall& c) {
 } // namespace
 
 extern const Lowering max_pool2d_lowering{.lower = lower_max_pool2d};
-extern const Lowering max_pool2d_backprop_lowering{.lower = lower_max_pool2d_backprop};
+// The element rule when fused into its reader, the whole-buffer rule when stored.
+extern const Lowering max_pool2d_backprop_lowering{.element = element_max_pool2d_backprop,
+                                                   .lower = lower_max_pool2d_backprop};
 extern const Lowering avg_pool2d_lowering{.lower = lower_avg_pool2d};
 extern const Lowering avg_pool2d_backprop_lowering{.lower = lower_avg_pool2d_backprop};
 

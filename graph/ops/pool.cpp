@@ -224,6 +224,10 @@ extern const OpDef max_pool2d_backprop_def = {
     .attrs = pool_schema(false),
     .infer = infer_max_pool2d_backprop,
     .eval = eval_max_pool2d_backprop,
+    // An index map in the compiler's sense: each input pixel's gradient is a function of the
+    // windows containing it (codegen's element rule), so it fuses into its reader (the relu
+    // mask) and never reaches memory; stored, it scatters window by window.
+    .fusion = Fusion::index_map,
     // No gradient: the routing is piecewise constant in x, and its adjoint in dy would be a
     // gather by the argmax, which no model has needed yet.
     .summary = "the gradient of max_pool2d: each dy added at its window's first maximum of x"};

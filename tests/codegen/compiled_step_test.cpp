@@ -191,6 +191,66 @@ TEST(CompiledStep, FlushesDenormalsToZeroByDefault) {
   EXPECT_GT(z.as_double(1), 0.0);
 }
 
+// A small convnet whose pooling ops, the relu mask with both pooling gradients fused into it
+// (tiling 2x2 windows and overlapping, padded 3x3 ones) and the flatten run split over the pool
+// by images (Lowerer::parallel_rows): the same bits on 1, 2 and 3 threads, and the
+// interpreter's values.
+TEST(CompiledStep, PoolingAndFusedPoolGradientsGiveBitIdenticalTrainingOnAnyThreadCount) {
+  Graph g = parse(R"(graph small_cnn {
+  %x = input : f32[8,20,20,3]
+  %k = variable {init = glorot_uniform, seed = 1} : f32[3,3,3,16]
+  %b = variable {init = constant, value = 0.01} : f32[16]
+  %0 = conv2d(%x, %k) : f32[8,18,18,16]
+  %1 = add(%0, %b) : f32[8,18,18,16]
+  %2 = relu(%1) : f32[8,18,18,16]
+  %3 = max_pool2d(%2) {window = [2, 2]} : f32[8,9,9,16]
+  %4 = max_pool2d(%2) {window = [3, 3], strides = [2, 2], padding = same} : f32[8,9,9,16]
+  %5 = add(%3, %4) : f32[8,9,9,16]
+  %6 = reshape(%5) {shape = [8, 1296]} : f32[8,1296]
+  %w = variable {init = glorot_uniform, seed = 2} : f32[1296,10]
+  %7 = matmul(%6, %w) : f32[8,10]
+  %8 = square(%7) : f32[8,10]
+  %loss = reduce_mean(%8) {axes = [0, 1]} : f32[]
+  output loss = %loss
+})",
+                  "small_cnn.sj");
+  std::vector<Value> vars;
+  for (ValueId v : g.nodes_of(Op::variable))
+    vars.emplace_back(g, v);
+  Adam adam({.learning_rate = 1e-2});
+  adam.minimize(Value(g, *g.output("loss")), vars);
+  auto feeds = feeds_for(g, 5);
+  auto train = [&](CompileOptions options) {
+    options.use_cache = false;
+    auto step = CompiledStep::compile(g, options);
+    for (int i = 0; i < 3; ++i)
+      step.run(feeds);
+    return std::vector<Tensor>{step.variable("k"), step.variable("b"), step.variable("w")};
+  };
+  std::vector<Tensor> one = train({.threads = 1});
+  EXPECT_TRUE(train({.threads = 2}) == one);
+  EXPECT_TRUE(train({.threads = 3}) == one);
+  std::vector<StageText> stages;
+  CompiledStep::compile(g, {.use_cache = false, .stages = &stages});
+  for (const StageText& st : stages) {
+    if (st.stage == "fused") {
+      EXPECT_THAT(st.text, HasSubstr("max_pool2d_backprop %"));
+    }
+    if (st.stage == "llvm") {
+      for (const char* f : {"max_pool2d.v6.rows", "max_pool2d.v7.rows", "select.v"})
+        EXPECT_THAT(st.text, HasSubstr(f));
+      EXPECT_THAT(st.text,
+                  ::testing::Not(HasSubstr("@sj_step.max_pool2d_backprop"))); // fused, not stored
+    }
+  }
+  Interpreter reference(g);
+  for (int i = 0; i < 3; ++i)
+    reference.run(feeds);
+  expect_close(one[0], reference.variable("k"), 1e-4, "k");
+  expect_close(one[1], reference.variable("b"), 1e-4, "b");
+  expect_close(one[2], reference.variable("w"), 1e-4, "w");
+}
+
 // Threads split the GEMMs of a step; every element is computed on one thread in a fixed order,
 // so a training step gives the same bits on 1, 2 and 3 threads, also with a shared pool.
 TEST(CompiledStep, ThreadCountsGiveBitIdenticalTraining) {

@@ -1217,6 +1217,18 @@ const std::map<Op, std::vector<Case>>& op_cases() {
         m[op].push_back({k.name + "_fused", op == Op::max_pool2d ? kFloat : dts,
                          [=](C& c) { build(c, true); }});
         m[op].push_back({k.name + "_stored", dts, [=](C& c) { build(c, false); }});
+        if (op != Op::max_pool2d_backprop) continue;
+        // Inlined into its reader (the relu mask of a convnet's backward, then the bias
+        // gradient's sum): its element rule, each pixel from the windows that contain it.
+        m[op].push_back({k.name + "_into_relu_mask_and_sum", dts, [=](C& c) {
+                           Value x = c.in("x", k.x);
+                           Value dy = c.in("dy", max_pool2d(x, k.options).shape());
+                           Value zero = constant(c.g, Tensor({c.dt, {}})); // zeros
+                           Value g = max_pool2d_backprop(x, dy, k.options);
+                           c.out("y", select(greater(x, zero), g, zero), Tol::accumulate, 4);
+                           Value h = max_pool2d_backprop(x, dy, k.options);
+                           c.out("sum", sum_of(h, {0, 1, 2}), Tol::accumulate, 4);
+                         }});
       }
     }
     m[Op::pad] = {
@@ -1566,8 +1578,12 @@ TEST(LoweringTable, AgreesWithTheOpTable) {
     EXPECT_EQ(l.source, source) << "storage of sources and assigns is the driver's";
     EXPECT_EQ(l.element != nullptr, element)
         << "an op has an element rule exactly when it fuses elementwise or as an index map";
-    EXPECT_EQ(l.lower != nullptr, !source && !element) << "every other op writes whole buffers";
-    EXPECT_EQ(int(l.source) + int(l.element != nullptr) + int(l.lower != nullptr), 1);
+    // An index map may also have a whole-buffer rule, used when it is stored
+    // (max_pool2d_backprop: scattering window by window beats recomputing each pixel's windows).
+    if (!(def.fusion == Fusion::index_map && l.lower != nullptr)) {
+      EXPECT_EQ(l.lower != nullptr, !source && !element) << "every other op writes whole buffers";
+      EXPECT_EQ(int(l.source) + int(l.element != nullptr) + int(l.lower != nullptr), 1);
+    }
     if (def.num_operands == 0) {
       EXPECT_TRUE(l.source);
     }

@@ -154,13 +154,17 @@ Value LayerNorm::call(Value x, CallMode) {
     add_variable(g, "gamma", {x.dtype(), {features}}, Init::ones(), loc_);
     add_variable(g, "beta", {x.dtype(), {features}}, Init::zeros(), loc_);
   }
-  Value mean = reduce_mean(x, {-1}, true, loc_);
-  Value centered = sub(x, mean, loc_);
-  Value var = reduce_mean(square(centered, loc_), {-1}, true, loc_);
-  Value normalized =
-      mul(centered, rsqrt(add(var, scalar_like(var, epsilon_, loc_), loc_), loc_), loc_);
-  Value scaled = mul(normalized, variable_in(g, 0), loc_);
-  return add(scaled, variable_in(g, 1), loc_);
+  Value gamma = variable_in(g, 0); // (one node-building call per statement: see optimizer.cpp)
+  Value beta = variable_in(g, 1);
+  return layer_norm(x, gamma, beta, epsilon_, loc_);
+}
+
+Value layer_norm(Value x, Value gamma, Value beta, double epsilon, Loc loc) {
+  Value mean = reduce_mean(x, {-1}, true, loc);
+  Value centered = sub(x, mean, loc);
+  Value var = reduce_mean(square(centered, loc), {-1}, true, loc);
+  Value normalized = mul(centered, rsqrt(add(var, scalar_like(var, epsilon, loc), loc), loc), loc);
+  return add(mul(normalized, gamma, loc), beta, loc);
 }
 
 Dropout::Dropout(double rate, uint64_t seed, Loc loc) : rate_(rate), seed_(seed) {

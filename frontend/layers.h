@@ -105,6 +105,10 @@ private:
   int64_t vocabulary_, dim_;
 };
 
+/// (x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis of x, var the biased
+/// variance; gamma and beta [features].
+Value layer_norm(Value x, Value gamma, Value beta, double epsilon, Loc loc = {});
+
 /// Normalizes the last axis: (x - mean) / sqrt(var + epsilon) * gamma + beta.
 class LayerNorm final : public Layer {
 public:

@@ -2,6 +2,7 @@
 // library for `stepjit export` (the files are its output, and a test keeps them in sync).
 //
 //   $ stepjit export build/examples/libstepjit_models.so --out-dir examples/models
+#include "frontend/gpt.h"
 #include "frontend/layers.h"
 #include "frontend/losses.h"
 #include "runtime/export.h"
@@ -61,5 +62,19 @@ STEPJIT_MODEL(cnn) {
   auto logits = model(x);
   sj::output("logits", logits);
   sj::output("loss", sj::sparse_categorical_crossentropy_from_logits(logits, labels));
+  return g;
+}
+
+// nanoGPT's CPU configuration of GPT-2's architecture (sj::GPT, GPT-2's variable names): batch
+// 12, context 64, 4 layers, 4 heads, 128 channels, a vocabulary of 65 characters; the mean
+// next-token cross-entropy against the targets y.
+STEPJIT_MODEL(gpt) {
+  sj::Graph g("gpt");
+  auto x = sj::input(g, "x", {DType::i32, {12, 64}});
+  auto y = sj::input(g, "y", {DType::i32, {12, 64}});
+  sj::GPT gpt({.vocab = 65, .context = 64, .layers = 4, .heads = 4, .channels = 128});
+  auto logits = gpt(x, sj::CallMode::training);
+  sj::output("logits", logits);
+  sj::output("loss", gpt.loss(logits, y));
   return g;
 }

@@ -54,7 +54,7 @@ std::string signature(const Graph& g, Op op) {
 TEST(Export, ListsTheWorkloadModels) {
   auto r = run_stepjit("export " + kWorkloads + " --list");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "seed\nmlp\nwide\ncnn\n");
+  EXPECT_EQ(r.out, "seed\nmlp\nwide\ncnn\ngpt\n");
 }
 
 // examples/models/*.sj are written by hand, with comments; the C++ models of
@@ -64,7 +64,7 @@ TEST(Export, TheCppWorkloadsMatchExamplesModelsSj) {
   std::string dir = test::temp_dir("export_workloads");
   auto r = run_stepjit("export " + kWorkloads + " --out-dir " + dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const std::string name : {"seed", "mlp", "wide", "cnn"}) {
+  for (const std::string name : {"seed", "mlp", "wide", "cnn", "gpt"}) {
     SCOPED_TRACE(name);
     EXPECT_THAT(r.out, HasSubstr("wrote model '" + name + "'"));
     Graph exported = parse_file(dir + "/" + name + ".sj");

@@ -1,6 +1,7 @@
 #include "codegen/jit.h"
 
 #include "graph/error.h"
+#include "kernels/attention.h"
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
 #include "kernels/thread_pool.h"
@@ -247,6 +248,11 @@ std::shared_ptr<JitCode> jit_compile(std::unique_ptr<llvm::Module> module,
   for (auto [name, fn] : {std::pair{"sj_conv2d_f32", &sj_conv2d_f32},
                           {"sj_conv2d_backprop_input_f32", &sj_conv2d_backprop_input_f32},
                           {"sj_conv2d_backprop_kernel_f32", &sj_conv2d_backprop_kernel_f32}})
+    kernels[mangle(name)] = {llvm::orc::ExecutorAddr::fromPtr(fn), callable};
+  for (auto [name, fn] : {std::pair{"sj_attention_f32", &sj_attention_f32},
+                          {"sj_attention_f64", &sj_attention_f64},
+                          {"sj_attention_backprop_f32", &sj_attention_backprop_f32},
+                          {"sj_attention_backprop_f64", &sj_attention_backprop_f64}})
     kernels[mangle(name)] = {llvm::orc::ExecutorAddr::fromPtr(fn), callable};
   kernels[mangle("sj_parallel_for")] = {llvm::orc::ExecutorAddr::fromPtr(&sj_parallel_for),
                                         callable};

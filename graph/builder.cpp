@@ -272,6 +272,30 @@ Value pad(Value x, std::vector<int64_t> pads, double value, Loc loc) {
   return make(Op::pad, {x}, {{"pads", std::move(pads)}, {"value", value}}, loc);
 }
 
+// ---- attention: the mask operand is a scalar 0 when the options have none ------------------
+namespace {
+Attrs attention_attrs(const AttentionOptions& o) {
+  return {{"causal", o.causal}, {"scale", o.scale}};
+}
+Value attention_mask(Value q, const AttentionOptions& o, const Loc& loc) {
+  return o.mask.is_null() ? scalar_like(q, 0.0, loc) : o.mask;
+}
+} // namespace
+
+Value attention(Value q, Value k, Value v, const AttentionOptions& options, Loc loc) {
+  Value mask = attention_mask(q, options, loc);
+  return make(Op::attention, {q, k, v, mask}, attention_attrs(options), loc);
+}
+Value attention_lse(Value q, Value k, const AttentionOptions& options, Loc loc) {
+  Value mask = attention_mask(q, options, loc);
+  return make(Op::attention_lse, {q, k, mask}, attention_attrs(options), loc);
+}
+Value attention_backprop(Value q, Value k, Value v, Value y, Value dy, Value lse,
+                         const AttentionOptions& options, Loc loc) {
+  Value mask = attention_mask(q, options, loc);
+  return make(Op::attention_backprop, {q, k, v, mask, y, dy, lse}, attention_attrs(options), loc);
+}
+
 Value random_uniform(Value counter, const TensorType& type, int64_t seed, Loc loc) {
   return make(Op::random_uniform, {counter},
               {{"shape", type.shape}, {"seed", seed}, {"dtype", type.dtype}}, loc);

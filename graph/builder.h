@@ -224,6 +224,26 @@ Value avg_pool2d_backprop(Value dy, Shape input_shape, const Pool2dOptions& opti
 /// `value` around x: pads = [before, after] for each dimension, in order.
 Value pad(Value x, std::vector<int64_t> pads, double value = 0, Loc loc = {});
 
+// ---- attention ---------------------------------------------------------------------------
+struct AttentionOptions {
+  /// Added to the scores q kᵀ scale; broadcasts to [B, H, Tq, Tk] (-inf hides a key). Null: no
+  /// mask (the op then gets a scalar 0). Treated as a constant: it receives no gradient.
+  Value mask = {};
+  /// Query i sees key j only when j <= i + Tk - Tq (the last query sees every key).
+  bool causal = false;
+  /// The scores' factor; 0 means 1/sqrt(D).
+  double scale = 0;
+};
+/// softmax(q kᵀ scale + mask) v for q [B,H,Tq,D], k and v [B,H,Tk,D] -> [B,H,Tq,D]; a row
+/// whose every score is -inf gives 0. One op, lowered to a FlashAttention-style kernel.
+Value attention(Value q, Value k, Value v, const AttentionOptions& options = {}, Loc loc = {});
+/// The log-sum-exp of each row of the scores, [B,H,Tq] (-inf for a row without visible keys).
+Value attention_lse(Value q, Value k, const AttentionOptions& options = {}, Loc loc = {});
+/// The gradient of y = attention(q, k, v) given dy, with lse = attention_lse(q, k): dq, dk, dv
+/// stacked along axis 2, [B, H, Tq + 2 Tk, D].
+Value attention_backprop(Value q, Value k, Value v, Value y, Value dy, Value lse,
+                         const AttentionOptions& options = {}, Loc loc = {});
+
 // ---- random numbers ----------------------------------------------------------------------
 /// Uniform [0, 1) numbers of `type` (f32 or f64), a pure function of (seed, the value of the
 /// i64 scalar `counter`, element index): the same counter gives the same numbers, a new one new

@@ -1231,6 +1231,66 @@ const std::map<Op, std::vector<Case>>& op_cases() {
                          }});
       }
     }
+    // Attention, its lse and its backward (the kernels of kernels/attention.h): depths with
+    // vector tails (5, 17, 33), causal with Tq < Tk and Tq > Tk (rows without keys), query and
+    // key block boundaries (40 rows > 32, 70 keys > 64), broadcast masks holding -inf, a fully
+    // masked row, an explicit scale.
+    struct AttentionConfig {
+      std::string name;
+      Shape q, k, mask; // mask {} : none
+      bool causal;
+      double scale = 0;
+    };
+    std::vector<AttentionConfig> attention_configs = {
+        {"d5_no_mask", {2, 3, 5, 5}, {2, 3, 7, 5}, {}, false},
+        {"d17_causal_blocks", {1, 2, 40, 17}, {1, 2, 70, 17}, {}, true},
+        {"d33_causal_more_queries_key_mask", {2, 1, 9, 33}, {2, 1, 6, 33}, {2, 1, 1, 6}, true},
+        {"d16_masked_row_scaled", {1, 2, 4, 16}, {1, 2, 20, 16}, {4, 20}, false, 0.3},
+    };
+    for (Op op : {Op::attention, Op::attention_lse, Op::attention_backprop}) {
+      for (const AttentionConfig& k : attention_configs) {
+        // Operands as fused chains (stored for the op, which reads whole buffers) or stored
+        // values with another use.
+        for (bool fused : {true, false})
+          m[op].push_back({k.name + (fused ? "_fused" : "_stored"), kFloat, [=](C& c) {
+                             auto operand = [&](const std::string& name, const Shape& shape,
+                                                double lo, double hi) {
+                               Value x = c.in(name, shape, Dist::uniform(lo, hi));
+                               if (fused) return tanh(x) * 1.5;
+                               Value y = any_chain(x);
+                               c.out(name, reuse(y));
+                               return y;
+                             };
+                             Value q = operand("q", k.q, -1, 1);
+                             Value kk = operand("k", k.k, -1, 1);
+                             Value v = operand("v", k.k, -2, 2);
+                             AttentionOptions o{.causal = k.causal, .scale = k.scale};
+                             if (!k.mask.empty()) {
+                               // Uniform values, every 5th -inf, row 1 wholly -inf.
+                               Tensor mask = sample({c.dt, k.mask}, Dist::uniform(-1, 1), c.rng);
+                               int64_t keys = k.mask.back();
+                               for (int64_t i = 0; i < mask.num_elements(); ++i) {
+                                 bool hide = i % 5 == 3 || (k.mask.size() == 2 && i / keys == 1);
+                                 if (!hide) continue;
+                                 if (c.dt == f32)
+                                   mask.data<float>()[i] = -INFINITY;
+                                 else
+                                   mask.data<double>()[i] = -INFINITY;
+                               }
+                               o.mask = c.feed("mask", std::move(mask));
+                             }
+                             Value y = attention(q, kk, v, o);
+                             Value r = y;
+                             if (op == Op::attention_lse) r = attention_lse(q, kk, o);
+                             if (op == Op::attention_backprop) {
+                               Value dy = c.in("dy", k.q, Dist::uniform(-1, 1));
+                               Value lse = attention_lse(q, kk, o);
+                               r = attention_backprop(q, kk, v, y, dy, lse, o);
+                             }
+                             c.out("y", r, Tol::accumulate, 4);
+                           }});
+      }
+    }
     m[Op::pad] = {
         {"rank3_into_elementwise_user", kAll,
          [](C& c) {

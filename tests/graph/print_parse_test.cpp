@@ -109,6 +109,18 @@ const std::map<Op, std::string>& op_snippets() {
          "  %x = input : f32[1,3,3,3]\n  %dy = input : f32[1,4,2,4]\n"
          "  %0 = conv2d_backprop_kernel(%x, %dy) {kernel_shape = [2, 2, 3, 4], padding = [[1, 1], "
          "[0, 0]]} : f32[2,2,3,4]\n"},
+        {Op::attention, "  %q = input : f32[2,4,6,8]\n  %k = input : f32[2,4,5,8]\n"
+                        "  %m = constant {value = -inf} : f32[]\n"
+                        "  %0 = attention(%q, %k, %k, %m) {causal = true, scale = 0.125} : "
+                        "f32[2,4,6,8]\n"},
+        {Op::attention_lse, "  %q = input : f64[1,2,3,4]\n  %k = input : f64[1,2,5,4]\n"
+                            "  %m = input : f64[3,5]\n"
+                            "  %0 = attention_lse(%q, %k, %m) {scale = 2.5} : f64[1,2,3]\n"},
+        {Op::attention_backprop,
+         "  %q = input : f32[1,2,3,4]\n  %k = input : f32[1,2,5,4]\n  %m = input : f32[5]\n"
+         "  %y = input : f32[1,2,3,4]\n  %l = input : f32[1,2,3]\n"
+         "  %0 = attention_backprop(%q, %k, %k, %m, %y, %y, %l) {causal = true} : "
+         "f32[1,2,13,4]\n"},
         {Op::max_pool2d, "  %x = input : i32[2,4,4,3]\n"
                          "  %0 = max_pool2d(%x) {window = [2, 2]} : i32[2,2,2,3]\n"},
         {Op::max_pool2d_backprop,

@@ -28,7 +28,10 @@ const std::vector<Op> kNonDifferentiable = {
     Op::input, Op::variable, Op::constant, Op::greater, Op::greater_equal, Op::less, Op::equal,
     Op::one_hot, Op::stop_gradient, Op::assign, Op::random_uniform,
     // Piecewise constant in x; its adjoint in dy (a gather by the argmax) has no op yet.
-    Op::max_pool2d_backprop};
+    Op::max_pool2d_backprop,
+    // The fused backward of attention, on purpose without rules of their own: a second-order
+    // gradient goes through the composition (AttentionSecondOrder below).
+    Op::attention_lse, Op::attention_backprop};
 
 // a[i, j] = b[j] +- U(0.2, 1): a and b at least 0.2 apart everywhere (no maximum/minimum ties),
 // each side winning about half the time.
@@ -349,6 +352,30 @@ const std::map<Op, std::vector<Case>>& op_cases() {
                  return conv2d_backprop_kernel(x, c.uniform("dy", {2, 3, 2, 3}, -1, 1),
                                                {2, 2, 2, 3}, {.dilations = {2, 2}});
                })}},
+      // Attention: its rule emits the fused backward (attention_lse, attention_backprop),
+      // which has no rule, so these are first order only. The mask is a constant: -inf hides
+      // keys (row 0 of the masked case sees none and passes no gradient).
+      {Op::attention,
+       {custom(
+            "causal_fewer_queries",
+            [](C& c) {
+              Value q = c.uniform("q", {1, 2, 3, 5}, -1, 1);
+              Value k = c.uniform("k", {1, 2, 4, 5}, -1, 1);
+              return attention(q, k, c.uniform("v", {1, 2, 4, 5}, -1, 1), {.causal = true});
+            },
+            /*second_order=*/false),
+        custom(
+            "masked_scaled_fully_masked_row",
+            [](C& c) {
+              double inf = std::numeric_limits<double>::infinity();
+              Value mask = constant(c.graph(), float_tensor(DType::f64, {2, 3},
+                                                            {-inf, -inf, -inf, 0.5, -inf, -1}));
+              Value q = c.uniform("q", {2, 1, 2, 3}, -1, 1);
+              Value k = c.uniform("k", {2, 1, 3, 3}, -1, 1);
+              return attention(q, k, c.uniform("v", {2, 1, 3, 3}, -1, 1),
+                               {.mask = mask, .scale = 0.8});
+            },
+            /*second_order=*/false)}},
       // Distinct values: no ties inside a window at any finite-difference step.
       {Op::max_pool2d,
        {custom("same_3x3_stride2",
@@ -538,6 +565,45 @@ TEST(NonDifferentiable, ComparisonsAndOneHotPassNoGradientToTheirOperands) {
   ASSERT_EQ(r.analytic.size(), 2u);
   for (int64_t k = 0; k < r.analytic[0].num_elements(); ++k)
     EXPECT_EQ(r.analytic[0].as_double(k), 0.0);
+}
+
+// ---- attention at second order -----------------------------------------------------------
+
+// Second order through attention's composition (matmul, softmax, matmul; causal by a large
+// negative constant), which is how a graph differentiates attention twice.
+TEST(AttentionSecondOrder, ThroughTheComposition) {
+  GradCheck c(seed_of("attention_composition"));
+  Value q = c.uniform("q", {1, 2, 3, 4}, -1, 1);
+  Value k = c.uniform("k", {1, 2, 3, 4}, -1, 1);
+  Value v = c.uniform("v", {1, 2, 3, 4}, -1, 1);
+  std::vector<double> hide;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j)
+      hide.push_back(j <= i ? 0 : -1e300);
+  Value causal = constant(c.graph(), float_tensor(DType::f64, {3, 3}, hide));
+  Value s = matmul(q, k, {.transpose_b = true}) * 0.5 + causal;
+  Value y = matmul(softmax(s), v);
+  check_second_order(c, reduce_sum(y * c.weights(y.shape()) + square(y) * c.weights(y.shape())));
+}
+
+// The fused op's gradient is not differentiable again: the error names the op that stops it.
+TEST(AttentionSecondOrder, ThroughTheFusedOpIsAnErrorNamingItsBackward) {
+  GradCheck c(5);
+  Value q = c.uniform("q", {1, 1, 2, 3}, -1, 1);
+  Value k = c.uniform("k", {1, 1, 2, 3}, -1, 1);
+  Value v = c.uniform("v", {1, 1, 2, 3}, -1, 1);
+  Value y = attention(q, k, v);
+  Value dq = gradients(reduce_sum(square(y)), {q})[0];
+  try {
+    gradients(reduce_sum(square(dq)), {q});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    // q reaches the second loss only through attention_lse and attention_backprop.
+    std::string what = e.what();
+    EXPECT_TRUE(what.find("attention_lse passes no gradient") != std::string::npos ||
+                what.find("attention_backprop passes no gradient") != std::string::npos)
+        << what;
+  }
 }
 
 // ---- fan-out and reuse -------------------------------------------------------------------

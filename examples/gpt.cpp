@@ -163,7 +163,10 @@ int train(const Args& a) {
   auto x = sj::input(g, "x", {sj::DType::i32, {kBatch, cfg.context}});
   auto y = sj::input(g, "y", {sj::DType::i32, {kBatch, cfg.context}});
   auto loss = gpt.loss(gpt(x, sj::CallMode::training), y);
-  sj::AdamW adamw({.learning_rate = a.lr, .weight_decay = 0.1});
+  // nanoGPT's AdamW: weight decay 0.1 on the matrices only (not biases, norms).
+  sj::AdamW adamw({.learning_rate = a.lr,
+                   .weight_decay = 0.1,
+                   .common = {.decay = [](const sj::Value& v) { return v.rank() >= 2; }}});
   auto t0 = std::chrono::steady_clock::now();
   auto step = sj::compile_training_step(loss, gpt.trainable_variables(), adamw,
                                         {.threads = int(a.threads)});

@@ -2,6 +2,7 @@
 #include "frontend/optimizers.h"
 
 #include <fmt/format.h>
+#include <regex>
 
 namespace sj {
 
@@ -11,6 +12,20 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
     if (v) field = *v;
   };
   OptimizerCommon common{.clipping = spec.clipping};
+  if (spec.decay_min_rank < 0)
+    throw Error({}, fmt::format("decay_min_rank must be >= 0, got {}", spec.decay_min_rank));
+  if (spec.decay_min_rank > 0 || !spec.no_decay.empty()) {
+    std::optional<std::regex> skip;
+    try {
+      if (!spec.no_decay.empty()) skip.emplace(spec.no_decay, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      throw Error({}, fmt::format("no_decay: '{}' is not a valid regular expression ({})",
+                                  spec.no_decay, e.what()));
+    }
+    common.decay = [rank = spec.decay_min_rank, skip](const Value& v) {
+      return v.rank() >= rank && !(skip && std::regex_search(v.node().name, *skip));
+    };
+  }
   // An option the chosen optimizer does not have is a mistake, not something to ignore.
   auto not_for = [&](bool given, const char* what, const char* which) {
     if (given)

@@ -20,8 +20,10 @@ std::vector<GradVar> zip(const std::vector<Value>& grads, const std::vector<Valu
   return pairs;
 }
 
-Optimizer::Optimizer(std::string name, Flavor flavor, Schedule schedule, Clipping clipping)
-    : name_(std::move(name)), flavor_(flavor), schedule_(std::move(schedule)), clipping_(clipping) {
+Optimizer::Optimizer(std::string name, Flavor flavor, Schedule schedule, Clipping clipping,
+                     DecayRule decay)
+    : name_(std::move(name)), flavor_(flavor), schedule_(std::move(schedule)), clipping_(clipping),
+      decay_(std::move(decay)) {
   require(clipping.value >= 0 && clipping.global_norm >= 0,
           fmt::format("clipping thresholds must be >= 0 (0 disables), got value = {}, "
                       "global_norm = {}",
@@ -198,7 +200,7 @@ Value UpdateContext::weight_decay(Value& g, Value theta, bool decoupled) {
   bool declared = false;
   for (const auto& [name, value] : opt_.hypers_)
     declared = declared || name == "weight_decay";
-  if (!declared) return theta;
+  if (!declared || (opt_.decay_ && !opt_.decay_(theta))) return theta;
   Value wd = hyper("weight_decay", theta.dtype());
   if (decoupled) return theta - learning_rate(theta.dtype()) * wd * theta;
   g = g + wd * theta;

@@ -20,6 +20,7 @@
 #include "frontend/schedule.h"
 #include "graph/builder.h"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -52,6 +53,11 @@ enum class Flavor { torch, keras };
 
 class UpdateContext;
 
+/// Which variables an optimizer's weight decay applies to: true for those it decays. Empty: all
+/// of them. nanoGPT's rule, decaying matrices but not biases, norms' scales or embeddings'
+/// vectors: `[](const sj::Value& v) { return v.rank() >= 2; }`.
+using DecayRule = std::function<bool(const Value& variable)>;
+
 /// The base of every optimizer: validates pairs, clips, owns hyperparameter variables and the
 /// step counter, and calls the subclass's per-variable rule.
 class Optimizer {
@@ -80,7 +86,8 @@ public:
   const std::vector<std::pair<std::string, double>>& hyperparameters() const { return hypers_; }
 
 protected:
-  Optimizer(std::string name, Flavor flavor, Schedule schedule, Clipping clipping);
+  Optimizer(std::string name, Flavor flavor, Schedule schedule, Clipping clipping,
+            DecayRule decay = {});
   /// Declares a hyperparameter (a variable, created when the optimizer is applied).
   void declare(std::string name, double initial);
   /// Throws an sj::Error for an invalid option (e.g. a negative learning rate).
@@ -94,6 +101,7 @@ private:
   Flavor flavor_;
   Schedule schedule_;
   Clipping clipping_;
+  DecayRule decay_;
   std::vector<std::pair<std::string, double>> hypers_;
   Graph* graph_ = nullptr;
   std::vector<std::pair<std::string, ValueId>> hyper_vars_;

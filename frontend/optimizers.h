@@ -13,6 +13,8 @@ namespace sj {
 struct OptimizerCommon {
   Schedule schedule = Schedule::constant();
   Clipping clipping = {};
+  /// The variables weight decay applies to (empty: all): see DecayRule.
+  DecayRule decay = {};
 };
 
 /// SGD, PyTorch (torch.optim.SGD):
@@ -166,6 +168,10 @@ struct OptimizerSpec {
   bool centered = false;                             // rmsprop
   std::optional<double> lr_decay = std::nullopt;     // adagrad
   Clipping clipping = {};
+  /// Weight decay only for variables of at least this rank (nanoGPT: 2); 0: every rank.
+  int64_t decay_min_rank = 0;
+  /// Weight decay not for variables whose name this ECMAScript regex matches (searched).
+  std::string no_decay = {};
 };
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec);
 

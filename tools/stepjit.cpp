@@ -77,6 +77,11 @@ CLI::Option* add_optimizer_options(CLI::App* cmd, sj::OptimizerSpec& spec) {
   cmd->add_option("--lr-decay", spec.lr_decay, "learning-rate decay (adagrad)");
   cmd->add_option("--clip-norm", spec.clipping.global_norm, "clip gradients by global norm");
   cmd->add_option("--clip-value", spec.clipping.value, "clip each gradient element");
+  cmd->add_option("--decay-min-rank", spec.decay_min_rank,
+                  "weight decay only for variables of at least this rank (nanoGPT: 2)")
+      ->check(CLI::Range(int64_t{0}, int64_t{64}));
+  cmd->add_option("--no-decay", spec.no_decay,
+                  "no weight decay for variables whose name matches this regex (e.g. 'bias|ln_')");
   return name;
 }
 

@@ -4,10 +4,13 @@
 #include "frontend/gpt.h"
 #include "frontend/optimizers.h"
 #include "runtime/char_vocabulary.h"
+#include "runtime/checkpoint.h"
 #include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
 #include "runtime/token_batcher.h"
 #include "runtime/training.h"
+#include "runtime/variables.h"
+#include "tests/support/cli.h"
 #include "tests/support/errors.h"
 
 #include <gmock/gmock.h>
@@ -45,6 +48,38 @@ TEST(GPT, VariablesAreGPT2sNamesShapesAndCount) {
   for (const Value& v : vars)
     params += v.type().num_elements();
   EXPECT_EQ(params, 124439808); // GPT-2 small, logits tied to wte
+}
+
+// The load path of GPT-2's own model.safetensors, without the real weights: a file with GPT-2
+// 124M's names, shapes and header (__metadata__ {"format": "pt"}, F32, and the attention-mask
+// buffers Hugging Face stores beside the weights) loads into sj::GPT's variables.
+TEST(GPT, LoadsAGPT2ShapedSafetensorsFile) {
+  Graph g("gpt2");
+  GPT gpt({});
+  gpt(input(g, "tokens", {DType::i32, {1, 4}}));
+  std::map<std::string, Tensor> file;
+  int64_t k = 0;
+  for (const Value& v : gpt.trainable_variables()) {
+    Tensor t(v.type());
+    float* data = t.data<float>();
+    for (int64_t i = 0; i < t.num_elements(); ++i)
+      data[i] = float((i + k) % 1000) * 1e-4f;
+    file.emplace(v.node().name, std::move(t));
+    ++k;
+  }
+  file.emplace("h.0.attn.bias", Tensor({DType::f32, {1, 1, 64, 64}})); // (1024 x 1024 in GPT-2)
+  file.emplace("h.0.attn.masked_bias", Tensor::from<float>({}, {-1e4f}));
+  std::string path = test::temp_dir("gpt2_load") + "/model.safetensors";
+  write_safetensors(path, file, {{"format", "pt"}});
+  EXPECT_EQ(read_safetensors_metadata(path).at("format"), "pt");
+
+  Variables vars(g);
+  EXPECT_THAT(test::error_of([&] { load_checkpoint(path, vars); }),
+              HasSubstr("h.0.attn.masked_bias"));
+  load_checkpoint(path, vars, {.ignore_extra = true});
+  EXPECT_EQ(vars.get("wte.weight"), file.at("wte.weight"));
+  EXPECT_EQ(vars.get("h.11.mlp.c_proj.weight"), file.at("h.11.mlp.c_proj.weight"));
+  EXPECT_EQ(vars.get("ln_f.bias"), file.at("ln_f.bias"));
 }
 
 GPTConfig tiny() {

@@ -58,8 +58,12 @@ void print_final_metrics(const sj::Graph& model, Runner& trained, const sj::Batc
     loss_sum += out.at("loss").as_double(0);
     if (pred_name.empty()) continue;
     const sj::Tensor& pred = out.at(pred_name);
-    int64_t n = pred.rank() ? pred.shape()[0] : 1, classes = pred.num_elements() / n;
-    for (int64_t r = 0; r < n; ++r)
+    // Judged per position: a row of a classifier, or each token of a sequence model (logits
+    // [B, T, V] against labels [B, T]).
+    int64_t n = pred.rank() ? pred.shape()[0] : 1;
+    int64_t classes = pred.rank() > 1 ? pred.shape().back() : pred.num_elements() / n;
+    int64_t positions = classes ? pred.num_elements() / classes : 0;
+    for (int64_t r = 0; r < positions; ++r)
       if (auto ok = correct(pred, by, loss_kind, r, classes)) {
         ++judged;
         right += *ok;

@@ -91,6 +91,16 @@ struct Portable {
     for (int64_t e = 0; e < d; ++e)
       acc[e] *= w;
   }
+  // acc += sum_j w[j] rows[j * d ..] for j < n, key by key.
+  static void weighted_rows(T* acc, const T* w, const T* rows, int64_t n, int64_t d) {
+    for (int64_t j = 0; j < n; ++j)
+      axpy(acc, w[j], rows + j * d, d);
+  }
+  // dst[j * d ..] += w[j] x for j < n.
+  static void outer_add(T* dst, const T* w, const T* x, int64_t n, int64_t d) {
+    for (int64_t j = 0; j < n; ++j)
+      axpy(dst + j * d, w[j], x, d);
+  }
 };
 
 // ---- AVX-512 primitives (f32) --------------------------------------------------------------
@@ -230,6 +240,65 @@ struct Avx512 {
                                             _mm512_maskz_loadu_ps(live, acc + e)));
     }
   }
+  // As Portable's, with the accumulator row in registers when d <= 64.
+  SJ_AVX512 static void weighted_rows(float* acc, const float* w, const float* rows, int64_t n,
+                                      int64_t d) {
+    if (d > 4 * kLanes) {
+      for (int64_t j = 0; j < n; ++j)
+        axpy(acc, w[j], rows + j * d, d);
+      return;
+    }
+    __mmask16 live[4];
+    __m512 a[4];
+    int vectors = int((d + kLanes - 1) / kLanes);
+    for (int c = 0; c < vectors; ++c) {
+      live[c] = tail_mask(std::min<int64_t>(kLanes, d - c * kLanes));
+      a[c] = _mm512_maskz_loadu_ps(live[c], acc + c * kLanes);
+    }
+    // Even and odd keys in two chains (FMA latency, not throughput, bounds one chain), added at
+    // the end: a fixed order whatever the thread count.
+    __m512 b[4];
+    for (int c = 0; c < vectors; ++c)
+      b[c] = _mm512_setzero_ps();
+    int64_t j = 0;
+    for (; j + 2 <= n; j += 2) {
+      __m512 w0 = _mm512_set1_ps(w[j]), w1 = _mm512_set1_ps(w[j + 1]);
+      const float* r = rows + j * d;
+      for (int c = 0; c < vectors; ++c) {
+        a[c] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(live[c], r + c * kLanes), a[c]);
+        b[c] = _mm512_fmadd_ps(w1, _mm512_maskz_loadu_ps(live[c], r + d + c * kLanes), b[c]);
+      }
+    }
+    if (j < n)
+      for (int c = 0; c < vectors; ++c)
+        a[c] = _mm512_fmadd_ps(_mm512_set1_ps(w[j]),
+                               _mm512_maskz_loadu_ps(live[c], rows + j * d + c * kLanes), a[c]);
+    for (int c = 0; c < vectors; ++c)
+      _mm512_mask_storeu_ps(acc + c * kLanes, live[c], _mm512_add_ps(a[c], b[c]));
+  }
+  SJ_AVX512 static void outer_add(float* dst, const float* w, const float* x, int64_t n,
+                                  int64_t d) {
+    if (d > 4 * kLanes) {
+      for (int64_t j = 0; j < n; ++j)
+        axpy(dst + j * d, w[j], x, d);
+      return;
+    }
+    __mmask16 live[4];
+    __m512 xv[4];
+    int vectors = int((d + kLanes - 1) / kLanes);
+    for (int c = 0; c < vectors; ++c) {
+      live[c] = tail_mask(std::min<int64_t>(kLanes, d - c * kLanes));
+      xv[c] = _mm512_maskz_loadu_ps(live[c], x + c * kLanes);
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      __m512 wv = _mm512_set1_ps(w[j]);
+      float* r = dst + j * d;
+      for (int c = 0; c < vectors; ++c)
+        _mm512_mask_storeu_ps(
+            r + c * kLanes, live[c],
+            _mm512_fmadd_ps(wv, xv[c], _mm512_maskz_loadu_ps(live[c], r + c * kLanes)));
+    }
+  }
   SJ_AVX512 static void scale(float* acc, float w, int64_t d) {
     __m512 wv = _mm512_set1_ps(w);
     for (int64_t e = 0; e < d; e += kLanes) {
@@ -322,8 +391,7 @@ struct Attention {
         if (!a.out) continue;
         T* o = acc + r * d;
         if (alpha != T(1)) P::scale(o, alpha, d);
-        for (int64_t j = 0; j < nv; ++j)
-          P::axpy(o, s[j], row(a.v, bh, j0 + j, a.tk), d);
+        P::weighted_rows(o, s, row(a.v, bh, j0, a.tk), nv, d);
       }
     }
     for (int64_t r = 0; r < rows; ++r) {
@@ -370,10 +438,10 @@ struct Attention {
       const T* qi = row(a.q, bh, i, a.tq);
       const T* dyi = row(a.dy, bh, i, a.tq);
       T di = P::dot(dyi, row(a.y, bh, i, a.tq), d);
-      for (int64_t j = 0; j < nv; ++j) {
-        P::axpy(dk + j * d, p[j] * (dp[j] - di) * scale, qi, d);
-        P::axpy(dv + j * d, p[j], dyi, d);
-      }
+      P::outer_add(dv, p, dyi, nv, d);
+      for (int64_t j = 0; j < nv; ++j)
+        dp[j] = p[j] * (dp[j] - di) * scale; // now ds, scaled
+      P::outer_add(dk, dp, qi, nv, d);
     }
     for (int64_t j = 0; j < n; ++j) {
       std::copy(dk + j * d, dk + (j + 1) * d, out_row(bh, a.tq + j0 + j));
@@ -403,7 +471,8 @@ struct Attention {
         if (lse == -std::numeric_limits<T>::infinity() || nv == 0) continue;
         probabilities(bh, i0 + r, kt, vt, ld, j0, nv, lse, p, dp);
         for (int64_t j = 0; j < nv; ++j)
-          P::axpy(dq + r * d, p[j] * (dp[j] - di[r]) * scale, row(a.k, bh, j0 + j, a.tk), d);
+          dp[j] = p[j] * (dp[j] - di[r]) * scale; // now ds, scaled
+        P::weighted_rows(dq + r * d, dp, row(a.k, bh, j0, a.tk), nv, d);
       }
     }
     for (int64_t r = 0; r < rows; ++r)

@@ -4,28 +4,11 @@
 
 #include <cmath>
 #include <fmt/format.h>
-#include <limits>
 
 namespace sj {
 
 Value causal_self_attention(Value q, Value k, Value v, Loc loc) {
-  const Shape& s = q.shape(); // [B, H, T, D]
-  int64_t T = s[2], D = s[3];
-  Value scores = matmul(q, k, {.transpose_b = true}, loc); // [B, H, T, T]
-  scores = mul(scores, scalar_like(scores, 1 / std::sqrt(double(D)), loc), loc);
-  // Key j > query t gets -inf added: exp(-inf) = 0 in the softmax (the diagonal is always
-  // visible, so no row is fully masked).
-  Tensor mask({q.dtype(), {T, T}});
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t j = 0; j < T; ++j) {
-      double m = j <= t ? 0.0 : -std::numeric_limits<double>::infinity();
-      if (q.dtype() == DType::f32)
-        mask.data<float>()[t * T + j] = static_cast<float>(m);
-      else
-        mask.data<double>()[t * T + j] = m;
-    }
-  scores = add(scores, constant(q.graph(), std::move(mask), loc), loc);
-  return matmul(softmax(scores, -1, loc), v, {}, loc);
+  return attention(q, k, v, {.causal = true}, loc); // scale 0: 1 / sqrt(D)
 }
 
 GPT::GPT(GPTConfig config, Loc loc) : config_(config), loc_(loc) {

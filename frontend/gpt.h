@@ -71,7 +71,7 @@ private:
 };
 
 /// Causal self-attention of q, k, v [B, H, T, D]: query t sees keys 0..t; scores scaled by
-/// 1 / sqrt(D). Written as its composition (matmul, an additive mask, softmax, matmul).
+/// 1 / sqrt(D). The fused `attention` op (graph/ops/attention.cpp).
 Value causal_self_attention(Value q, Value k, Value v, Loc loc = {});
 
 } // namespace sj

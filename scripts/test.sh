@@ -107,7 +107,7 @@ asan_fuzz() {
 }
 
 tsan_targets=(kernels_thread_pool_test kernels_gemm_test kernels_conv_test
-              codegen_compiled_step_test sanitizers_threads_test)
+              kernels_attention_test codegen_compiled_step_test sanitizers_threads_test)
 tsan_build() {
   install_clang || return
   configure "$tsan" "${sanitizer_args[@]}" -DSTEPJIT_SANITIZE=thread || return

@@ -78,13 +78,13 @@ Value GPT::block(Value x, int64_t i, CallMode mode) {
   // x + attn(ln_1(x)): q, k, v from one product, split into heads [B, H, T, D].
   Value h = layer_norm(x, ln1_w, ln1_b, eps, loc_);
   Value qkv = add(matmul(h, attn_w, {}, loc_), attn_b, loc_); // [B, T, 3C]
-  auto head = [&](int64_t part) {
-    Value s = slice(qkv, {0, 0, part * C}, {B, T, (part + 1) * C}, loc_);
+  std::vector<Value> parts = chunk(qkv, 3, 2, loc_);
+  auto head = [&](Value s) {
     return transpose(reshape(s, {B, T, H, C / H}, loc_), {0, 2, 1, 3}, loc_);
   };
-  Value q = head(0);
-  Value k = head(1);
-  Value v = head(2);
+  Value q = head(parts[0]);
+  Value k = head(parts[1]);
+  Value v = head(parts[2]);
   Value y = causal_self_attention(q, k, v, loc_); // [B, H, T, D]
   y = reshape(transpose(y, {0, 2, 1, 3}, loc_), {B, T, C}, loc_);
   Value attn = add(matmul(y, proj_w, {}, loc_), proj_b, loc_);

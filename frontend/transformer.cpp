@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
-#include <limits>
 
 namespace sj {
 
@@ -95,17 +94,8 @@ Value MultiHeadAttention::attend(Value query, Value value, CallMode mode) {
     Value scores = matmul(q, k, {.transpose_b = true}, loc_);
     scores = mul(scores, scalar_like(scores, 1 / std::sqrt(double(kd)), loc_), loc_);
     if (options_.use_causal_mask) {
-      const int64_t tq = q.shape()[2], tk = k.shape()[2];
-      Tensor mask({q.dtype(), {tq, tk}});
-      for (int64_t i = 0; i < tq; ++i)
-        for (int64_t j = 0; j < tk; ++j) {
-          double m = j <= i + tk - tq ? 0.0 : -std::numeric_limits<double>::infinity();
-          if (q.dtype() == DType::f32)
-            mask.data<float>()[i * tk + j] = float(m);
-          else
-            mask.data<double>()[i * tk + j] = m;
-        }
-      scores = add(scores, constant(g, std::move(mask), loc_), loc_);
+      Value mask = causal_mask(g, q.shape()[2], k.shape()[2], q.dtype(), loc_);
+      scores = add(scores, mask, loc_);
     }
     if (!dropout_) dropout_ = std::make_unique<Dropout>(options_.dropout, options_.seed, loc_);
     Value p = (*dropout_)(softmax(scores, -1, loc_), mode);

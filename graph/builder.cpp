@@ -3,6 +3,8 @@
 #include "graph/ops/kernel_util.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <limits>
 
 namespace sj {
 
@@ -196,6 +198,61 @@ Value concat(const std::vector<Value>& xs, int64_t axis, Loc loc) {
 
 Value slice(Value x, std::vector<int64_t> begin, std::vector<int64_t> end, Loc loc) {
   return make(Op::slice, {x}, {{"begin", std::move(begin)}, {"end", std::move(end)}}, loc);
+}
+
+std::vector<Value> split(Value x, int64_t axis, const std::vector<int64_t>& sizes, Loc loc) {
+  const int64_t rank = x.rank();
+  if (axis < -rank || axis >= rank)
+    throw Error(loc.where,
+                fmt::format("split: axis {} is out of range for {}", axis, x.type().str()));
+  if (axis < 0) axis += rank;
+  int64_t total = 0;
+  for (int64_t s : sizes) {
+    if (s < 0)
+      throw Error(loc.where, fmt::format("split: sizes [{}] must be >= 0", fmt::join(sizes, ", ")));
+    total += s;
+  }
+  if (total != x.shape()[axis])
+    throw Error(loc.where,
+                fmt::format("split: sizes [{}] add up to {}, but dimension {} of {} is "
+                            "{}",
+                            fmt::join(sizes, ", "), total, axis, x.type().str(), x.shape()[axis]));
+  std::vector<Value> pieces;
+  const Shape shape = x.shape(); // (a copy: begin and end of one vector)
+  std::vector<int64_t> begin(rank, 0), end(shape.begin(), shape.end());
+  for (int64_t s : sizes) {
+    end[axis] = begin[axis] + s;
+    pieces.push_back(slice(x, begin, end, loc));
+    begin[axis] = end[axis];
+  }
+  return pieces;
+}
+
+std::vector<Value> chunk(Value x, int64_t n, int64_t axis, Loc loc) {
+  const int64_t rank = x.rank();
+  int64_t a = axis < 0 ? axis + rank : axis;
+  if (n <= 0 || a < 0 || a >= rank || x.shape()[a] % n != 0)
+    throw Error(loc.where, fmt::format("chunk: {} pieces along axis {} of {}: n must be positive "
+                                       "and divide the axis's size",
+                                       n, axis, x.type().str()));
+  return split(x, a, std::vector<int64_t>(n, x.shape()[a] / n), loc);
+}
+
+Value causal_mask(Graph& g, int64_t tq, int64_t tk, DType dtype, Loc loc) {
+  if (tq <= 0 || tk <= 0 || !is_float(dtype))
+    throw Error(loc.where, fmt::format("causal_mask: needs positive sizes and a float dtype, got "
+                                       "[{}, {}] {}",
+                                       tq, tk, dtype_name(dtype)));
+  Tensor mask({dtype, {tq, tk}});
+  for (int64_t i = 0; i < tq; ++i)
+    for (int64_t j = 0; j < tk; ++j) {
+      double m = j <= i + tk - tq ? 0.0 : -std::numeric_limits<double>::infinity();
+      if (dtype == DType::f32)
+        mask.data<float>()[i * tk + j] = static_cast<float>(m);
+      else
+        mask.data<double>()[i * tk + j] = m;
+    }
+  return constant(g, std::move(mask), loc);
 }
 
 Value softmax(Value x, int64_t axis, Loc loc) {

@@ -164,6 +164,14 @@ Value reshape(Value x, Shape shape, Loc loc = {});
 Value broadcast_to(Value x, Shape shape, Loc loc = {});
 Value concat(const std::vector<Value>& xs, int64_t axis, Loc loc = {});
 Value slice(Value x, std::vector<int64_t> begin, std::vector<int64_t> end, Loc loc = {});
+/// x cut along `axis` into consecutive pieces of the given sizes (which must add up to the
+/// axis's size): slices, in order. (concat of the pieces is x.)
+std::vector<Value> split(Value x, int64_t axis, const std::vector<int64_t>& sizes, Loc loc = {});
+/// x cut along `axis` into `n` equal pieces (the axis's size must be a multiple of n).
+std::vector<Value> chunk(Value x, int64_t n, int64_t axis, Loc loc = {});
+/// The additive causal mask [tq, tk] of `dtype`: 0 where key j is visible to query i
+/// (j <= i + tk - tq), -inf elsewhere; for attention's `mask` or a composition's scores.
+Value causal_mask(Graph& g, int64_t tq, int64_t tk, DType dtype = DType::f32, Loc loc = {});
 
 // ---- neural-network ops ------------------------------------------------------------------
 Value softmax(Value x, int64_t axis = -1, Loc loc = {});

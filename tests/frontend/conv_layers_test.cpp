@@ -8,6 +8,7 @@
 #include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
 #include "tests/support/errors.h"
+#include "tests/support/variable_names.h"
 
 #include <cmath>
 #include <gmock/gmock.h>
@@ -19,13 +20,6 @@ namespace {
 using test::error_of;
 using ::testing::HasSubstr;
 
-std::vector<std::string> names_of(const std::vector<Value>& vars) {
-  std::vector<std::string> names;
-  for (const Value& v : vars)
-    names.push_back(v.node().name + " " + v.type().str());
-  return names;
-}
-
 TEST(ConvLayers, VariablesAreNamedAndLaidOutAsKeras) {
   Graph g;
   Value x = input(g, "x", {DType::f32, {8, 28, 28, 3}});
@@ -35,21 +29,21 @@ TEST(ConvLayers, VariablesAreNamedAndLaidOutAsKeras) {
   Conv2D conv2(8, {1, 1}, {.use_bias = false});
   Value h = conv2(bn(depthwise(conv(x)), CallMode::training));
   EXPECT_EQ(h.type().str(), "f32[8,26,26,8]");
-  EXPECT_EQ(names_of(conv.variables()),
+  EXPECT_EQ(test::names_and_types(conv.variables()),
             (std::vector<std::string>{"conv2d_0/kernel f32[3,3,3,16]", "conv2d_0/bias f32[16]"}));
-  EXPECT_EQ(names_of(depthwise.variables()),
+  EXPECT_EQ(test::names_and_types(depthwise.variables()),
             (std::vector<std::string>{"depthwise_conv2d_0/kernel f32[3,3,16,2]",
                                       "depthwise_conv2d_0/bias f32[32]"}));
-  EXPECT_EQ(names_of(bn.variables()),
+  EXPECT_EQ(test::names_and_types(bn.variables()),
             (std::vector<std::string>{"batch_normalization_0/gamma f32[32]",
                                       "batch_normalization_0/beta f32[32]",
                                       "batch_normalization_0/moving_mean f32[32]",
                                       "batch_normalization_0/moving_variance f32[32]"}));
   // The moving statistics are state, not trained.
-  EXPECT_EQ(names_of(bn.trainable_variables()),
+  EXPECT_EQ(test::names_and_types(bn.trainable_variables()),
             (std::vector<std::string>{"batch_normalization_0/gamma f32[32]",
                                       "batch_normalization_0/beta f32[32]"}));
-  EXPECT_EQ(names_of(conv2.variables()),
+  EXPECT_EQ(test::names_and_types(conv2.variables()),
             (std::vector<std::string>{"conv2d_1/kernel f32[1,1,32,8]"}));
   // Glorot's limit for a [3,3,3,16] kernel: sqrt(6 / (27 + 144)).
   Interpreter run(g);

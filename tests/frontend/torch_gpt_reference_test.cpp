@@ -9,6 +9,7 @@
 #include "runtime/interpreter.h"
 #include "runtime/npy.h"
 #include "tests/support/cli.h"
+#include "tests/support/reference_arrays.h"
 
 #include <cmath>
 #include <gtest/gtest.h>
@@ -18,28 +19,6 @@ namespace {
 
 Tensor reference(const std::string& name) {
   return read_npy(test::source_path("tests/frontend/torch_gpt/" + name + ".npy"));
-}
-
-Tensor as(DType dtype, const Tensor& t) {
-  Tensor out({dtype, t.shape()});
-  for (int64_t i = 0; i < t.num_elements(); ++i) {
-    if (dtype == DType::f32)
-      out.data<float>()[i] = static_cast<float>(t.as_double(i));
-    else
-      out.data<double>()[i] = t.as_double(i);
-  }
-  return out;
-}
-
-void expect_close(const Tensor& got, const Tensor& want, double tolerance,
-                  const std::string& what) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  double scale = 1e-3;
-  for (int64_t i = 0; i < want.num_elements(); ++i)
-    scale = std::max(scale, std::abs(want.as_double(i)));
-  for (int64_t i = 0; i < want.num_elements(); ++i)
-    ASSERT_NEAR(got.as_double(i), want.as_double(i), tolerance * scale)
-        << what << ", element " << i << " (largest magnitude " << scale << ")";
 }
 
 class TorchGPT : public ::testing::TestWithParam<DType> {};
@@ -61,15 +40,15 @@ TEST_P(TorchGPT, LogitsLossAndEveryGradient) {
   std::map<std::string, Tensor> feeds = {{"x", reference("x")}, {"y", reference("y")}};
 
   auto check = [&](const std::map<std::string, Tensor>& out, double tol, const std::string& how) {
-    expect_close(out.at("logits"), reference("logits"), tol, how + " logits");
-    expect_close(out.at("loss"), reference("loss"), tol, how + " loss");
+    test::expect_close(out.at("logits"), reference("logits"), tol, how + " logits", 1e-3);
+    test::expect_close(out.at("loss"), reference("loss"), tol, how + " loss", 1e-3);
     for (const Value& v : vars)
-      expect_close(out.at("d." + v.node().name), reference("d." + v.node().name), tol,
-                   how + " d." + v.node().name);
+      test::expect_close(out.at("d." + v.node().name), reference("d." + v.node().name), tol,
+                         how + " d." + v.node().name, 1e-3);
   };
   CompiledStep step = CompiledStep::compile(g);
   for (const Value& v : vars)
-    step.set_variable(v.node().name, as(dtype, reference(v.node().name)));
+    step.set_variable(v.node().name, test::as_float(dtype, reference(v.node().name)));
   if (dtype == DType::f64) {
     Interpreter run(g);
     for (const Value& v : vars)

@@ -7,6 +7,7 @@
 #include "runtime/compiled_step.h"
 #include "runtime/interpreter.h"
 #include "tests/support/errors.h"
+#include "tests/support/variable_names.h"
 
 #include <cmath>
 #include <gmock/gmock.h>
@@ -17,20 +18,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::vector<std::string> names_of(const std::vector<Value>& vars) {
-  std::vector<std::string> names;
-  for (const Value& v : vars)
-    names.push_back(v.node().name + " " + v.type().str());
-  return names;
-}
-
 TEST(Transformer, MultiHeadAttentionVariablesAreKeras) {
   Graph g;
   Value x = input(g, "x", {DType::f32, {2, 5, 8}});
   Value mem = input(g, "mem", {DType::f32, {2, 7, 6}});
   MultiHeadAttention mha(2, 3, {.value_dim = 4});
   EXPECT_EQ(mha(x, mem).type().str(), "f32[2,5,8]");
-  EXPECT_EQ(names_of(mha.variables()),
+  EXPECT_EQ(test::names_and_types(mha.variables()),
             (std::vector<std::string>{"multi_head_attention_0/query/kernel f32[8,2,3]",
                                       "multi_head_attention_0/key/kernel f32[6,2,3]",
                                       "multi_head_attention_0/value/kernel f32[6,2,4]",
@@ -41,7 +35,7 @@ TEST(Transformer, MultiHeadAttentionVariablesAreKeras) {
                                       "multi_head_attention_0/attention_output/bias f32[8]"}));
   PositionEmbedding pos(16);
   EXPECT_EQ(pos(x).type().str(), "f32[2,5,8]");
-  EXPECT_EQ(names_of(pos.variables()),
+  EXPECT_EQ(test::names_and_types(pos.variables()),
             (std::vector<std::string>{"position_embedding_0/embeddings f32[16,8]"}));
 }
 

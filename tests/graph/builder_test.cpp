@@ -60,3 +60,32 @@ TEST(Builder, VariablesCarryTheirInitializer) {
 
 } // namespace
 } // namespace sj
+
+namespace sj {
+namespace {
+
+// split and chunk are slices; concat of the pieces gives x back. causal_mask: 0 on and below
+// the (shifted) diagonal, -inf above it.
+TEST(Builder, SplitChunkAndCausalMask) {
+  Graph g;
+  Value x = input(g, "x", {DType::f32, {2, 9}});
+  std::vector<Value> parts = split(x, 1, {2, 3, 4});
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[1].type().str(), "f32[2,3]");
+  EXPECT_EQ(parts[1].node().attrs.ints("begin"), (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(parts[1].node().attrs.ints("end"), (std::vector<int64_t>{2, 5}));
+  std::vector<Value> thirds = chunk(x, 3, -1);
+  EXPECT_EQ(thirds[2].node().attrs.ints("begin"), (std::vector<int64_t>{0, 6}));
+  EXPECT_THAT([&] { split(x, 1, {2, 3}); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr(
+                  "split: sizes [2, 3] add up to 5, but dimension 1 of f32[2,9] is 9")));
+  EXPECT_THAT([&] { chunk(x, 2, 1); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("n must be positive and divide")));
+  Value m = causal_mask(g, 2, 3);
+  const Tensor& t = m.node().attrs.tensor("value");
+  float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(t, Tensor::from<float>({2, 3}, {0, 0, -inf, 0, 0, 0})); // query i sees keys <= i + 1
+}
+
+} // namespace
+} // namespace sj

@@ -9,6 +9,7 @@
 #include "runtime/interpreter.h"
 #include "runtime/npy.h"
 #include "tests/support/cli.h"
+#include "tests/support/reference_arrays.h"
 
 #include <cmath>
 #include <functional>
@@ -20,28 +21,6 @@ namespace {
 Tensor reference(const std::string& case_name, const std::string& array) {
   return read_npy(
       test::source_path("tests/runtime/torch_reference/" + case_name + "_" + array + ".npy"));
-}
-
-Tensor as(DType dtype, const Tensor& t) {
-  Tensor out({dtype, t.shape()});
-  for (int64_t i = 0; i < t.num_elements(); ++i) {
-    if (dtype == DType::f32)
-      out.data<float>()[i] = static_cast<float>(t.as_double(i));
-    else
-      out.data<double>()[i] = t.as_double(i);
-  }
-  return out;
-}
-
-void expect_close(const Tensor& got, const Tensor& want, double tolerance,
-                  const std::string& what) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  double scale = 0;
-  for (int64_t i = 0; i < want.num_elements(); ++i)
-    scale = std::max(scale, std::abs(want.as_double(i)));
-  for (int64_t i = 0; i < want.num_elements(); ++i)
-    ASSERT_NEAR(got.as_double(i), want.as_double(i), tolerance * std::max(scale, 1.0))
-        << what << ", element " << i;
 }
 
 /// The op of one case applied to its inputs (x first).
@@ -92,20 +71,20 @@ TEST_P(TorchReference, ValuesAndGradients) {
   std::vector<Value> inputs;
   std::map<std::string, Tensor> feeds;
   for (const std::string& name : c.inputs) {
-    feeds[name] = as(dtype, reference(c.name, name));
+    feeds[name] = test::as_float(dtype, reference(c.name, name));
     inputs.push_back(input(g, name, feeds[name].type()));
   }
   Value y = c.build(inputs);
   output("y", y);
-  Value loss = reduce_sum(y * constant(g, as(dtype, reference(c.name, "w"))));
+  Value loss = reduce_sum(y * constant(g, test::as_float(dtype, reference(c.name, "w"))));
   std::vector<Value> grads = gradients(loss, inputs);
   for (size_t i = 0; i < grads.size(); ++i)
     output("d" + c.inputs[i], grads[i]);
 
   auto check = [&](const std::map<std::string, Tensor>& out, double tol, const std::string& how) {
-    expect_close(out.at("y"), reference(c.name, "y"), tol, how + " y");
+    test::expect_close(out.at("y"), reference(c.name, "y"), tol, how + " y");
     for (const std::string& name : c.inputs)
-      expect_close(out.at("d" + name), reference(c.name, "d" + name), tol, how + " d" + name);
+      test::expect_close(out.at("d" + name), reference(c.name, "d" + name), tol, how + " d" + name);
   };
   if (dtype == DType::f64) {
     check(Interpreter(g).run(feeds), 1e-10, "interpreted");
@@ -150,13 +129,14 @@ TEST(TorchReference, BatchNormalizationLayerInTraining) {
   auto interpreted = run.run({{"x", x}});
   auto compiled = step.run({{"x", x}});
   for (const char* out : {"y", "dx", "dgamma", "dbeta"}) {
-    expect_close(interpreted.at(out), reference(c, out), 1e-10, std::string("interpreted ") + out);
-    expect_close(compiled.at(out), reference(c, out), 1e-10, std::string("compiled ") + out);
+    test::expect_close(interpreted.at(out), reference(c, out), 1e-10,
+                       std::string("interpreted ") + out);
+    test::expect_close(compiled.at(out), reference(c, out), 1e-10, std::string("compiled ") + out);
   }
   for (const char* stat : {"moving_mean", "moving_variance"}) {
     std::string var = std::string("batch_normalization_0/") + stat;
-    expect_close(run.variable(var), reference(c, stat), 1e-12, var);
-    expect_close(step.variable(var), reference(c, stat), 1e-12, var);
+    test::expect_close(run.variable(var), reference(c, stat), 1e-12, var);
+    test::expect_close(step.variable(var), reference(c, stat), 1e-12, var);
   }
 }
 

@@ -14,10 +14,10 @@
 #include "frontend/gpt.h"
 
 #include "frontend/optimizers.h"
-#include "graph/initializers.h"
 #include "runtime/char_vocabulary.h"
 #include "runtime/checkpoint.h"
 #include "runtime/compiled_step.h"
+#include "runtime/sampling.h"
 #include "runtime/token_batcher.h"
 #include "runtime/training.h"
 
@@ -27,7 +27,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <numeric>
 #include <string>
 
 namespace {
@@ -99,24 +98,6 @@ sj::GPTConfig config_for(int64_t vocab) {
 }
 constexpr int64_t kBatch = 12;
 
-/// Draws the next token from logits with temperature and top-k, from (seed, counter).
-int32_t draw(const float* logits, int64_t vocab, double temperature, int64_t top_k, uint64_t seed,
-             uint64_t counter) {
-  std::vector<double> p(vocab);
-  std::vector<int32_t> order(vocab);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
-  int64_t keep = top_k > 0 ? std::min(top_k, vocab) : vocab;
-  double top = logits[order[0]], sum = 0;
-  for (int64_t r = 0; r < keep; ++r)
-    sum += p[r] = std::exp((logits[order[r]] - top) / temperature);
-  double u = sj::random_uniform01(seed, counter) * sum;
-  for (int64_t r = 0; r < keep; ++r)
-    if ((u -= p[r]) < 0) return order[r];
-  return order[keep - 1];
-}
-
 /// `count` characters after `prompt` from the model whose variables `predict` holds.
 std::string sample(sj::CompiledStep& predict, const sj::CharVocabulary& vocab,
                    const sj::GPTConfig& cfg, const std::string& prompt, int64_t count,
@@ -131,8 +112,9 @@ std::string sample(sj::CompiledStep& predict, const sj::CharVocabulary& vocab,
     std::copy(ids.end() - len, ids.end(), window.begin());
     const sj::Tensor& logits =
         predict.run({{"tokens", sj::Tensor::from<int32_t>({1, cfg.context}, window)}}).at("logits");
-    int32_t next = draw(logits.data<float>() + (len - 1) * cfg.vocab, cfg.vocab, temperature, top_k,
-                        seed, uint64_t(n));
+    int32_t next =
+        sj::sample_token({logits.data<float>() + (len - 1) * cfg.vocab, size_t(cfg.vocab)},
+                         {.temperature = temperature, .top_k = top_k, .seed = seed}, uint64_t(n));
     ids.push_back(next);
     out += vocab.chars()[next];
   }

@@ -133,6 +133,41 @@ TEST(GPT, ATinyGPTLearnsARepeatingTextBitIdenticalOnOneAndTwoThreads) {
   }
 }
 
+// Training resumed from a checkpoint (weights, AdamW's slots and step counter) continues bit for
+// bit as if it had not stopped: the batches are a function of the step, the update of the state.
+TEST(GPT, TrainingResumedFromACheckpointIsBitIdentical) {
+  std::string text;
+  for (int i = 0; i < 30; ++i)
+    text += "the quick brown fox ";
+  CharVocabulary vocab = CharVocabulary::of(text);
+  TokenBatcher data(vocab.encode(text), {.batch_size = 2, .context = 8, .seed = 9});
+  Graph g("resume");
+  GPT gpt({.vocab = vocab.size(), .context = 8, .layers = 1, .heads = 2, .channels = 8});
+  Value x = input(g, "x", {DType::i32, {2, 8}});
+  Value y = input(g, "y", {DType::i32, {2, 8}});
+  Value loss = gpt.loss(gpt(x, CallMode::training), y);
+  output("loss", loss);
+  AdamW({.learning_rate = 0.01}).minimize(loss, gpt.trainable_variables());
+  auto train = [&](CompiledStep& step, int64_t from, int64_t to) {
+    for (int64_t s = from; s < to; ++s) {
+      auto [bx, by] = data.batch(s);
+      step.run({{"x", bx}, {"y", by}});
+    }
+  };
+  CompiledStep straight = CompiledStep::compile(g, {.use_cache = false});
+  train(straight, 0, 6);
+  CompiledStep first = CompiledStep::compile(g, {.use_cache = false});
+  train(first, 0, 3);
+  std::string path = test::temp_dir("gpt_resume") + "/step3.safetensors";
+  save_checkpoint(path, first.variables());
+  CompiledStep resumed = CompiledStep::compile(g, {.use_cache = false});
+  load_checkpoint(path, resumed.variables());
+  train(resumed, 3, 6);
+  for (const auto& [name, value] : straight.variables().all())
+    EXPECT_EQ(resumed.variables().get(name), value) << name;
+  EXPECT_NE(first.variables().get("wte.weight"), straight.variables().get("wte.weight"));
+}
+
 TEST(GPT, MistakesAreExplained) {
   EXPECT_THAT(test::error_of([] { GPT({.heads = 5, .channels = 768}); }),
               HasSubstr("channels a multiple of heads"));

@@ -1,6 +1,8 @@
 // TokenBatcher: next-token windows, deterministic per (seed, step), every offset reachable;
-// CharVocabulary: byte-sorted ids, round trips, errors naming the character and position.
+// CharVocabulary: byte-sorted ids, round trips, errors naming the character and position;
+// sample_token: temperature, top-k, the softmax's frequencies, determinism per (seed, counter).
 #include "runtime/char_vocabulary.h"
+#include "runtime/sampling.h"
 #include "runtime/token_batcher.h"
 #include "tests/support/errors.h"
 
@@ -103,6 +105,36 @@ TEST(CharVocabulary, MistakesNameTheCharacterAndPosition) {
               HasSubstr("ids must be integers, got f32[1]"));
   EXPECT_THAT(error_of([] { CharVocabulary::of(""); }), HasSubstr("the text is empty"));
   EXPECT_THAT(error_of([] { CharVocabulary::from_chars("aba"); }), HasSubstr("'a' is given twice"));
+}
+
+} // namespace
+} // namespace sj
+
+namespace sj {
+namespace {
+
+TEST(SampleToken, TemperatureTopKAndTheSeed) {
+  std::vector<float> logits = {0.0f, 3.0f, 1.0f, 2.9f};
+  // Greedy in the limit: a tiny temperature always picks the largest logit.
+  for (uint64_t c = 0; c < 20; ++c)
+    EXPECT_EQ(sample_token(logits, {.temperature = 1e-3, .seed = 7}, c), 1);
+  // top_k = 2 never picks outside {1, 3}; both occur; the same (seed, counter) repeats.
+  std::set<int32_t> seen;
+  for (uint64_t c = 0; c < 200; ++c) {
+    int32_t t = sample_token(logits, {.top_k = 2, .seed = 7}, c);
+    EXPECT_TRUE(t == 1 || t == 3) << t;
+    EXPECT_EQ(t, sample_token(logits, {.top_k = 2, .seed = 7}, c));
+    seen.insert(t);
+  }
+  EXPECT_EQ(seen, (std::set<int32_t>{1, 3}));
+  // Frequencies follow softmax: p(0) = e^0 / (e^0 + e^3 + e^1 + e^2.9) = 0.0238.
+  int zeros = 0;
+  for (uint64_t c = 0; c < 20000; ++c)
+    zeros += sample_token(logits, {.seed = 3}, c) == 0;
+  EXPECT_NEAR(zeros / 20000.0, 0.0238, 0.004);
+  EXPECT_THAT(test::error_of([&] { sample_token(logits, {.temperature = 0}, 0); }),
+              HasSubstr("temperature must be > 0 and top_k >= 0, got 0 and 0"));
+  EXPECT_THAT(test::error_of([] { sample_token({}, {}, 0); }), HasSubstr("no logits"));
 }
 
 } // namespace

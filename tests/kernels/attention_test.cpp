@@ -88,20 +88,9 @@ void expect_close(const std::map<std::string, Tensor>& got,
   for (const auto& [name, w] : want) {
     const Tensor& t = got.at(name);
     ASSERT_EQ(t.shape(), w.shape()) << what << " " << name;
-    double worst = 0;
-    int64_t at = 0;
-    for (int64_t i = 0; i < w.num_elements(); ++i) {
-      double e = element_error(t, w, i, Tol::accumulate, 4);
-      if (e > worst) worst = e, at = i;
-    }
-    EXPECT_LE(worst, 1.0) << what << " " << name << ": element " << at << " is " << t.as_double(at)
-                          << ", the interpreter's " << w.as_double(at);
+    std::string bad = compare_tensors(t, w, Tol::accumulate, name, 4);
+    EXPECT_EQ(bad, "") << what << " " << name;
   }
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.bytes().size() == b.bytes().size() &&
-         std::memcmp(a.bytes().data(), b.bytes().data(), a.bytes().size()) == 0;
 }
 
 class AttentionKernels : public ::testing::TestWithParam<Shapes> {};
@@ -119,7 +108,7 @@ TEST_P(AttentionKernels, MatchTheInterpreterAndAreBitIdenticalOnAnyThreadCount) 
       continue;
     }
     for (const auto& [name, t] : got)
-      EXPECT_TRUE(same_bits(t, one.at(name))) << name << " on " << threads << " threads";
+      EXPECT_TRUE(t == one.at(name)) << name << " on " << threads << " threads";
   }
 }
 

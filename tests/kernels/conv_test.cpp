@@ -122,20 +122,9 @@ void expect_close(const std::map<std::string, Tensor>& got,
     const Tensor& t = got.at(name);
     ASSERT_EQ(t.shape(), w.shape()) << what << " " << name;
     double floor = std::max<double>(8, double(c.terms.at(name)) / 16);
-    double worst = 0;
-    int64_t at = 0;
-    for (int64_t i = 0; i < w.num_elements(); ++i) {
-      double e = element_error(t, w, i, Tol::accumulate, floor);
-      if (e > worst) worst = e, at = i;
-    }
-    EXPECT_LE(worst, 1.0) << what << " " << name << ": element " << at << " is " << t.as_double(at)
-                          << ", the interpreter's " << w.as_double(at);
+    std::string bad = compare_tensors(t, w, Tol::accumulate, name, floor);
+    EXPECT_EQ(bad, "") << what << " " << name;
   }
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.bytes().size() == b.bytes().size() &&
-         std::memcmp(a.bytes().data(), b.bytes().data(), a.bytes().size()) == 0;
 }
 
 class ConvKernels : public ::testing::TestWithParam<Geometry> {};
@@ -155,7 +144,7 @@ TEST_P(ConvKernels, MatchTheInterpreterAndAreBitIdenticalOnAnyThreadCount) {
       continue;
     }
     for (const auto& [name, t] : got)
-      EXPECT_TRUE(same_bits(t, one.at(name))) << name << " on " << threads << " threads";
+      EXPECT_TRUE(t == one.at(name)) << name << " on " << threads << " threads";
   }
 }
 

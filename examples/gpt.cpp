@@ -3,8 +3,13 @@
 // checkpoint, and sampling from a checkpoint.
 //
 //   build/examples/gpt train TEXTFILE [--steps N] [--out CKPT] [--threads T] [--lr LR]
+//                                     [--seed S]
 //   build/examples/gpt sample CKPT [--prompt TEXT] [--tokens N] [--temperature X] [--top-k K]
-//                                  [--seed S]
+//                                  [--threads T] [--seed S]
+//
+// A bad command line (an unknown flag, a flag of the other command, a missing value, a value
+// that is not wholly a number in the flag's range) names the flag, the value and what was
+// expected, then the usage, and exits 2.
 //
 // The checkpoint holds every variable (GPT-2's names, AdamW's slots) and, as metadata, the
 // vocabulary (hex-encoded bytes) and the model's shape, so `sample` needs nothing else.
@@ -22,12 +27,16 @@
 #include "runtime/training.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -38,34 +47,89 @@ struct Args {
   uint64_t seed = 1;
 };
 
+constexpr const char* kUsage =
+    "usage: gpt train TEXTFILE [--steps N] [--out CKPT] [--threads T] [--lr LR] [--seed S]\n"
+    "       gpt sample CKPT [--prompt TEXT] [--tokens N] [--temperature X] [--top-k K]\n"
+    "                       [--threads T] [--seed S]";
+
+/// A bad command line: main prints it with the usage and exits 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The whole of `text` as an integer in [min, max]: no sign for an unsigned type, no spaces, no
+// trailing characters. `expected` names the range in the message.
+template <typename T>
+T whole_number(const std::string& flag, const std::string& text, T min, T max,
+               const std::string& expected) {
+  T value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || end != text.data() + text.size() || ec != std::errc() || value < min ||
+      value > max)
+    throw UsageError("gpt: " + flag + " expects " + expected + ", got '" + text + "'");
+  return value;
+}
+
+// The whole of `text` as a finite real number above 0.
+double positive_real(const std::string& flag, const std::string& text) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || end != text.data() + text.size() || ec != std::errc() ||
+      !std::isfinite(value) || value <= 0)
+    throw UsageError("gpt: " + flag + " expects a positive number, got '" + text + "'");
+  return value;
+}
+
 Args parse(int argc, char** argv) {
-  if (argc < 3) throw std::runtime_error("usage: gpt train TEXTFILE [...] | gpt sample CKPT [...]");
-  Args a{.command = argv[1], .path = argv[2]};
+  if (argc < 2) throw UsageError("gpt: no command");
+  Args a;
+  a.command = argv[1];
+  if (a.command != "train" && a.command != "sample")
+    throw UsageError("gpt: the command is train or sample, not '" + a.command + "'");
+  bool train = a.command == "train";
+  if (argc < 3 || std::strncmp(argv[2], "--", 2) == 0)
+    throw UsageError(std::string("gpt ") + argv[1] + ": expects " +
+                     (train ? "a text file" : "a checkpoint") + " first");
+  a.path = argv[2];
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
   for (int i = 3; i < argc; ++i) {
     std::string flag = argv[i];
-    if (i + 1 >= argc) throw std::runtime_error("gpt: " + flag + " needs a value");
+    // Each flag belongs to one command (--threads and --seed to both).
+    static const std::vector<std::string> kTrain = {"--steps", "--out", "--lr"};
+    static const std::vector<std::string> kSample = {"--prompt", "--tokens", "--temperature",
+                                                     "--top-k"};
+    auto in = [&](const std::vector<std::string>& list) {
+      return std::find(list.begin(), list.end(), flag) != list.end();
+    };
+    if (in(train ? kSample : kTrain))
+      throw UsageError("gpt: " + flag + " is a flag of gpt " + (train ? "sample" : "train") +
+                       ", not of gpt " + a.command);
+    if (!in(kTrain) && !in(kSample) && flag != "--threads" && flag != "--seed")
+      throw UsageError("gpt " + a.command + ": unknown flag '" + flag + "'");
+    if (i + 1 >= argc) throw UsageError("gpt: " + flag + " needs a value");
     std::string v = argv[++i];
     if (flag == "--steps")
-      a.steps = std::stoll(v);
+      a.steps = whole_number<int64_t>(flag, v, 1, kMax, "a positive integer");
     else if (flag == "--out")
       a.out = v;
     else if (flag == "--threads")
-      a.threads = std::stoll(v);
+      a.threads = whole_number<int64_t>(flag, v, 1, 256, "an integer from 1 to 256");
     else if (flag == "--lr")
-      a.lr = std::stod(v);
+      a.lr = positive_real(flag, v);
     else if (flag == "--prompt")
       a.prompt = v;
     else if (flag == "--tokens")
-      a.tokens = std::stoll(v);
+      a.tokens = whole_number<int64_t>(flag, v, 1, kMax, "a positive integer");
     else if (flag == "--temperature")
-      a.temperature = std::stod(v);
+      a.temperature = positive_real(flag, v);
     else if (flag == "--top-k")
-      a.top_k = std::stoll(v);
+      a.top_k = whole_number<int64_t>(flag, v, 0, kMax, "an integer >= 0 (0: all tokens)");
     else if (flag == "--seed")
-      a.seed = std::stoull(v);
-    else
-      throw std::runtime_error("gpt: unknown flag " + flag);
+      a.seed = whole_number<uint64_t>(flag, v, 0, std::numeric_limits<uint64_t>::max(),
+                                      "an integer from 0 to 2^64 - 1");
   }
+  if (a.out.empty()) throw UsageError("gpt: --out expects a file name, got ''");
+  if (a.prompt.empty()) throw UsageError("gpt: --prompt expects a non-empty text, got ''");
   return a;
 }
 
@@ -203,10 +267,15 @@ int sample_command(const Args& a) {
 
 int main(int argc, char** argv) {
   try {
+    if (argc == 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))) {
+      std::printf("%s\n", kUsage);
+      return 0;
+    }
     Args a = parse(argc, argv);
-    if (a.command == "train") return train(a);
-    if (a.command == "sample") return sample_command(a);
-    throw std::runtime_error("gpt: the command is train or sample, not " + a.command);
+    return a.command == "train" ? train(a) : sample_command(a);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s\n%s\n", e.what(), kUsage);
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;

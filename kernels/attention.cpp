@@ -1,19 +1,27 @@
 // FlashAttention on the CPU (kernels/attention.h): one forward and one backward driver over
-// blocks, written once over a dtype T and a set of inner-loop primitives P, the portable ones
-// (plain loops, for f64 and for f32 on machines without AVX-512) or AVX-512 intrinsics for f32,
-// chosen as the GEMM chooses its micro-kernel (kernels/gemm.h: gemm_path()).
+// blocks, written once over a dtype T and a set of primitives P, the portable ones (plain
+// loops, for f64 and for f32 on machines without AVX-512) or AVX-512 intrinsics for f32, chosen
+// as the GEMM chooses its micro-kernel (kernels/gemm.h: gemm_path()).
 //
-// Forward, per unit (b, h, block of kBlockQ queries): for each block of kBlockK keys (those a
-// causal mask hides entirely are skipped), the keys are packed transposed (kt[d][j]: one vector
-// load gives 16 keys' element d), and for each query row: the scores s_j = scale q.k_j + mask,
-// the running maximum m and sum l of e^(s - m), and the output accumulator rescaled by
-// e^(m_old - m_new), then o += sum_j e^(s_j - m) v_j. At the end o / l and lse = m + log l.
+// Every product is a small matrix product of a query block (kBlockQ rows) and a key block
+// (kBlockK keys) through P::gemm, whose micro-kernel keeps a tile of up to 8 rows x 64 columns
+// in registers. Each output element of P::gemm is one chain of multiply-adds in the order of
+// the inner dimension, whatever the tile, so the bits of a result depend only on the order in
+// which blocks are accumulated, never on how rows are grouped into tiles or units.
 //
-// Backward (FlashAttention-2's, recomputing p = e^(s - lse)): units (b, h, key block) compute
-// dk and dv for their keys over every query row in order; units (b, h, query block) compute dq
-// for their rows over every key block in order. Each output element is computed by one unit in
-// a fixed order, so the bits do not depend on the thread count; recomputing the scores in both
-// kinds of unit (7 block products instead of 5) buys that without per-thread partial sums.
+// Forward, per unit (b, h, query block): for each key block (those a causal mask hides entirely
+// are skipped), the keys are packed transposed (kt[d][j]), S = Q Kᵀ for the whole block, then
+// per row the scale and mask, the running maximum m and sum l of e^(s - m), the output
+// accumulator rescaled by e^(m_old - m_new), and O += P V for the block. At the end O / l and
+// lse = m + log l.
+//
+// Backward (FlashAttention-2's, recomputing P = e^(S - lse)): per (query block, key block),
+// S = Q Kᵀ, dP = dY Vᵀ, dS = P (dP - rowsum(dY Y)) scale, then dV += Pᵀ dY, dK += dSᵀ Q and
+// dQ += dS K. With many heads per thread, a unit is one head (every pair once: 5 products);
+// otherwise units (b, h, key block) compute dk and dv over every query block in order and units
+// (b, h, query block) compute dq over every key block in order (7 products, recomputing S and
+// dP in both). Both accumulate every output element over the same blocks in the same order, so
+// the bits do not depend on the schedule or the thread count.
 #include "kernels/attention.h"
 
 #include "kernels/aligned_buffer.h"
@@ -21,16 +29,21 @@
 #include "kernels/thread_pool.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <immintrin.h>
 #include <limits>
+#include <utility>
 
 namespace sj {
 namespace {
 
-constexpr int64_t kBlockQ = 32; // query rows per forward/dq unit
-constexpr int64_t kBlockK = 64; // keys per block: kt, vt and the block's v rows stay in L1
-constexpr int64_t kLanes = 16;  // keys per score vector; blocks are padded to a multiple
+constexpr int64_t kBlockQ = 32; // query rows per block
+constexpr int64_t kBlockK = 64; // keys per block: kt, vt and the score tiles stay in L1
+constexpr int64_t kLanes = 16;  // floats per AVX-512 vector; score rows are padded to a multiple
+
+template <typename T>
+constexpr T kInf = std::numeric_limits<T>::infinity();
 
 template <typename T>
 T nan_max(T a, T b) {
@@ -43,27 +56,37 @@ T nan_max(T a, T b) {
 
 template <typename T>
 struct Portable {
-  // s[j] = sum_d q[d] kt[d * ld + j] for j < n.
-  static void scores(const T* q, const T* kt, int64_t ld, int64_t d, int64_t n, T* s) {
-    std::fill(s, s + n, T(0));
-    for (int64_t e = 0; e < d; ++e) {
-      T x = q[e];
-      const T* row = kt + e * ld;
-      for (int64_t j = 0; j < n; ++j)
-        s[j] += x * row[j];
+  // C[m][n] = (accumulate ? C : 0) + A B, A[r][e] at a[r * rs + e * cs], B[e][j] at
+  // b[e * ldb + j], C[r][j] at c[r * ldc + j]; each element summed in e order.
+  static void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t rs, int64_t cs, const T* b,
+                   int64_t ldb, T* c, int64_t ldc, bool accumulate) {
+    for (int64_t r = 0; r < m; ++r) {
+      T* cr = c + r * ldc;
+      if (!accumulate) std::fill(cr, cr + n, T(0));
+      for (int64_t e = 0; e < k; ++e) {
+        T x = a[r * rs + e * cs];
+        const T* br = b + e * ldb;
+        for (int64_t j = 0; j < n; ++j)
+          cr[j] += x * br[j];
+      }
     }
   }
-  // s[j] = s[j] * scale + mask[j * stride] (no mask: null).
-  static void finish_scores(T* s, T scale, const T* mask, int64_t stride, int64_t n) {
-    if (!mask)
-      for (int64_t j = 0; j < n; ++j)
-        s[j] *= scale;
-    else
-      for (int64_t j = 0; j < n; ++j)
-        s[j] = s[j] * scale + mask[j * stride];
+  // s[j] = s[j] * scale + mask[j * stride] for j < nv (no mask: null), -inf for nv <= j < n.
+  static void finish_scores(T* s, T scale, const T* mask, int64_t stride, int64_t nv, int64_t n) {
+    for (int64_t j = 0; j < nv; ++j)
+      s[j] = mask ? s[j] * scale + mask[j * stride] : s[j] * scale;
+    std::fill(s + nv, s + n, -kInf<T>);
+  }
+  // dst[e * ld + j] = src[j * d + e] for j < n, e < d; zero for n <= j < ld.
+  static void pack_t(const T* src, int64_t d, int64_t n, int64_t ld, T* dst) {
+    for (int64_t e = 0; e < d; ++e)
+      std::fill(dst + e * ld + n, dst + (e + 1) * ld, T(0));
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t e = 0; e < d; ++e)
+        dst[e * ld + j] = src[j * d + e];
   }
   static T max(const T* s, int64_t n) {
-    T m = -std::numeric_limits<T>::infinity();
+    T m = -kInf<T>;
     for (int64_t j = 0; j < n; ++j)
       m = nan_max(m, s[j]);
     return m;
@@ -77,29 +100,24 @@ struct Portable {
     }
     return sum;
   }
+  // dp[j] = p[j] (dp[j] - di) scale: dS from P and dP.
+  static void ds(const T* p, T* dp, T di, T scale, int64_t n) {
+    for (int64_t j = 0; j < n; ++j)
+      dp[j] = p[j] * (dp[j] - di) * scale;
+  }
   static T dot(const T* a, const T* b, int64_t d) {
     T sum = 0;
     for (int64_t e = 0; e < d; ++e)
       sum += a[e] * b[e];
     return sum;
   }
-  static void axpy(T* acc, T w, const T* x, int64_t d) {
-    for (int64_t e = 0; e < d; ++e)
-      acc[e] += w * x[e];
-  }
   static void scale(T* acc, T w, int64_t d) {
     for (int64_t e = 0; e < d; ++e)
       acc[e] *= w;
   }
-  // acc += sum_j w[j] rows[j * d ..] for j < n, key by key.
-  static void weighted_rows(T* acc, const T* w, const T* rows, int64_t n, int64_t d) {
-    for (int64_t j = 0; j < n; ++j)
-      axpy(acc, w[j], rows + j * d, d);
-  }
-  // dst[j * d ..] += w[j] x for j < n.
-  static void outer_add(T* dst, const T* w, const T* x, int64_t n, int64_t d) {
-    for (int64_t j = 0; j < n; ++j)
-      axpy(dst + j * d, w[j], x, d);
+  static void divide(T* y, const T* x, T w, int64_t d) {
+    for (int64_t e = 0; e < d; ++e)
+      y[e] = x[e] / w;
   }
 };
 
@@ -134,71 +152,129 @@ SJ_AVX512 inline __m512 exp16(__m512 x) {
   return _mm512_mask_blend_ps(tiny, _mm512_scalef_ps(p, n), _mm512_setzero_ps());
 }
 
-// Horizontal sum and maximum in a fixed lane order (GCC 12 warns falsely inside
+// Horizontal sum and maximum by a fixed tree of halvings (GCC 12 warns falsely inside
 // _mm512_reduce_add_ps / _mm512_reduce_max_ps).
-SJ_AVX512 inline float hsum(__m512 v) {
-  alignas(64) float t[kLanes];
-  _mm512_store_ps(t, v);
-  float s = 0;
-  for (float x : t)
-    s += x;
-  return s;
+template <typename Op>
+SJ_AVX512 inline float reduce16(__m512 v, Op op) {
+  __m256 lo = _mm512_castps512_ps256(v);
+  __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+  __m256 x = op(lo, hi);
+  __m128 y = op.half(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  y = op.half(y, _mm_movehl_ps(y, y));
+  y = op.half(y, _mm_shuffle_ps(y, y, 1));
+  return _mm_cvtss_f32(y);
 }
-SJ_AVX512 inline float hmax(__m512 v) {
-  alignas(64) float t[kLanes];
-  _mm512_store_ps(t, v);
-  float m = t[0];
-  for (float x : t)
-    m = std::max(m, x);
-  return m;
-}
+struct AddOp {
+  SJ_AVX512 __m256 operator()(__m256 a, __m256 b) const { return _mm256_add_ps(a, b); }
+  SJ_AVX512 __m128 half(__m128 a, __m128 b) const { return _mm_add_ps(a, b); }
+};
+struct MaxOp {
+  SJ_AVX512 __m256 operator()(__m256 a, __m256 b) const { return _mm256_max_ps(a, b); }
+  SJ_AVX512 __m128 half(__m128 a, __m128 b) const { return _mm_max_ps(a, b); }
+};
+SJ_AVX512 inline float hsum(__m512 v) { return reduce16(v, AddOp{}); }
+SJ_AVX512 inline float hmax(__m512 v) { return reduce16(v, MaxOp{}); }
 
-struct Avx512 {
-  // As Portable::scores, for every lane of ceil(n / 16) vectors (kt is zero-padded to ld):
-  // four vectors of keys at a time, each lane one FMA chain in d order.
-  SJ_AVX512 static void scores(const float* q, const float* kt, int64_t ld, int64_t d, int64_t n,
-                               float* s) {
-    int64_t vectors = (n + kLanes - 1) / kLanes, c = 0;
-    for (; c + 4 <= vectors; c += 4) {
-      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      const float* col = kt + c * kLanes;
-      for (int64_t e = 0; e < d; ++e) {
-        __m512 x = _mm512_set1_ps(q[e]);
-        const float* row = col + e * ld;
-        a0 = _mm512_fmadd_ps(x, _mm512_load_ps(row), a0);
-        a1 = _mm512_fmadd_ps(x, _mm512_load_ps(row + 16), a1);
-        a2 = _mm512_fmadd_ps(x, _mm512_load_ps(row + 32), a2);
-        a3 = _mm512_fmadd_ps(x, _mm512_load_ps(row + 48), a3);
-      }
-      _mm512_store_ps(s + c * kLanes, a0);
-      _mm512_store_ps(s + c * kLanes + 16, a1);
-      _mm512_store_ps(s + c * kLanes + 32, a2);
-      _mm512_store_ps(s + c * kLanes + 48, a3);
-    }
-    for (; c < vectors; ++c) {
-      __m512 a = _mm512_setzero_ps();
-      for (int64_t e = 0; e < d; ++e)
-        a = _mm512_fmadd_ps(_mm512_set1_ps(q[e]), _mm512_load_ps(kt + e * ld + c * kLanes), a);
-      _mm512_store_ps(s + c * kLanes, a);
+using TileFn = void (*)(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*,
+                        int64_t, __mmask16, bool);
+
+// The micro-kernel: C[R][NV vectors] of Portable::gemm in registers, B's row e loaded once per e
+// and A's elements broadcast; the last vector's lanes are `tail`.
+template <int R, int NV>
+SJ_AVX512 void tile(const float* a, int64_t rs, int64_t cs, const float* b, int64_t ldb, int64_t k,
+                    float* c, int64_t ldc, __mmask16 tail, bool accumulate) {
+  __m512 acc[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      acc[r][v] = accumulate ? _mm512_maskz_loadu_ps(v == NV - 1 ? tail : __mmask16(0xffff),
+                                                     c + r * ldc + v * kLanes)
+                             : _mm512_setzero_ps();
+  for (int64_t e = 0; e < k; ++e) {
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV - 1; ++v)
+      bv[v] = _mm512_loadu_ps(b + e * ldb + v * kLanes);
+    bv[NV - 1] = _mm512_maskz_loadu_ps(tail, b + e * ldb + (NV - 1) * kLanes);
+    const float* ae = a + e * cs;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      __m512 x = _mm512_set1_ps(ae[r * rs]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v)
+        acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
     }
   }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      _mm512_mask_storeu_ps(c + r * ldc + v * kLanes, v == NV - 1 ? tail : __mmask16(0xffff),
+                            acc[r][v]);
+}
+
+constexpr int kTileRows = 8, kTileVectors = 4;
+
+template <int NV, size_t... I>
+constexpr std::array<TileFn, kTileRows> tiles_of(std::index_sequence<I...>) {
+  return {&tile<int(I) + 1, NV>...};
+}
+constexpr std::array<std::array<TileFn, kTileRows>, kTileVectors> kTiles = {
+    tiles_of<1>(std::make_index_sequence<kTileRows>()),
+    tiles_of<2>(std::make_index_sequence<kTileRows>()),
+    tiles_of<3>(std::make_index_sequence<kTileRows>()),
+    tiles_of<4>(std::make_index_sequence<kTileRows>())};
+
+struct Avx512 {
+  // As Portable::gemm: panels of up to 64 columns, tiles of up to 8 rows (4 with four vectors,
+  // so that a group of 8 rows is two whole tiles).
+  SJ_AVX512 static void gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t rs,
+                             int64_t cs, const float* b, int64_t ldb, float* c, int64_t ldc,
+                             bool accumulate) {
+    for (int64_t c0 = 0; c0 < n; c0 += kTileVectors * kLanes) {
+      int64_t cols = std::min(kTileVectors * kLanes, n - c0);
+      int64_t nv = (cols + kLanes - 1) / kLanes;
+      __mmask16 tail = tail_mask(cols - (nv - 1) * kLanes);
+      int64_t rows = nv == 4 ? 4 : kTileRows;
+      for (int64_t r0 = 0; r0 < m; r0 += rows) {
+        int64_t rt = std::min(rows, m - r0);
+        kTiles[size_t(nv - 1)][size_t(rt - 1)](a + r0 * rs, rs, cs, b + c0, ldb, k,
+                                               c + r0 * ldc + c0, ldc, tail, accumulate);
+      }
+    }
+  }
+  // As Portable's, 16 keys' element e by one gather (ld is a multiple of 16).
+  SJ_AVX512 static void pack_t(const float* src, int64_t d, int64_t n, int64_t ld, float* dst) {
+    __m512i index =
+        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                           _mm512_set1_epi32(int(d)));
+    for (int64_t j = 0; j < ld; j += kLanes) {
+      __mmask16 live = tail_mask(std::clamp<int64_t>(n - j, 0, kLanes));
+      const float* base = src + j * d;
+      for (int64_t e = 0; e < d; ++e)
+        _mm512_store_ps(dst + e * ld + j,
+                        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, index, base + e, 4));
+    }
+  }
+  // As Portable's; s is padded to a multiple of 16 (whole vectors are stored).
   SJ_AVX512 static void finish_scores(float* s, float scale, const float* mask, int64_t stride,
-                                      int64_t n) {
+                                      int64_t nv, int64_t n) {
     if (mask && stride != 1 && stride != 0) {
-      Portable<float>::finish_scores(s, scale, mask, stride, n);
+      Portable<float>::finish_scores(s, scale, mask, stride, nv, n);
       return;
     }
-    __m512 f = _mm512_set1_ps(scale);
+    __m512 f = _mm512_set1_ps(scale), hidden = _mm512_set1_ps(-kInf<float>);
     __m512 m0 = mask && stride == 0 ? _mm512_set1_ps(mask[0]) : _mm512_setzero_ps();
     for (int64_t j = 0; j < n; j += kLanes) {
-      __mmask16 live = tail_mask(std::min<int64_t>(kLanes, n - j));
+      __mmask16 live = tail_mask(std::clamp<int64_t>(nv - j, 0, kLanes));
       __m512 x = _mm512_mul_ps(_mm512_load_ps(s + j), f);
       if (mask) x = _mm512_add_ps(x, stride == 1 ? _mm512_maskz_loadu_ps(live, mask + j) : m0);
-      _mm512_store_ps(s + j, x);
+      _mm512_store_ps(s + j, _mm512_mask_blend_ps(live, hidden, x));
     }
   }
   SJ_AVX512 static float max(const float* s, int64_t n) {
-    __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    __m512 m = _mm512_set1_ps(-kInf<float>);
     __mmask16 nan = 0;
     for (int64_t j = 0; j < n; j += kLanes) {
       __mmask16 live = tail_mask(std::min<int64_t>(kLanes, n - j));
@@ -218,6 +294,13 @@ struct Avx512 {
     }
     return hsum(sum);
   }
+  SJ_AVX512 static void ds(const float* p, float* dp, float di, float scale, int64_t n) {
+    __m512 dv = _mm512_set1_ps(di), f = _mm512_set1_ps(scale);
+    for (int64_t j = 0; j < n; j += kLanes) {
+      __m512 x = _mm512_sub_ps(_mm512_load_ps(dp + j), dv);
+      _mm512_store_ps(dp + j, _mm512_mul_ps(_mm512_mul_ps(_mm512_load_ps(p + j), x), f));
+    }
+  }
   SJ_AVX512 static float dot(const float* a, const float* b, int64_t d) {
     __m512 sum = _mm512_setzero_ps();
     for (int64_t e = 0; e < d; e += kLanes) {
@@ -227,83 +310,18 @@ struct Avx512 {
     }
     return hsum(sum);
   }
-  SJ_AVX512 static void axpy(float* acc, float w, const float* x, int64_t d) {
-    __m512 wv = _mm512_set1_ps(w);
-    int64_t e = 0;
-    for (; e + kLanes <= d; e += kLanes)
-      _mm512_storeu_ps(acc + e,
-                       _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + e), _mm512_loadu_ps(acc + e)));
-    if (e < d) {
-      __mmask16 live = tail_mask(d - e);
-      _mm512_mask_storeu_ps(acc + e, live,
-                            _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(live, x + e),
-                                            _mm512_maskz_loadu_ps(live, acc + e)));
-    }
-  }
-  // As Portable's, with the accumulator row in registers when d <= 64.
-  SJ_AVX512 static void weighted_rows(float* acc, const float* w, const float* rows, int64_t n,
-                                      int64_t d) {
-    if (d > 4 * kLanes) {
-      for (int64_t j = 0; j < n; ++j)
-        axpy(acc, w[j], rows + j * d, d);
-      return;
-    }
-    __mmask16 live[4];
-    __m512 a[4];
-    int vectors = int((d + kLanes - 1) / kLanes);
-    for (int c = 0; c < vectors; ++c) {
-      live[c] = tail_mask(std::min<int64_t>(kLanes, d - c * kLanes));
-      a[c] = _mm512_maskz_loadu_ps(live[c], acc + c * kLanes);
-    }
-    // Even and odd keys in two chains (FMA latency, not throughput, bounds one chain), added at
-    // the end: a fixed order whatever the thread count.
-    __m512 b[4];
-    for (int c = 0; c < vectors; ++c)
-      b[c] = _mm512_setzero_ps();
-    int64_t j = 0;
-    for (; j + 2 <= n; j += 2) {
-      __m512 w0 = _mm512_set1_ps(w[j]), w1 = _mm512_set1_ps(w[j + 1]);
-      const float* r = rows + j * d;
-      for (int c = 0; c < vectors; ++c) {
-        a[c] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(live[c], r + c * kLanes), a[c]);
-        b[c] = _mm512_fmadd_ps(w1, _mm512_maskz_loadu_ps(live[c], r + d + c * kLanes), b[c]);
-      }
-    }
-    if (j < n)
-      for (int c = 0; c < vectors; ++c)
-        a[c] = _mm512_fmadd_ps(_mm512_set1_ps(w[j]),
-                               _mm512_maskz_loadu_ps(live[c], rows + j * d + c * kLanes), a[c]);
-    for (int c = 0; c < vectors; ++c)
-      _mm512_mask_storeu_ps(acc + c * kLanes, live[c], _mm512_add_ps(a[c], b[c]));
-  }
-  SJ_AVX512 static void outer_add(float* dst, const float* w, const float* x, int64_t n,
-                                  int64_t d) {
-    if (d > 4 * kLanes) {
-      for (int64_t j = 0; j < n; ++j)
-        axpy(dst + j * d, w[j], x, d);
-      return;
-    }
-    __mmask16 live[4];
-    __m512 xv[4];
-    int vectors = int((d + kLanes - 1) / kLanes);
-    for (int c = 0; c < vectors; ++c) {
-      live[c] = tail_mask(std::min<int64_t>(kLanes, d - c * kLanes));
-      xv[c] = _mm512_maskz_loadu_ps(live[c], x + c * kLanes);
-    }
-    for (int64_t j = 0; j < n; ++j) {
-      __m512 wv = _mm512_set1_ps(w[j]);
-      float* r = dst + j * d;
-      for (int c = 0; c < vectors; ++c)
-        _mm512_mask_storeu_ps(
-            r + c * kLanes, live[c],
-            _mm512_fmadd_ps(wv, xv[c], _mm512_maskz_loadu_ps(live[c], r + c * kLanes)));
-    }
-  }
   SJ_AVX512 static void scale(float* acc, float w, int64_t d) {
     __m512 wv = _mm512_set1_ps(w);
     for (int64_t e = 0; e < d; e += kLanes) {
       __mmask16 live = tail_mask(std::min<int64_t>(kLanes, d - e));
       _mm512_mask_storeu_ps(acc + e, live, _mm512_mul_ps(wv, _mm512_maskz_loadu_ps(live, acc + e)));
+    }
+  }
+  SJ_AVX512 static void divide(float* y, const float* x, float w, int64_t d) {
+    __m512 wv = _mm512_set1_ps(w);
+    for (int64_t e = 0; e < d; e += kLanes) {
+      __mmask16 live = tail_mask(std::min<int64_t>(kLanes, d - e));
+      _mm512_mask_storeu_ps(y + e, live, _mm512_div_ps(_mm512_maskz_loadu_ps(live, x + e), wv));
     }
   }
 };
@@ -317,10 +335,25 @@ struct Avx512 {
 // Per-thread scratch, reused across calls (no allocation once warm).
 thread_local AlignedBuffer tls_scratch;
 
+// Carves 64-byte aligned arrays out of the thread's scratch.
 template <typename T>
-T* scratch(int64_t elements) {
-  return reinterpret_cast<T*>(tls_scratch.get(size_t(elements) * sizeof(T) / sizeof(float)));
-}
+struct Scratch {
+  static constexpr int64_t kAlign = 64 / sizeof(T);
+  explicit Scratch(int64_t elements)
+      : next(reinterpret_cast<T*>(
+            tls_scratch.get(size_t(elements + 8 * kAlign) * sizeof(T) / sizeof(float)))) {}
+  T* take(int64_t elements) {
+    T* p = next;
+    next += round_up(elements, kAlign);
+    return p;
+  }
+  T* next;
+};
+
+constexpr int64_t kLdS = kBlockK; // row stride of the score tiles (a multiple of kLanes)
+// Rows (and keys) per product within a block pair: under a causal mask each group of queries
+// computes only the keys its rows see, which trims the diagonal block's hidden triangle.
+constexpr int64_t kGroup = 8;
 
 template <typename T, typename P>
 struct Attention {
@@ -342,149 +375,182 @@ struct Attention {
   }
   // Whether some query of [i0, i1) sees key j0.
   bool block_visible(int64_t i1, int64_t j0) const { return !a.causal || j0 <= i1 - 1 + offset; }
+  // The first query block some query of which sees key j0.
+  int64_t first_query_block(int64_t j0) const {
+    return a.causal ? std::max<int64_t>(0, j0 - offset) / kBlockQ : 0;
+  }
   // Keys [j0, j0 + n) of head bh of `src` (k or v), transposed: dst[e * ld + j], zero-padded.
   void pack_t(const void* src, int64_t bh, int64_t j0, int64_t n, int64_t ld, T* dst) const {
-    for (int64_t e = 0; e < a.d; ++e)
-      std::fill(dst + e * ld + n, dst + (e + 1) * ld, T(0));
-    for (int64_t j = 0; j < n; ++j) {
-      const T* r = row(src, bh, j0 + j, a.tk);
-      for (int64_t e = 0; e < a.d; ++e)
-        dst[e * ld + j] = r[e];
-    }
+    P::pack_t(row(src, bh, j0, a.tk), a.d, n, ld, dst);
   }
-  // s[j] = scale q_i . k_(j0+j) + mask for the nv visible keys of a packed block.
-  void scores(int64_t bh, int64_t i, const T* kt, int64_t ld, int64_t j0, int64_t nv, T* s) const {
-    P::scores(row(a.q, bh, i, a.tq), kt, ld, a.d, nv, s);
+  // Scales and masks the scores s of query i against keys [j0, j0 + nv) in place; the keys
+  // [nv, n) are hidden (-inf).
+  void finish_scores(int64_t bh, int64_t i, int64_t j0, int64_t nv, int64_t n, T* s) const {
     const T* mask = nullptr;
-    if (a.mask) {
+    if (a.mask && nv > 0) {
       const int64_t* st = a.mask_stride;
       mask = static_cast<const T*>(a.mask) + (bh / a.h) * st[0] + (bh % a.h) * st[1] + i * st[2] +
              j0 * st[3];
     }
-    P::finish_scores(s, scale, mask, a.mask_stride[3], nv);
+    P::finish_scores(s, scale, mask, a.mask_stride[3], nv, n);
   }
 
   // ---- forward: unit (bh, query block)
   void forward(int64_t unit) const {
     int64_t bh = unit / nq, i0 = unit % nq * kBlockQ, i1 = std::min(i0 + kBlockQ, a.tq);
     int64_t rows = i1 - i0, d = a.d;
-    T* kt = scratch<T>(kBlockK * d + kBlockK + kBlockQ * (d + 2));
-    T* s = kt + kBlockK * d;
-    T* acc = s + kBlockK;
-    T* m = acc + kBlockQ * d;
-    T* l = m + kBlockQ;
+    Scratch<T> sc(kBlockK * d + kBlockQ * (kLdS + d + 2));
+    T* kt = sc.take(kBlockK * d);
+    T* s = sc.take(kBlockQ * kLdS);
+    T* acc = sc.take(kBlockQ * d);
+    T* m = sc.take(kBlockQ);
+    T* l = sc.take(kBlockQ);
     std::fill(acc, acc + rows * d, T(0));
-    std::fill(m, m + rows, -std::numeric_limits<T>::infinity());
+    std::fill(m, m + rows, -kInf<T>);
     std::fill(l, l + rows, T(0));
+    const T* q = row(a.q, bh, i0, a.tq);
     for (int64_t j0 = 0; j0 < a.tk && block_visible(i1, j0); j0 += kBlockK) {
       int64_t n = std::min(kBlockK, a.tk - j0), ld = round_up(n, kLanes);
+      const T* v = row(a.v, bh, j0, a.tk);
       pack_t(a.k, bh, j0, n, ld, kt);
-      for (int64_t r = 0; r < rows; ++r) {
-        int64_t nv = visible(i0 + r, j0, n);
-        if (nv == 0) continue;
-        scores(bh, i0 + r, kt, ld, j0, nv, s);
-        T mn = nan_max(m[r], P::max(s, nv));
-        if (mn == -std::numeric_limits<T>::infinity()) continue; // every key so far hidden
-        T alpha = std::exp(m[r] - mn);                           // 0 on the first keys
-        l[r] = l[r] * alpha + P::exp_sum(s, mn, nv);
-        m[r] = mn;
-        if (!a.out) continue;
-        T* o = acc + r * d;
-        if (alpha != T(1)) P::scale(o, alpha, d);
-        P::weighted_rows(o, s, row(a.v, bh, j0, a.tk), nv, d);
+      for (int64_t g0 = 0; g0 < rows; g0 += kGroup) {
+        int64_t g1 = std::min(g0 + kGroup, rows);
+        int64_t width = visible(i0 + g1 - 1, j0, n); // the keys some row of the group sees
+        if (width == 0) continue;
+        P::gemm(g1 - g0, width, d, q + g0 * d, d, 1, kt, ld, s + g0 * kLdS, kLdS, false);
+        for (int64_t r = g0; r < g1; ++r) {
+          T* sr = s + r * kLdS;
+          finish_scores(bh, i0 + r, j0, visible(i0 + r, j0, n), width, sr);
+          T mn = nan_max(m[r], P::max(sr, width));
+          if (mn == -kInf<T>) { // every key so far hidden: no weight, nothing to rescale
+            std::fill(sr, sr + width, T(0));
+            continue;
+          }
+          T alpha = std::exp(m[r] - mn); // 0 on the first keys
+          l[r] = l[r] * alpha + P::exp_sum(sr, mn, width);
+          m[r] = mn;
+          if (a.out && alpha != T(1)) P::scale(acc + r * d, alpha, d);
+        }
+        if (a.out) P::gemm(g1 - g0, d, width, s + g0 * kLdS, kLdS, 1, v, d, acc + g0 * d, d, true);
       }
     }
     for (int64_t r = 0; r < rows; ++r) {
-      bool empty = m[r] == -std::numeric_limits<T>::infinity();
+      bool empty = m[r] == -kInf<T>;
       if (a.lse) static_cast<T*>(a.lse)[bh * a.tq + i0 + r] = empty ? m[r] : m[r] + std::log(l[r]);
       if (!a.out) continue;
       T* y = static_cast<T*>(a.out) + (bh * a.tq + i0 + r) * d;
-      for (int64_t e = 0; e < d; ++e)
-        y[e] = empty ? T(0) : acc[r * d + e] / l[r];
+      if (empty)
+        std::fill(y, y + d, T(0));
+      else
+        P::divide(y, acc + r * d, l[r], d);
     }
   }
 
-  // ---- backward: units (bh, key block) for dk and dv, then (bh, query block) for dq
-  T lse_of(int64_t bh, int64_t i) const { return static_cast<const T*>(a.lse)[bh * a.tq + i]; }
+  // ---- backward
   T* out_row(int64_t bh, int64_t r) const {
     return static_cast<T*>(a.out) + (bh * (a.tq + 2 * a.tk) + r) * a.d;
   }
 
-  // p = e^(s - lse) over the visible keys of query i, and dp_j = dy_i . v_j.
-  void probabilities(int64_t bh, int64_t i, const T* kt, const T* vt, int64_t ld, int64_t j0,
-                     int64_t nv, T lse, T* p, T* dp) const {
-    scores(bh, i, kt, ld, j0, nv, p);
-    P::exp_sum(p, lse, nv);
-    P::scores(row(a.dy, bh, i, a.tq), vt, ld, a.d, nv, dp);
+  // The packed keys and values of one key block and the tiles of one block pair.
+  struct Buffers {
+    T *kt, *vt, *p, *ds, *di;
+  };
+  Buffers buffers(Scratch<T>& sc) const {
+    Buffers b;
+    b.kt = sc.take(kBlockK * a.d);
+    b.vt = sc.take(kBlockK * a.d);
+    b.p = sc.take(kBlockQ * kLdS);
+    b.ds = sc.take(kBlockQ * kLdS);
+    b.di = sc.take(kBlockQ);
+    return b;
+  }
+  static int64_t buffers_size(int64_t d) { return 2 * kBlockK * d + 2 * kBlockQ * kLdS + kBlockQ; }
+  void pack_block(int64_t bh, int64_t j0, const Buffers& b) const {
+    int64_t n = std::min(kBlockK, a.tk - j0), ld = round_up(n, kLanes);
+    pack_t(a.k, bh, j0, n, ld, b.kt);
+    pack_t(a.v, bh, j0, n, ld, b.vt);
   }
 
-  void backward_keys(int64_t bh, int64_t jb) const {
-    int64_t j0 = jb * kBlockK, n = std::min(kBlockK, a.tk - j0), ld = round_up(n, kLanes);
-    int64_t d = a.d;
-    T* kt = scratch<T>(2 * ld * d + 2 * kBlockK + 2 * n * d);
-    T* vt = kt + ld * d;
-    T* p = vt + ld * d;
-    T* dp = p + kBlockK;
-    T* dk = dp + kBlockK;
-    T* dv = dk + n * d;
-    pack_t(a.k, bh, j0, n, ld, kt);
-    pack_t(a.v, bh, j0, n, ld, vt);
-    std::fill(dk, dk + 2 * n * d, T(0));
-    for (int64_t i = a.causal ? std::max<int64_t>(0, j0 - offset) : 0; i < a.tq; ++i) {
-      T lse = lse_of(bh, i);
-      int64_t nv = visible(i, j0, n);
-      if (lse == -std::numeric_limits<T>::infinity() || nv == 0) continue;
-      probabilities(bh, i, kt, vt, ld, j0, nv, lse, p, dp);
-      const T* qi = row(a.q, bh, i, a.tq);
-      const T* dyi = row(a.dy, bh, i, a.tq);
-      T di = P::dot(dyi, row(a.y, bh, i, a.tq), d);
-      P::outer_add(dv, p, dyi, nv, d);
-      for (int64_t j = 0; j < nv; ++j)
-        dp[j] = p[j] * (dp[j] - di) * scale; // now ds, scaled
-      P::outer_add(dk, dp, qi, nv, d);
-    }
-    for (int64_t j = 0; j < n; ++j) {
-      std::copy(dk + j * d, dk + (j + 1) * d, out_row(bh, a.tq + j0 + j));
-      std::copy(dv + j * d, dv + (j + 1) * d, out_row(bh, a.tq + a.tk + j0 + j));
-    }
-  }
-
-  void backward_queries(int64_t bh, int64_t qb) const {
-    int64_t i0 = qb * kBlockQ, i1 = std::min(i0 + kBlockQ, a.tq), rows = i1 - i0, d = a.d;
-    int64_t ldmax = round_up(kBlockK, kLanes);
-    T* kt = scratch<T>(2 * ldmax * d + 2 * kBlockK + kBlockQ * (d + 1));
-    T* vt = kt + ldmax * d;
-    T* p = vt + ldmax * d;
-    T* dp = p + kBlockK;
-    T* dq = dp + kBlockK;
-    T* di = dq + kBlockQ * d;
-    std::fill(dq, dq + rows * d, T(0));
-    for (int64_t r = 0; r < rows; ++r)
-      di[r] = P::dot(row(a.dy, bh, i0 + r, a.tq), row(a.y, bh, i0 + r, a.tq), d);
-    for (int64_t j0 = 0; j0 < a.tk && block_visible(i1, j0); j0 += kBlockK) {
-      int64_t n = std::min(kBlockK, a.tk - j0), ld = round_up(n, kLanes);
-      pack_t(a.k, bh, j0, n, ld, kt);
-      pack_t(a.v, bh, j0, n, ld, vt);
-      for (int64_t r = 0; r < rows; ++r) {
-        T lse = lse_of(bh, i0 + r);
-        int64_t nv = visible(i0 + r, j0, n);
-        if (lse == -std::numeric_limits<T>::infinity() || nv == 0) continue;
-        probabilities(bh, i0 + r, kt, vt, ld, j0, nv, lse, p, dp);
-        for (int64_t j = 0; j < nv; ++j)
-          dp[j] = p[j] * (dp[j] - di[r]) * scale; // now ds, scaled
-        P::weighted_rows(dq + r * d, dp, row(a.k, bh, j0, a.tk), nv, d);
+  // Query block qb against the key block at j0 (packed in b): P and dS, then dq += dS K when
+  // `dq`, dk += dSᵀ Q and dv += Pᵀ dY when `dkdv`, straight into `out`.
+  void backward_pair(int64_t bh, int64_t qb, int64_t j0, const Buffers& b, bool dq,
+                     bool dkdv) const {
+    int64_t i0 = qb * kBlockQ, rows = std::min(kBlockQ, a.tq - i0), d = a.d;
+    int64_t n = std::min(kBlockK, a.tk - j0), ld = round_up(n, kLanes);
+    int64_t width = visible(i0 + rows - 1, j0, n);
+    if (width == 0) return;
+    const T* q = row(a.q, bh, i0, a.tq);
+    const T* dy = row(a.dy, bh, i0, a.tq);
+    const T* lse = static_cast<const T*>(a.lse) + bh * a.tq + i0;
+    // P and dS group by group, each over the keys its rows see; zero beyond, up to `width`.
+    for (int64_t g0 = 0; g0 < rows; g0 += kGroup) {
+      int64_t g1 = std::min(g0 + kGroup, rows), gw = visible(i0 + g1 - 1, j0, n);
+      if (gw > 0) {
+        P::gemm(g1 - g0, gw, d, q + g0 * d, d, 1, b.kt, ld, b.p + g0 * kLdS, kLdS, false);
+        P::gemm(g1 - g0, gw, d, dy + g0 * d, d, 1, b.vt, ld, b.ds + g0 * kLdS, kLdS, false);
       }
+      for (int64_t r = g0; r < g1; ++r) {
+        T* p = b.p + r * kLdS;
+        T* ds = b.ds + r * kLdS;
+        int64_t nv = visible(i0 + r, j0, n), live = gw;
+        if (lse[r] == -kInf<T> || nv == 0) live = 0; // a row without keys has no gradient
+        if (live > 0) {
+          finish_scores(bh, i0 + r, j0, nv, live, p);
+          P::exp_sum(p, lse[r], live);
+          P::ds(p, ds, P::dot(dy + r * d, row(a.y, bh, i0 + r, a.tq), d), scale, live);
+        }
+        std::fill(p + live, p + width, T(0));
+        std::fill(ds + live, ds + width, T(0));
+      }
+      if (dq && gw > 0)
+        P::gemm(g1 - g0, d, gw, b.ds + g0 * kLdS, kLdS, 1, row(a.k, bh, j0, a.tk), d,
+                out_row(bh, i0 + g0), d, true);
     }
-    for (int64_t r = 0; r < rows; ++r)
-      std::copy(dq + r * d, dq + (r + 1) * d, out_row(bh, i0 + r));
+    if (!dkdv) return;
+    // dK and dV group by group of keys, from the first row that sees the group's first key.
+    for (int64_t k0 = 0; k0 < width; k0 += kGroup) {
+      int64_t mk = std::min(kGroup, width - k0);
+      int64_t r0 = a.causal ? std::clamp<int64_t>(j0 + k0 - offset - i0, 0, rows) : 0;
+      if (r0 == rows) continue;
+      P::gemm(mk, d, rows - r0, b.ds + r0 * kLdS + k0, 1, kLdS, q + r0 * d, d,
+              out_row(bh, a.tq + j0 + k0), d, true);
+      P::gemm(mk, d, rows - r0, b.p + r0 * kLdS + k0, 1, kLdS, dy + r0 * d, d,
+              out_row(bh, a.tq + a.tk + j0 + k0), d, true);
+    }
   }
 
-  void backward(int64_t unit) const {
-    int64_t key_units = a.b * a.h * nk;
-    if (unit < key_units)
-      backward_keys(unit / nk, unit % nk);
-    else
-      backward_queries((unit - key_units) / nq, (unit - key_units) % nq);
+  void zero_rows(int64_t bh, int64_t r, int64_t n) const {
+    std::fill(out_row(bh, r), out_row(bh, r + n), T(0));
+  }
+  void backward_head(int64_t bh) const {
+    Scratch<T> sc(buffers_size(a.d));
+    Buffers b = buffers(sc);
+    zero_rows(bh, 0, a.tq + 2 * a.tk);
+    for (int64_t j0 = 0; j0 < a.tk; j0 += kBlockK) {
+      pack_block(bh, j0, b);
+      for (int64_t qb = first_query_block(j0); qb < nq; ++qb)
+        backward_pair(bh, qb, j0, b, true, true);
+    }
+  }
+  void backward_keys(int64_t bh, int64_t jb) const {
+    Scratch<T> sc(buffers_size(a.d));
+    Buffers b = buffers(sc);
+    int64_t j0 = jb * kBlockK, n = std::min(kBlockK, a.tk - j0);
+    zero_rows(bh, a.tq + j0, n);
+    zero_rows(bh, a.tq + a.tk + j0, n);
+    pack_block(bh, j0, b);
+    for (int64_t qb = first_query_block(j0); qb < nq; ++qb)
+      backward_pair(bh, qb, j0, b, false, true);
+  }
+  void backward_queries(int64_t bh, int64_t qb) const {
+    Scratch<T> sc(buffers_size(a.d));
+    Buffers b = buffers(sc);
+    int64_t i0 = qb * kBlockQ, i1 = std::min(i0 + kBlockQ, a.tq);
+    zero_rows(bh, i0, i1 - i0);
+    for (int64_t j0 = 0; j0 < a.tk && block_visible(i1, j0); j0 += kBlockK) {
+      pack_block(bh, j0, b);
+      backward_pair(bh, qb, j0, b, true, false);
+    }
   }
 };
 
@@ -510,7 +576,21 @@ void forward(const SjAttentionArgs& args) {
 template <typename T, typename P>
 void backward(const SjAttentionArgs& args) {
   Attention<T, P> at(args);
-  run_units(args, args.b * args.h * (at.nk + at.nq), [&](int64_t u) { at.backward(u); });
+  int64_t heads = args.b * args.h;
+  int threads = args.pool ? static_cast<ThreadPool*>(args.pool)->size() : 1;
+  // Whole heads when they balance the threads (fewest products), else finer units: the same
+  // bits either way (see the top).
+  if (heads >= 4 * threads || (at.nq == 1 && at.nk == 1)) {
+    run_units(args, heads, [&](int64_t u) { at.backward_head(u); });
+    return;
+  }
+  int64_t key_units = heads * at.nk;
+  run_units(args, key_units + heads * at.nq, [&](int64_t u) {
+    if (u < key_units)
+      at.backward_keys(u / at.nk, u % at.nk);
+    else
+      at.backward_queries((u - key_units) / at.nq, (u - key_units) % at.nq);
+  });
 }
 
 bool use_avx512() { return gemm_path() == GemmPath::avx512; }

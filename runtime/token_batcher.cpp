@@ -1,6 +1,7 @@
 #include "runtime/token_batcher.h"
 
 #include "graph/initializers.h"
+#include "graph/types.h"
 
 #include <fmt/format.h>
 #include <limits>
@@ -18,10 +19,15 @@ TokenBatcher::TokenBatcher(const Tensor& tokens, TokenBatcherOptions options, Lo
                                  "and {}",
                                  options.batch_size, options.context));
   int64_t n = tokens.num_elements();
-  if (n < options.context + 1)
+  if (n <= options.context) // (not n < context + 1: that overflows for a context of 2^63 - 1)
     throw Error(loc, fmt::format("TokenBatcher: {} tokens are too few for windows of context + 1 "
                                  "= {}",
-                                 n, options.context + 1));
+                                 n, uint64_t(options.context) + 1));
+  // batch() allocates B * T tokens twice: the product must be a valid tensor size, or it would
+  // wrap around and the windows be written past the tensors.
+  if (!checked_mul(options.batch_size, options.context))
+    throw Error(loc, fmt::format("TokenBatcher: a batch of {} x {} tokens is more than 2^40",
+                                 options.batch_size, options.context));
   tokens_.resize(n);
   for (int64_t i = 0; i < n; ++i) {
     int64_t t =

@@ -20,7 +20,7 @@
 namespace sj {
 
 struct TokenBatcherOptions {
-  int64_t batch_size = 0; ///< B, > 0
+  int64_t batch_size = 0; ///< B, > 0; B * T at most 2^40 (kMaxElements)
   int64_t context = 0;    ///< T, > 0; the array needs at least T + 1 tokens
   uint64_t seed = 0;
 };

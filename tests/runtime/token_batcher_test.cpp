@@ -8,6 +8,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <limits>
 #include <set>
 
 namespace sj {
@@ -71,13 +72,41 @@ TEST(TokenBatcher, MistakesAreExplained) {
                 TokenBatcher(Tensor::from<float>({3}, {1, 2, 3}), {.batch_size = 1, .context = 1});
               }),
               HasSubstr("the tokens must be a rank-1 i32 or i64 array, got f32[3]"));
-  EXPECT_THAT(
-      error_of([] {
-        TokenBatcher(Tensor::from<int64_t>({3}, {1, -2, 3}), {.batch_size = 1, .context = 1});
-      }),
-      HasSubstr("token -2 at position 1 is not a valid id"));
+  EXPECT_THAT(error_of([] {
+                TokenBatcher(Tensor::from<int64_t>({3}, {1, -2, 3}),
+                             {.batch_size = 1, .context = 1});
+              }),
+              HasSubstr("token -2 at position 1 is not a valid id"));
   TokenBatcher ok(iota_tokens(5), {.batch_size = 1, .context = 2});
   EXPECT_THAT(error_of([&] { ok.batch(-1); }), HasSubstr("step -1 is negative"));
+}
+
+// Found by fuzz_tokens (tests/fuzz/tokens_fuzz.cpp): a batch of more than 2^40 elements was
+// accepted, and batch() then sized its tensors with B * T * 4 bytes wrapped around 2^64 (here
+// 4 bytes for (2^62 + 1) * 4) and wrote past them; a context of 2^63 - 1 overflowed
+// `context + 1` (signed overflow, undefined behaviour) in the length check.
+TEST(TokenBatcher, SizesOverflowingABatchAreRefused) {
+  constexpr int64_t kHuge = (int64_t{1} << 62) + 1;
+  EXPECT_THAT(error_of([] { TokenBatcher(iota_tokens(10), {.batch_size = kHuge, .context = 1}); }),
+              HasSubstr("a batch of 4611686018427387905 x 1 tokens is more than 2^40"));
+  EXPECT_THAT(error_of([] {
+                TokenBatcher(iota_tokens(10), {.batch_size = int64_t{1} << 20, .context = 1 << 21});
+              }),
+              HasSubstr("10 tokens are too few"));
+  EXPECT_THAT(error_of([] {
+                TokenBatcher(iota_tokens((1 << 21) + 1),
+                             {.batch_size = int64_t{1} << 20, .context = 1 << 21});
+              }),
+              HasSubstr("a batch of 1048576 x 2097152 tokens is more than 2^40"));
+  EXPECT_THAT(error_of([] {
+                TokenBatcher(iota_tokens(10),
+                             {.batch_size = 1, .context = std::numeric_limits<int64_t>::max()});
+              }),
+              HasSubstr("10 tokens are too few for windows of context + 1 = 9223372036854775808"));
+  // 2^40 exactly is a valid size (the check is on the options; nothing is allocated here).
+  TokenBatcher at_limit(iota_tokens((1 << 20) + 1),
+                        {.batch_size = int64_t{1} << 20, .context = 1 << 20});
+  EXPECT_EQ(at_limit.num_tokens(), (1 << 20) + 1);
 }
 
 TEST(CharVocabulary, SortedBytesAndRoundTrips) {
@@ -97,9 +126,7 @@ TEST(CharVocabulary, MistakesNameTheCharacterAndPosition) {
   EXPECT_THAT(error_of([&] { v.encode("abxc"); }),
               HasSubstr("'x' at position 2 is not in the vocabulary of 3 characters"));
   EXPECT_THAT(error_of([&] { v.encode("a\tb"); }), HasSubstr("byte 0x09 at position 1"));
-  EXPECT_THAT(error_of([&] {
-                v.decode(std::vector<int32_t>{0, 3});
-              }),
+  EXPECT_THAT(error_of([&] { v.decode(std::vector<int32_t>{0, 3}); }),
               HasSubstr("id 3 at position 1 is not in [0, 3)"));
   EXPECT_THAT(error_of([&] { v.decode(Tensor::from<float>({1}, {1})); }),
               HasSubstr("ids must be integers, got f32[1]"));

@@ -26,6 +26,7 @@ struct Shape {
 const Shape kShapes[] = {
     {256, 1024, 4096, false}, {2048, 2048, 2048, false}, {128, 784, 512, true},
     {128, 512, 512, true},    {32, 100, 10, true},       {128, 512, 10, true},
+    {768, 128, 384, true},    {768, 512, 128, true},
 };
 
 // Operands stored as the transpose flags say: A is M x K or K x M, B is K x N or N x K.

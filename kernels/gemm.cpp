@@ -32,25 +32,70 @@ namespace {
 using gemm_detail::MicroKernel;
 
 #if defined(__x86_64__)
-// 16 consecutive positions of a transposed sliver per step with one AVX-512 gather: element p
-// of 16 rows ld apart (the scalar transpose below costs as much as a fifth of a GEMM whose
-// packed operand is transposed).
-__attribute__((target("avx512f"))) void gather_16_rows(const float* src, int64_t ld, int64_t kc,
-                                                       int W, float* dst) {
-  const __m512i rows =
-      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                         _mm512_set1_epi32(int(ld)));
-  for (int64_t p = 0; p < kc; ++p)
-    _mm512_storeu_ps(dst + p * W,
-                     _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, rows, src + p, 4));
+// GCC 12 warns falsely about its own AVX-512 intrinsics (the _mm512_undefined_ps inside the
+// shuffles), as kernels/attention.cpp and bench/CMakeLists.txt note.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+// Transposes a 16 x 16 block held as 16 row vectors in place, with the in-lane unpacks and
+// shuffles and the cross-lane 128-bit shuffles of the classic 4-stage network (64 shuffles
+// for 256 elements, against a load and a store per element for the scalar transpose).
+__attribute__((target("avx512f"))) inline void transpose_16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) { // pairs of rows: a0 b0 a1 b1 | a4 b4 a5 b5 | ...
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) { // quads: a0 b0 c0 d0 | a4 b4 c4 d4 | ...
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int h = 0; h < 16; h += 8) // 128-bit lanes 0, 2 and 1, 3 of row quads h and h + 4
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0x88);
+      t[h + 4 + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0xdd);
+    }
+  for (int i = 0; i < 8; ++i) { // column i from quads 0 and 8; column i + 8 likewise
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
 }
+
+// Steps [0, kc) of `rows` <= 16 rows ld apart, transposed: element p of row w to
+// dst[p*Stride + w] for w < Lanes (lanes past `rows` zero). 16 steps at a time: 16 row loads,
+// one register transpose, 16 masked stores.
+template <int Stride, int Lanes>
+__attribute__((target("avx512f"))) void transpose_rows(const float* src, int64_t ld, int64_t kc,
+                                                       int rows, float* dst) {
+  static_assert(Lanes <= 16 && Lanes <= Stride);
+  const __mmask16 lanes = __mmask16((1u << Lanes) - 1);
+  for (int64_t p = 0; p < kc; p += 16) {
+    const int steps = int(std::min<int64_t>(16, kc - p));
+    const __mmask16 in_row = __mmask16((1u << steps) - 1);
+    __m512 r[16];
+    for (int w = 0; w < 16; ++w)
+      r[w] = w < rows ? _mm512_maskz_loadu_ps(in_row, src + w * ld + p) : _mm512_setzero_ps();
+    transpose_16x16(r);
+    for (int j = 0; j < steps; ++j)
+      _mm512_mask_storeu_ps(dst + (p + j) * Stride, lanes, r[j]);
+  }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif
 
 // Packs a panel of an operand into slivers of W: positions [w0, w0+wc) along the sliver's width
 // (rows of op(A), columns of op(B)) by steps [p0, p0+kc) along K, as ceil(wc/W) slivers of kc
 // steps of W consecutive floats (positions past wc are zeros). `step_major`: element (p, w) is
 // x[p*ld + w] (W contiguous floats per step); otherwise x[w*ld + p] (a transpose).
-template <int W, bool Gather>
+template <int W, bool Avx512>
 void pack_panel(const float* x, int64_t ld, bool step_major, int64_t w0, int64_t wc, int64_t p0,
                 int64_t kc, float* dst) {
   for (int64_t wr = 0; wr < wc; wr += W, dst += W * kc) {
@@ -69,12 +114,14 @@ void pack_panel(const float* x, int64_t ld, bool step_major, int64_t w0, int64_t
     } else {
       const float* src = x + (w0 + wr) * ld + p0;
 #if defined(__x86_64__)
-      if constexpr (Gather && W % 16 == 0) {
-        if (width == W && ld <= (int64_t(1) << 26)) { // 15 * ld fits the gather's int32 index
-          for (int h = 0; h < W; h += 16)
-            gather_16_rows(src + h * ld, ld, kc, W, dst + h);
-          continue;
-        }
+      if constexpr (Avx512 && W <= 16) {
+        transpose_rows<W, W>(src, ld, kc, width, dst);
+        continue;
+      } else if constexpr (Avx512 && W % 16 == 0) {
+        // Each 16 rows of the sliver as a transpose of their own, into lanes h .. h + 15.
+        for (int h = 0; h < W; h += 16)
+          transpose_rows<W, 16>(src + h * ld, ld, kc, std::clamp(width - h, 0, 16), dst + h);
+        continue;
       }
 #endif
       if (width == W) {
@@ -91,15 +138,15 @@ void pack_panel(const float* x, int64_t ld, bool step_major, int64_t w0, int64_t
 }
 
 // Rows [i0, i0+mc) x columns [p0, p0+kc) of op(A), in slivers of MR rows.
-template <int MR, bool Gather>
+template <int MR, bool Avx512>
 void pack_a(const SjGemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-  pack_panel<MR, Gather>(g.a, g.lda, g.trans_a != 0, i0, mc, p0, kc, dst);
+  pack_panel<MR, Avx512>(g.a, g.lda, g.trans_a != 0, i0, mc, p0, kc, dst);
 }
 
 // Rows [p0, p0+kc) x columns [j0, j0+nc) of op(B), in slivers of NR columns.
-template <int NR, bool Gather>
+template <int NR, bool Avx512>
 void pack_b(const SjGemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
-  pack_panel<NR, Gather>(g.b, g.ldb, g.trans_b == 0, j0, nc, p0, kc, dst);
+  pack_panel<NR, Avx512>(g.b, g.ldb, g.trans_b == 0, j0, nc, p0, kc, dst);
 }
 
 using PackA = void (*)(const SjGemmArgs&, int64_t, int64_t, int64_t, int64_t, float*);
@@ -119,8 +166,8 @@ struct Kernel {
 template <GemmPath P, int MR, int NR, int64_t MC, int64_t KC, int64_t NC>
 constexpr Kernel make_kernel(MicroKernel micro, MicroKernel micro_rows) {
   static_assert(MC % MR == 0 && NC % NR == 0);
-  constexpr bool gather = P == GemmPath::avx512; // the machine has AVX-512: gather transposes
-  return {P, MR, NR, MC, KC, NC, micro, micro_rows, &pack_a<MR, gather>, &pack_b<NR, gather>};
+  constexpr bool avx512 = P == GemmPath::avx512; // the machine has AVX-512: register transposes
+  return {P, MR, NR, MC, KC, NC, micro, micro_rows, &pack_a<MR, avx512>, &pack_b<NR, avx512>};
 }
 
 // Blocking (docs/performance.md): KC x NR of B stays in L1 while the MC x KC block of A streams

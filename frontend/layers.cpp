@@ -159,14 +159,6 @@ Value LayerNorm::call(Value x, CallMode) {
   return layer_norm(x, gamma, beta, epsilon_, loc_);
 }
 
-Value layer_norm(Value x, Value gamma, Value beta, double epsilon, Loc loc) {
-  Value mean = reduce_mean(x, {-1}, true, loc);
-  Value centered = sub(x, mean, loc);
-  Value var = reduce_mean(square(centered, loc), {-1}, true, loc);
-  Value normalized = mul(centered, rsqrt(add(var, scalar_like(var, epsilon, loc), loc), loc), loc);
-  return add(mul(normalized, gamma, loc), beta, loc);
-}
-
 Dropout::Dropout(double rate, uint64_t seed, Loc loc) : rate_(rate), seed_(seed) {
   loc_ = loc;
   if (!(rate >= 0 && rate < 1))

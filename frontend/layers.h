@@ -105,9 +105,7 @@ private:
   int64_t vocabulary_, dim_;
 };
 
-/// (x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis of x, var the biased
-/// variance; gamma and beta [features].
-Value layer_norm(Value x, Value gamma, Value beta, double epsilon, Loc loc = {});
+// layer_norm(x, gamma, beta, epsilon): one op of the graph, declared in graph/builder.h.
 
 /// Normalizes the last axis: (x - mean) / sqrt(var + epsilon) * gamma + beta.
 class LayerNorm final : public Layer {

@@ -149,6 +149,19 @@ Value reduce_mean(Value x, Axes axes, bool keepdims, Loc loc) {
 Value reduce_max(Value x, Axes axes, bool keepdims, Loc loc) {
   return reduce(Op::reduce_max, x, axes, keepdims, loc);
 }
+Value argmax(Value x, int64_t axis, bool keepdims, Loc loc) {
+  return make(Op::argmax, {x}, {{"axis", axis}, {"keepdims", keepdims}}, loc);
+}
+
+Value layer_norm(Value x, Value gamma, Value beta, double epsilon, Loc loc) {
+  return make(Op::layer_norm, {x, gamma, beta}, {{"epsilon", epsilon}}, loc);
+}
+Value layer_norm_stats(Value x, double epsilon, Loc loc) {
+  return make(Op::layer_norm_stats, {x}, {{"epsilon", epsilon}}, loc);
+}
+Value layer_norm_backprop(Value x, Value gamma, Value dy, Value stats, Loc loc) {
+  return make(Op::layer_norm_backprop, {x, gamma, dy, stats}, {}, loc);
+}
 
 Value matmul(Value a, Value b, MatmulOptions options, Loc loc) {
   return make(Op::matmul, {a, b},

@@ -150,6 +150,21 @@ struct Axes {
 Value reduce_sum(Value x, Axes axes = Axes::all(), bool keepdims = false, Loc loc = {});
 Value reduce_mean(Value x, Axes axes = Axes::all(), bool keepdims = false, Loc loc = {});
 Value reduce_max(Value x, Axes axes = Axes::all(), bool keepdims = false, Loc loc = {});
+/// The index (i64) of the first maximum of x along `axis` (negative counts from the end), which
+/// must have elements; NaN counts as the maximum (the first NaN wins, as NumPy's). keepdims
+/// keeps the axis as 1. No gradient flows through it (an integer result).
+Value argmax(Value x, int64_t axis, bool keepdims = false, Loc loc = {});
+
+// ---- layer normalization -----------------------------------------------------------------
+/// (x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis of x [..., C] (f32 or
+/// f64), var the biased variance; gamma and beta [C]. One op: two passes for the statistics and
+/// one for the result per row; its gradient is layer_norm_backprop (few passes per row too).
+Value layer_norm(Value x, Value gamma, Value beta, double epsilon = 1e-5, Loc loc = {});
+/// The (mean, 1 / sqrt(var + epsilon)) of each row of the last axis of x: [..., 2].
+Value layer_norm_stats(Value x, double epsilon = 1e-5, Loc loc = {});
+/// The gradient of layer_norm(x, gamma, beta) with respect to x given dy (the gradient of its
+/// result), with stats = layer_norm_stats(x, epsilon).
+Value layer_norm_backprop(Value x, Value gamma, Value dy, Value stats, Loc loc = {});
 
 // ---- linear algebra and layout -----------------------------------------------------------
 struct MatmulOptions {

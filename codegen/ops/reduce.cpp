@@ -1,7 +1,8 @@
 // Lowering of reductions: an outer loop over the result, an inner loop over the reduced
 // elements; a reduction over leading axes streams rows instead (lower_reduce). f32 sums accumulate
 // in f64 (as close to the interpreter as a plain loop gets); the accumulation may be reassociated
-// so it vectorizes (deterministic for a given machine).
+// so it vectorizes (deterministic for a given machine). argmax: one loop over each row along its
+// axis, keeping the first maximum and its index.
 #include "codegen/lowerer.h"
 
 #include <limits>
@@ -107,8 +108,47 @@ void lower_reduce_sum(const LowerCall& c) { lower_reduce(c, Kind::sum); }
 void lower_reduce_mean(const LowerCall& c) { lower_reduce(c, Kind::mean); }
 void lower_reduce_max(const LowerCall& c) { lower_reduce(c, Kind::max); }
 
+// For each row along the axis: the first element, then each later one that is larger (or NaN
+// when the best so far is not), so the first maximum, or the first NaN, wins.
+void lower_argmax(const LowerCall& c) {
+  Lowerer& L = c.lowerer;
+  auto& b = c.b();
+  const TensorType& xt = L.graph().type(c.node.operands[0]);
+  Shape x = xt.shape;
+  int rank = static_cast<int>(x.size());
+  int64_t a = c.attrs().integer("axis");
+  int axis = static_cast<int>(a < 0 ? a + rank : a);
+  bool fp = is_float(xt.dtype);
+  Shape outer = x;
+  outer[axis] = 1; // the result's positions, in its row-major order (keepdims or not)
+  V best = L.slot(L.reg_type(xt.dtype)), best_at = L.slot(b.getInt64Ty());
+  c.for_each(outer, [&](Index& o) {
+    std::vector<V> od = o.dims(b);
+    auto at = [&](V j) {
+      std::vector<V> d = od;
+      d[axis] = j;
+      return Index::dims(x, d);
+    };
+    Index first = at(c.i64(0));
+    b.CreateStore(c.operand_at(0, first), best);
+    b.CreateStore(c.i64(0), best_at);
+    L.loop(c.i64(1), c.i64(x[axis]), [&](V j) {
+      Index i = at(j);
+      V v = c.operand_at(0, i);
+      V m = b.CreateLoad(v->getType(), best);
+      V better = fp ? b.CreateOr(b.CreateFCmpOGT(v, m),
+                                 b.CreateAnd(b.CreateFCmpUNO(v, v), b.CreateFCmpORD(m, m)))
+                    : b.CreateICmpSGT(v, m);
+      b.CreateStore(b.CreateSelect(better, v, m), best);
+      b.CreateStore(b.CreateSelect(better, j, b.CreateLoad(b.getInt64Ty(), best_at)), best_at);
+    });
+    L.store(c.id, o.linear(b), b.CreateLoad(b.getInt64Ty(), best_at));
+  });
+}
+
 } // namespace
 
+extern const Lowering argmax_lowering{.lower = lower_argmax};
 extern const Lowering reduce_sum_lowering{.lower = lower_reduce_sum};
 extern const Lowering reduce_mean_lowering{.lower = lower_reduce_mean};
 extern const Lowering reduce_max_lowering{.lower = lower_reduce_max};

@@ -1,8 +1,9 @@
-// Reductions over a list of axes, with keepdims.
+// Reductions over a list of axes, with keepdims; argmax over one axis.
 #include "graph/gradient.h"
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
+#include <cmath>
 #include <fmt/format.h>
 
 namespace sj {
@@ -45,6 +46,23 @@ TensorType infer_reduce_mean(const OpCall& c) {
 TensorType infer_reduce_max(const OpCall& c) {
   require_numeric(c, 0);
   return infer_reduce(c, true);
+}
+
+// argmax: one axis (negative counts from the end), which must have elements; an i64 result
+// (the index dtype of the table: labels and indices may be i32 or i64, counters are i64).
+TensorType infer_argmax(const OpCall& c) {
+  require_numeric(c, 0);
+  const TensorType& x = c.types[0];
+  if (x.rank() == 0) c.fail("needs rank 1 or more: there is no axis to take the argmax over");
+  int axis = normalize_axis(c, c.attrs.integer("axis"), x.rank(), "axis");
+  if (x.shape[axis] == 0)
+    c.fail(fmt::format("dimension {} has size 0: there is no maximum to find the index of", axis));
+  Shape out = x.shape;
+  if (c.attrs.flag("keepdims"))
+    out[axis] = 1;
+  else
+    out.erase(out.begin() + axis);
+  return {DType::i64, out};
 }
 
 // ---- interpreter kernels ---------------------------------------------------------------
@@ -121,6 +139,30 @@ Tensor eval_reduce_max(const EvalCall& c) {
   });
 }
 
+// The index of the first maximum of each row along `axis`. NaN counts as larger than every
+// number, so the first NaN wins (NumPy's argmax); -0 and +0 are equal (the first wins).
+Tensor eval_argmax(const EvalCall& c) {
+  const Tensor& x = *c.args[0];
+  int axis = axis_index(c.attrs().integer("axis"), x.rank());
+  int64_t len = x.shape()[axis];
+  Tensor out(c.type());
+  int64_t row = 0;
+  visit_numeric(x.dtype(), [&]<typename T>() {
+    for_each_row(x.shape(), axis, [&](int64_t first, int64_t stride) {
+      const T* p = x.data<T>() + first;
+      int64_t best = 0;
+      for (int64_t k = 1; k < len; ++k) {
+        T v = p[k * stride], m = p[best * stride];
+        bool better = v > m;
+        if constexpr (std::is_floating_point_v<T>) better |= std::isnan(v) && !std::isnan(m);
+        if (better) best = k;
+      }
+      out.data<int64_t>()[row++] = best;
+    });
+  });
+  return out;
+}
+
 // ---- gradient rules --------------------------------------------------------------------
 
 // x's shape with the reduced axes kept as 1: the shape g takes before broadcasting back.
@@ -164,6 +206,18 @@ OpDef reduction(Op op, std::string_view name, InferFn infer, EvalFn eval, GradFn
 }
 
 } // namespace
+
+extern const OpDef argmax_def = {
+    .op = Op::argmax,
+    .name = "argmax",
+    .num_operands = 1,
+    .operand_names = {"x"},
+    .attrs = {{"axis", AttrKind::integer, std::nullopt}, {"keepdims", AttrKind::boolean, false}},
+    .infer = infer_argmax,
+    .eval = eval_argmax,
+    .fusion = Fusion::reduction,
+    .summary = "the index (i64) of the first maximum along `axis`; NaN counts as the maximum "
+               "(the first NaN wins, as NumPy's); no gradient (an integer result)"};
 
 extern const OpDef reduce_sum_def = reduction(Op::reduce_sum, "reduce_sum", infer_reduce_sum,
                                               eval_reduce_sum, grad_reduce_sum, "sum over `axes`");

@@ -696,6 +696,92 @@ const std::map<Op, std::vector<Case>>& op_cases() {
            c.out("columns", reduce_max(x, {0}));
          }});
 
+    // ---- argmax: axis 0, middle and last, rank 1, a size-1 axis, ties (a coarse grid), NaN
+    // (the first wins), -inf rows, signed zeros, fused and stored operands
+    auto am = [](const char* name, Shape s, int64_t axis, bool keepdims, Dist d = {}) {
+      return Case{name, kNumeric, [=](C& c) {
+                    Dist dist = is_int(c.dt) ? Dist::ints(-3, 3) : d; // integers: many ties
+                    c.out("y", argmax(c.in("x", s, dist), axis, keepdims));
+                  }};
+    };
+    m[Op::argmax] = {
+        am("last_3x37", {3, 37}, -1, false),
+        am("axis0_33x5", {33, 5}, 0, false),
+        am("middle_3x17x5_keepdims", {3, 17, 5}, 1, true),
+        am("rank1_131", {131}, 0, false),
+        am("size1_axis_4x1x5", {4, 1, 5}, 1, false),
+        am("empty_result_0x5", {0, 5}, 1, false),
+        am("ties_on_a_grid_6x40", {6, 40}, 1, false, {.lo = -2, .hi = 2, .grid = 1}),
+        {"specials_rows_and_columns", kNumeric,
+         [](C& c) {
+           Value x = c.feed("x", specials_tensor(c.dt, {4, is_int(c.dt) ? 12 : 20}));
+           c.out("rows", argmax(x, 1));
+           c.out("columns", argmax(x, 0));
+         }},
+        {"nan_minus_inf_and_zero_rows", kFloat,
+         [](C& c) {
+           double inf = std::numeric_limits<double>::infinity();
+           Dist d{.special = {-inf, -inf, -inf, -inf,  1,    NAN,  3,   NAN, -0.0, 0.0,
+                              -0.0, 0.0,  -inf, -1e30, -inf, -inf, NAN, NAN, inf,  NAN}};
+           c.out("y", argmax(c.in("x", {5, 4}, d), -1));
+         }},
+        {"fused_chain", kNumeric,
+         [](C& c) { c.out("y", argmax(any_chain(c.in("x", {3, 37})), 1)); }},
+        {"materialized", kNumeric,
+         [](C& c) {
+           Value t = any_chain(c.in("x", {6, 7}));
+           c.out("y", argmax(t, 0, true));
+           c.out("t", reuse(t), Tol::exact);
+         }},
+    };
+
+    // ---- layer_norm and its backward: C not a multiple of the vector width, C = 1, rank 1
+    // and 3, no rows, a large mean (1000 + noise: the variance must come from centered values),
+    // a large epsilon, rows split over threads (>= 2^15 elements), fused and stored operands.
+    struct NormConfig {
+      std::string name;
+      Shape x;
+      double lo = -2, hi = 2, epsilon = 1e-5;
+      double floor = 4; // of the accumulate tolerance
+    };
+    std::vector<NormConfig> norm_configs = {
+        {"rows_3x37", {3, 37}},
+        {"rank3_2x3x17", {2, 3, 17}, -1, 3, 0.5},
+        {"c1_5x1", {5, 1}},
+        {"rank1_131", {131}},
+        {"no_rows_0x7", {0, 7}},
+        // The engines' means may differ in their last bit (1e-13 of 1000), which moves xhat by
+        // 1e-13 rstd and dx by 1e-13 rstd^2 (rstd about 170 here): an absolute scale of 64.
+        {"offset_1000_4x33", {4, 33}, 999.99, 1000.01, 1e-5, 64},
+        {"long_rows_2x300", {2, 300}},
+        {"many_rows_256x160", {256, 160}},
+    };
+    for (Op op : {Op::layer_norm, Op::layer_norm_stats, Op::layer_norm_backprop}) {
+      for (const NormConfig& k : norm_configs) {
+        for (bool fused : {true, false}) {
+          if (!fused && k.name != "rows_3x37" && k.name != "offset_1000_4x33") continue;
+          m[op].push_back({k.name + (fused ? "_fused" : "_stored"), kFloat, [=](C& c) {
+                             int64_t f = k.x.back();
+                             Value x = c.in("x", k.x, Dist::uniform(k.lo, k.hi));
+                             // A fused chain (stored for the op) or a value used twice.
+                             x = fused ? (x + 0.0) * 1.0 : any_chain(x) + 0.0;
+                             if (!fused) c.out("x", reuse(x));
+                             Value gamma = c.in("gamma", {f}, Dist::uniform(-1.5, 1.5));
+                             Value beta = c.in("beta", {f});
+                             Value r;
+                             if (op == Op::layer_norm) r = layer_norm(x, gamma, beta, k.epsilon);
+                             if (op == Op::layer_norm_stats) r = layer_norm_stats(x, k.epsilon);
+                             if (op == Op::layer_norm_backprop) {
+                               Value dy = c.in("dy", k.x, Dist::uniform(-1, 1));
+                               Value stats = layer_norm_stats(x, k.epsilon);
+                               r = layer_norm_backprop(x, gamma, dy, stats);
+                             }
+                             c.out("y", r, Tol::accumulate, k.floor);
+                           }});
+        }
+      }
+    }
+
     // ---- matmul
     // Inputs in [-1, 1): a dot product of K terms is of order sqrt(K), and so is the error of
     // the compiled f32 sum (in k order, in f32) relative to eps: the tolerance's floor.
@@ -1533,6 +1619,8 @@ std::vector<Need> needs(Op op) {
     return {{1, {i32, i64}}, {-1, kAll}};
   case Op::softmax_cross_entropy:
     return {{1, {i32, i64}}, {-1, kFloat}};
+  case Op::argmax:
+    return {{0, kNumeric}, {-1, {i64}}};
   default:
     return {{-1, kFloat}};
   }

@@ -109,6 +109,15 @@ const std::map<Op, std::string>& op_snippets() {
          "  %x = input : f32[1,3,3,3]\n  %dy = input : f32[1,4,2,4]\n"
          "  %0 = conv2d_backprop_kernel(%x, %dy) {kernel_shape = [2, 2, 3, 4], padding = [[1, 1], "
          "[0, 0]]} : f32[2,2,3,4]\n"},
+        {Op::argmax, "  %x = input : i32[2,3,4]\n"
+                     "  %0 = argmax(%x) {axis = -2, keepdims = true} : i64[2,1,4]\n"},
+        {Op::layer_norm, "  %x = input : f32[2,3]\n  %g = input : f32[3]\n"
+                         "  %0 = layer_norm(%x, %g, %g) {epsilon = 0.001} : f32[2,3]\n"},
+        {Op::layer_norm_stats, "  %x = input : f64[4,1,5]\n"
+                               "  %0 = layer_norm_stats(%x) {epsilon = 0.5} : f64[4,1,2]\n"},
+        {Op::layer_norm_backprop,
+         "  %x = input : f32[2,3]\n  %g = input : f32[3]\n  %s = input : f32[2,2]\n"
+         "  %0 = layer_norm_backprop(%x, %g, %x, %s) : f32[2,3]\n"},
         {Op::attention, "  %q = input : f32[2,4,6,8]\n  %k = input : f32[2,4,5,8]\n"
                         "  %m = constant {value = -inf} : f32[]\n"
                         "  %0 = attention(%q, %k, %k, %m) {causal = true, scale = 0.125} : "

@@ -103,6 +103,63 @@ TEST(ShapeErrors, ReductionAxes) {
   EXPECT_EQ(reduce_sum(e, {0}).type().str(), "f32[3]"); // an empty sum is 0
 }
 
+TEST(ShapeErrors, ArgmaxNamesTheOpShapeAxisAndLine) {
+  Graph g;
+  auto x = input(g, "x", {DType::f32, {2, 3}});
+  const uint32_t line = __LINE__ + 1;
+  Error e = error_of([&] { argmax(x, 2); });
+  EXPECT_THAT(e.message(), HasSubstr("argmax(f32[2,3])"));
+  EXPECT_THAT(e.message(), HasSubstr("axis = 2 is out of range for rank 2"));
+  EXPECT_EQ(e.location().line, line);
+  EXPECT_THAT(e.location().file, HasSubstr("shape_errors_test.cpp"));
+  EXPECT_EQ(argmax(x, -1).type().str(), "i64[2]");
+  EXPECT_EQ(argmax(x, 0, /*keepdims=*/true).type().str(), "i64[1,3]");
+  auto empty = input(g, "empty", {DType::i32, {2, 0}});
+  EXPECT_THAT(error_of([&] { argmax(empty, 1); }).message(),
+              HasSubstr("argmax(i32[2,0]): dimension 1 has size 0"));
+  EXPECT_EQ(argmax(empty, 0).type().str(), "i64[0]"); // no rows: nothing to find
+  auto scalar = input(g, "s", {DType::f64, {}});
+  EXPECT_THAT(error_of([&] { argmax(scalar, 0); }).message(), HasSubstr("needs rank 1 or more"));
+  auto flags = input(g, "b", {DType::boolean, {3}});
+  EXPECT_THAT(error_of([&] { argmax(flags, 0); }).message(), HasSubstr("argmax(bool[3])"));
+}
+
+TEST(ShapeErrors, LayerNormNamesTheOpShapesDtypesAndLine) {
+  Graph g;
+  auto x = input(g, "x", {DType::f32, {4, 6}});
+  auto c6 = input(g, "c6", {DType::f32, {6}});
+  auto c4 = input(g, "c4", {DType::f32, {4}});
+  const uint32_t line = __LINE__ + 1;
+  Error e = error_of([&] { layer_norm(x, c4, c6); });
+  EXPECT_THAT(e.message(), HasSubstr("layer_norm(f32[4,6], f32[4], f32[6])"));
+  EXPECT_THAT(e.message(), HasSubstr("gamma [4] must hold one value per feature"));
+  EXPECT_THAT(e.message(), HasSubstr("expected [6]"));
+  EXPECT_EQ(e.location().line, line);
+  EXPECT_THAT(error_of([&] { layer_norm(x, c6, c4); }).message(), HasSubstr("beta [4]"));
+  auto d6 = input(g, "d6", {DType::f64, {6}});
+  EXPECT_THAT(error_of([&] { layer_norm(x, d6, c6); }).message(),
+              HasSubstr("layer_norm(f32[4,6], f64[6], f32[6])"));
+  auto ints = input(g, "i", {DType::i32, {4, 6}});
+  EXPECT_THAT(error_of([&] { layer_norm(ints, c6, c6); }).message(), HasSubstr("i32"));
+  auto s = input(g, "s", {DType::f32, {}});
+  EXPECT_THAT(error_of([&] { layer_norm(s, s, s); }).message(), HasSubstr("rank 1 or more"));
+  auto e0 = input(g, "e0", {DType::f32, {3, 0}});
+  auto c0 = input(g, "c0", {DType::f32, {0}});
+  EXPECT_THAT(error_of([&] { layer_norm(e0, c0, c0); }).message(),
+              HasSubstr("last dimension has size 0"));
+  EXPECT_THAT(error_of([&] { layer_norm(x, c6, c6, -1); }).message(),
+              HasSubstr("epsilon = -1 must be a finite number >= 0"));
+  EXPECT_EQ(layer_norm(x, c6, c6).type().str(), "f32[4,6]");
+  EXPECT_EQ(layer_norm_stats(x).type().str(), "f32[4,2]");
+  // The backward: dy like x, stats [..., 2].
+  auto stats = layer_norm_stats(x);
+  EXPECT_THAT(error_of([&] { layer_norm_backprop(x, c6, c6, stats); }).message(),
+              HasSubstr("dy [6] must have x's shape [4,6]"));
+  EXPECT_THAT(error_of([&] { layer_norm_backprop(x, c6, x, x); }).message(),
+              HasSubstr("stats [4,6] must be x's shape with a last dimension of 2, [4,2]"));
+  EXPECT_EQ(layer_norm_backprop(x, c6, x, stats).type().str(), "f32[4,6]");
+}
+
 TEST(ShapeErrors, LayoutOps) {
   Graph g;
   auto x = input(g, "x", {DType::f32, {2, 3}});

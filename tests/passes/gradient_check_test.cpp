@@ -31,7 +31,11 @@ const std::vector<Op> kNonDifferentiable = {
     Op::max_pool2d_backprop,
     // The fused backward of attention, on purpose without rules of their own: a second-order
     // gradient goes through the composition (AttentionSecondOrder below).
-    Op::attention_lse, Op::attention_backprop};
+    Op::attention_lse, Op::attention_backprop,
+    // An integer result (the index of a maximum): piecewise constant.
+    Op::argmax,
+    // The fused backward of layer_norm, likewise (LayerNormSecondOrder below).
+    Op::layer_norm_stats, Op::layer_norm_backprop};
 
 // a[i, j] = b[j] +- U(0.2, 1): a and b at least 0.2 apart everywhere (no maximum/minimum ties),
 // each side winning about half the time.
@@ -376,6 +380,33 @@ const std::map<Op, std::vector<Case>>& op_cases() {
                                {.mask = mask, .scale = 0.8});
             },
             /*second_order=*/false)}},
+      // layer_norm: its rule emits the fused backward (layer_norm_stats, layer_norm_backprop),
+      // which has no rule, so these are first order only; gradients of x, gamma and beta.
+      {Op::layer_norm,
+       {custom(
+            "rows_3x5",
+            [](C& c) {
+              Value x = c.uniform("x", {3, 5}, -2, 2);
+              Value gamma = c.uniform("gamma", {5}, -1.5, 1.5);
+              return layer_norm(x, gamma, c.uniform("beta", {5}, -1, 1));
+            },
+            /*second_order=*/false),
+        custom(
+            "rank3_epsilon_offset",
+            [](C& c) {
+              Value x = c.uniform("x", {2, 3, 4}, 9, 11);
+              Value gamma = c.uniform("gamma", {4}, 0.5, 2);
+              return layer_norm(x, gamma, c.uniform("beta", {4}, -1, 1), 0.25);
+            },
+            /*second_order=*/false),
+        custom(
+            "rank1_one_row",
+            [](C& c) {
+              Value x = c.uniform("x", {7}, -1, 1);
+              Value gamma = c.uniform("gamma", {7}, -1, 1);
+              return layer_norm(x, gamma, c.uniform("beta", {7}, -1, 1), 1e-3);
+            },
+            /*second_order=*/false)}},
       // Distinct values: no ties inside a window at any finite-difference step.
       {Op::max_pool2d,
        {custom("same_3x3_stride2",
@@ -565,6 +596,57 @@ TEST(NonDifferentiable, ComparisonsAndOneHotPassNoGradientToTheirOperands) {
   ASSERT_EQ(r.analytic.size(), 2u);
   for (int64_t k = 0; k < r.analytic[0].num_elements(); ++k)
     EXPECT_EQ(r.analytic[0].as_double(k), 0.0);
+}
+
+TEST(NonDifferentiable, ArgmaxPassesNoGradientToItsOperand) {
+  // x reaches the first term only through argmax (an i64 index): only the second term's
+  // gradient w flows, as for a comparison.
+  GradCheck c(4);
+  Value x = c.uniform("x", {3, 4}, -2, 2);
+  Value w = c.weights({3, 4});
+  Value index = cast(argmax(x, 1, /*keepdims=*/true), DType::f64);
+  Value loss = reduce_sum(index * c.weights({3, 1})) + reduce_sum(x * w);
+  std::vector<Value> grads = gradients(loss, {x});
+  Graph g = c.graph();
+  g.add_output("grad", grads[0].id());
+  g.add_output("expected", w.id());
+  auto out = Interpreter(g).run(c.feeds());
+  EXPECT_EQ(relative_error(out.at("grad"), out.at("expected")), 0.0);
+  EXPECT_THROW(gradients(reduce_sum(index), {x}), Error);
+}
+
+// ---- layer_norm at second order ------------------------------------------------------------
+
+// Second order through layer_norm's composition (reduce_mean, sub, square, rsqrt), which is how
+// a graph differentiates layer normalization twice.
+TEST(LayerNormSecondOrder, ThroughTheComposition) {
+  GradCheck c(seed_of("layer_norm_composition"));
+  Value x = c.uniform("x", {3, 4}, -2, 2);
+  Value gamma = c.uniform("gamma", {4}, -1.5, 1.5);
+  Value beta = c.uniform("beta", {4}, -1, 1);
+  Value mean = reduce_mean(x, {-1}, true);
+  Value centered = x - mean;
+  Value var = reduce_mean(square(centered), {-1}, true);
+  Value y = centered * rsqrt(var + 1e-5) * gamma + beta;
+  check_second_order(c, reduce_sum(y * c.weights(y.shape()) + square(y) * c.weights(y.shape())));
+}
+
+// The fused op's gradient is not differentiable again: the error names the op that stops it.
+TEST(LayerNormSecondOrder, ThroughTheFusedOpIsAnErrorNamingItsBackward) {
+  GradCheck c(6);
+  Value x = c.uniform("x", {2, 3}, -1, 1);
+  Value gamma = c.uniform("gamma", {3}, -1, 1);
+  Value y = layer_norm(x, gamma, c.uniform("beta", {3}, -1, 1));
+  Value dx = gradients(reduce_sum(square(y)), {x})[0];
+  try {
+    gradients(reduce_sum(square(dx)), {x});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    std::string what = e.what();
+    EXPECT_TRUE(what.find("layer_norm_stats passes no gradient") != std::string::npos ||
+                what.find("layer_norm_backprop passes no gradient") != std::string::npos)
+        << what;
+  }
 }
 
 // ---- attention at second order -----------------------------------------------------------

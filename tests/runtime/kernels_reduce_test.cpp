@@ -1,5 +1,5 @@
 // Interpreter kernels of the reductions: axes (negative, empty, all), keepdims, accuracy of the
-// double accumulation, integer sums, NaN in reduce_max.
+// double accumulation, integer sums, NaN in reduce_max; argmax (first maximum, NaN, ties).
 #include "tests/runtime/kernel_test_util.h"
 
 #include <cstdint>
@@ -167,6 +167,51 @@ TEST(ReduceMax, PositiveZeroBeatsNegativeZero) {
   EXPECT_FALSE(std::signbit(eval(sj::reduce_max(y, {0})).as_double(0)));
   EXPECT_TRUE(
       std::signbit(eval(sj::reduce_max(lit(g, DType::f64, {1}, {-0.0}), {0})).as_double(0)));
+}
+
+// argmax of a constant x of dtype `dt`: i64 indices of shape `out`.
+void check_argmax(DType dt, Shape shape, const std::vector<double>& x, int64_t axis, bool keepdims,
+                  Shape out, const std::vector<int64_t>& expected) {
+  Graph g;
+  expect_ints(eval(sj::argmax(lit(g, dt, shape, x), axis, keepdims)), DType::i64, out, expected);
+}
+
+TEST(Argmax, EveryAxisKeepdimsAndDtypes) {
+  // x[i][j][k] = 12 i + 4 j + k, with the maximum of each row along any axis at its end, and
+  // one row reversed.
+  std::vector<double> x = iota(24);
+  x[0] = 3, x[3] = 0; // row [0][0][:] = 3, 1, 2, 0
+  for (DType dt : {DType::f32, DType::f64, DType::i32, DType::i64}) {
+    SCOPED_TRACE(dtype_name(dt));
+    check_argmax(dt, {2, 3, 4}, x, 2, false, {2, 3}, {0, 3, 3, 3, 3, 3});
+    check_argmax(dt, {2, 3, 4}, x, -1, true, {2, 3, 1}, {0, 3, 3, 3, 3, 3});
+    check_argmax(dt, {2, 3, 4}, x, 1, false, {2, 4}, {2, 2, 2, 2, 2, 2, 2, 2});
+    check_argmax(dt, {2, 3, 4}, x, 0, true, {1, 3, 4}, std::vector<int64_t>(12, 1));
+    check_argmax(dt, {5}, {2, 9, -1, 9, 0}, 0, false, {}, {1});     // the first of tied maxima
+    check_argmax(dt, {3, 1}, {7, -7, 0}, 1, false, {3}, {0, 0, 0}); // a size-1 axis
+  }
+  using I64 = std::numeric_limits<int64_t>;
+  Graph g;
+  Value big = constant(g, Tensor::from<int64_t>({3}, {I64::min(), I64::max(), I64::max()}));
+  expect_ints(eval(sj::argmax(big, 0)), DType::i64, {}, {1});
+}
+
+TEST(Argmax, NaNIsTheMaximumAndTheFirstNaNWins) {
+  for (DType dt : kFloatTypes) {
+    SCOPED_TRACE(dtype_name(dt));
+    // Rows: a NaN after the maximum, two NaNs, all -inf, +inf and NaN, signed zeros.
+    check_argmax(dt, {5, 4}, {1,     5,     kNaN,  2,     //
+                              kNaN,  3,     kNaN,  9,     //
+                              -kInf, -kInf, -kInf, -kInf, //
+                              1,     kInf,  kNaN,  kInf,  //
+                              -0.0,  0.0,   -0.0,  0.0},
+                 1, false, {5}, {2, 0, 0, 2, 0});
+    check_argmax(dt, {3}, {-kInf, -1e30, -kInf}, 0, false, {}, {1});
+  }
+}
+
+TEST(Argmax, EmptyResultWhenAnotherAxisIsEmpty) {
+  check_argmax(DType::f32, {0, 3}, {}, 1, false, {0}, {});
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // Element rules of the elementwise ops. Floats follow IEEE (no fast-math): results match the
 // interpreter's to within the math library's rounding.
 #include "codegen/lowerer.h"
+#include "codegen/vector_math.h"
 
 #include <cmath>
 #include <llvm/IR/Intrinsics.h>
@@ -40,7 +41,7 @@ V lower_abs(const ElementCall& c) {
   return is_fp(c) ? intrinsic(c, llvm::Intrinsic::fabs, {x0(c)})
                   : intrinsic(c, llvm::Intrinsic::abs, {x0(c), c.b().getFalse()});
 }
-V lower_exp(const ElementCall& c) { return intrinsic(c, llvm::Intrinsic::exp, {x0(c)}); }
+V lower_exp(const ElementCall& c) { return emit_exp(c.b(), x0(c)); }
 V lower_log(const ElementCall& c) { return intrinsic(c, llvm::Intrinsic::log, {x0(c)}); }
 V lower_sqrt(const ElementCall& c) { return intrinsic(c, llvm::Intrinsic::sqrt, {x0(c)}); }
 V lower_rsqrt(const ElementCall& c) {
@@ -62,40 +63,41 @@ V lower_sigmoid(const ElementCall& c) {
   // e = exp(-|x|) <= 1: 1 / (1 + e) for x >= 0, e / (1 + e) otherwise (no overflow).
   auto& b = c.b();
   V x = x0(c);
-  V e =
-      intrinsic(c, llvm::Intrinsic::exp, {b.CreateFNeg(intrinsic(c, llvm::Intrinsic::fabs, {x}))});
+  V e = emit_exp(b, b.CreateFNeg(intrinsic(c, llvm::Intrinsic::fabs, {x})));
   V denom = b.CreateFAdd(constant(c, 1), e);
   return b.CreateSelect(b.CreateFCmpOGE(x, constant(c, 0)), b.CreateFDiv(constant(c, 1), denom),
                         b.CreateFDiv(e, denom));
 }
-V lower_tanh(const ElementCall& c) { return libm(c, "tanh", {x0(c)}); }
+V lower_tanh(const ElementCall& c) {
+  // f64 keeps the C library: its series would need twice the terms, and f64 is for checking.
+  return c.dtype() == DType::f32 ? emit_tanh_f32(c.b(), x0(c)) : libm(c, "tanh", {x0(c)});
+}
 V lower_gelu(const ElementCall& c) {
-  // In f64 for f32 too: erfc's argument and 1 + tanh(u) lose the relative precision of small
-  // negative results in f32 (the interpreter computes in f64 and rounds once).
+  // In f64 for f32 too: erfc's argument, and e^-2u below, amplify the relative error of their
+  // argument (the interpreter computes in f64 and rounds once).
   auto& b = c.b();
   llvm::Type* dt = b.getDoubleTy();
   V x = b.CreateFPExt(x0(c), dt);
   auto k = [&](double v) { return llvm::ConstantFP::get(dt, v); };
-  auto call = [&](const char* name, V arg) {
-    return b.CreateCall(c.lowerer.math(name, dt), {arg});
-  };
-  V half_x = b.CreateFMul(k(0.5), x);
   V y;
   if (c.attrs().flag("approximate")) {
+    // x/2 (1 + tanh u) = x sigmoid(2u) = x / (1 + e^-2u): no cancellation for negative x.
     V x3 = b.CreateFMul(b.CreateFMul(x, x), x);
     V u = b.CreateFMul(k(std::sqrt(2 / std::numbers::pi)),
                        b.CreateFAdd(x, b.CreateFMul(k(0.044715), x3)));
-    y = b.CreateFMul(half_x, b.CreateFAdd(k(1), call("tanh", u)));
+    V e = emit_exp(b, b.CreateFMul(k(-2), u));
+    y = b.CreateFDiv(x, b.CreateFAdd(k(1), e));
   } else {
-    y = b.CreateFMul(half_x, call("erfc", b.CreateFMul(x, k(-1 / std::numbers::sqrt2))));
+    V erfc =
+        b.CreateCall(c.lowerer.math("erfc", dt), {b.CreateFMul(x, k(-1 / std::numbers::sqrt2))});
+    y = b.CreateFMul(b.CreateFMul(k(0.5), x), erfc);
   }
   return b.CreateFPCast(y, c.type(c.dtype()));
 }
 V lower_softplus(const ElementCall& c) {
   auto& b = c.b();
   V x = x0(c);
-  V e =
-      intrinsic(c, llvm::Intrinsic::exp, {b.CreateFNeg(intrinsic(c, llvm::Intrinsic::fabs, {x}))});
+  V e = emit_exp(b, b.CreateFNeg(intrinsic(c, llvm::Intrinsic::fabs, {x})));
   return b.CreateFAdd(intrinsic(c, llvm::Intrinsic::maxnum, {x, constant(c, 0)}),
                       libm(c, "log1p", {e}));
 }

@@ -2,6 +2,7 @@
 // subtracting the maximum), the fused cross-entropy, the index maps one_hot and gather, and
 // scatter_add.
 #include "codegen/lowerer.h"
+#include "codegen/vector_math.h"
 
 namespace sj::codegen {
 
@@ -9,7 +10,7 @@ namespace {
 
 using V = llvm::Value*;
 
-V exp_of(Lowerer& L, V x) { return L.b().CreateUnaryIntrinsic(llvm::Intrinsic::exp, x); }
+V exp_of(Lowerer& L, V x) { return emit_exp(L.b(), x); }
 
 // Walks every row along `axis` of `shape`; calls body(index-of-element-j) builder per pass.
 struct Rows {

@@ -163,8 +163,10 @@ Tensor eval_tanh(const EvalCall& c) {
 Tensor eval_gelu(const EvalCall& c) {
   if (c.attrs().flag("approximate"))
     return map_float(c, [](double x) {
-      double k = std::sqrt(2 / std::numbers::pi);
-      return 0.5 * x * (1 + std::tanh(k * (x + 0.044715 * x * x * x)));
+      // x/2 (1 + tanh u) as x / (1 + e^-2u): the same value without the cancellation of
+      // 1 + tanh u for negative x.
+      double u = std::sqrt(2 / std::numbers::pi) * (x + 0.044715 * x * x * x);
+      return x / (1 + std::exp(-2 * u));
     });
   // 1 + erf(x / sqrt 2) as erfc(-x / sqrt 2): the same value without the cancellation that
   // would round gelu(-10) = -7.6e-23 to 0.
@@ -274,14 +276,12 @@ void grad_tanh(GradCall& c) { c.set(0, c.g * (1.0 - square(c.y))); }
 void grad_gelu(GradCall& c) {
   Value x = c.x[0];
   if (c.attrs().flag("approximate")) {
-    // y = x/2 (1 + tanh u), u = k (x + a x^3): y' = (1 + t)/2 + x/2 (1 - t^2) k (1 + 3 a x^2).
-    double k = std::sqrt(2 / std::numbers::pi), a = 0.044715;
-    Value t = tanh((x + x * square(x) * a) * k);
-    Value du = (1.0 + square(x) * (3 * a)) * k;
-    Value outer = (t + 1.0) * 0.5;
-    Value half_x = x * 0.5;
-    Value inner = half_x * (1.0 - square(t)) * du;
-    c.set(0, c.g * (outer + inner));
+    // y = x sigmoid(w), w = 2k (x + a x^3): y' = s + x s (1 - s) w', s = sigmoid(w). (The tanh
+    // form's (1 + tanh u) / 2 cancels for negative x.)
+    double k2 = 2 * std::sqrt(2 / std::numbers::pi), a = 0.044715;
+    Value s = sigmoid((x + x * square(x) * a) * k2);
+    Value dw = (1.0 + square(x) * (3 * a)) * k2;
+    c.set(0, c.g * (s + x * (s * (1.0 - s)) * dw));
     return;
   }
   // y = x Phi(x): y' = Phi(x) + x phi(x).

@@ -251,6 +251,61 @@ TEST(CompiledStep, PoolingAndFusedPoolGradientsGiveBitIdenticalTrainingOnAnyThre
   expect_close(one[2], reference.variable("w"), 1e-4, "w");
 }
 
+// layer_norm, layer_norm_stats and layer_norm_backprop split their rows over the pool
+// (Lowerer::parallel_rows: 256 rows of 160 features, past the threshold): each row on one
+// thread in a fixed order, so training gives the same bits on 1, 2 and 3 threads, and the
+// interpreter's values.
+TEST(CompiledStep, LayerNormRowsGiveBitIdenticalTrainingOnAnyThreadCount) {
+  Graph g = parse(R"(graph ln {
+  %x = input : f32[256,16]
+  %v = variable {init = glorot_uniform, seed = 2} : f32[16,160]
+  %h = matmul(%x, %v) : f32[256,160]
+  %gamma = variable {init = ones} : f32[160]
+  %beta = variable : f32[160]
+  %w = variable {init = glorot_uniform, seed = 1} : f32[160,8]
+  %0 = layer_norm(%h, %gamma, %beta) : f32[256,160]
+  %1 = matmul(%0, %w) : f32[256,8]
+  %2 = square(%1) : f32[256,8]
+  %loss = reduce_mean(%2) {axes = [0, 1]} : f32[]
+  output loss = %loss
+})",
+                  "ln.sj");
+  std::vector<Value> vars;
+  for (ValueId v : g.nodes_of(Op::variable))
+    vars.emplace_back(g, v);
+  Adam adam({.learning_rate = 1e-2});
+  adam.minimize(Value(g, *g.output("loss")), vars);
+  auto feeds = feeds_for(g, 9);
+  auto train = [&](CompileOptions options) {
+    options.use_cache = false;
+    auto step = CompiledStep::compile(g, options);
+    for (int i = 0; i < 3; ++i)
+      step.run(feeds);
+    return std::vector<Tensor>{step.variable("gamma"), step.variable("beta"), step.variable("w"),
+                               step.variable("v")};
+  };
+  std::vector<Tensor> one = train({.threads = 1});
+  EXPECT_TRUE(train({.threads = 2}) == one);
+  EXPECT_TRUE(train({.threads = 3}) == one);
+  std::vector<StageText> stages;
+  CompiledStep::compile(g, {.use_cache = false, .stages = &stages});
+  for (const StageText& st : stages) {
+    if (st.stage == "llvm") {
+      for (const char* op : {"layer_norm", "layer_norm_stats", "layer_norm_backprop"})
+        EXPECT_THAT(st.text,
+                    ::testing::ContainsRegex(std::string("@sj_step\\.") + op + "\\.v[0-9]+\\.rows"))
+            << op;
+    }
+  }
+  Interpreter reference(g);
+  for (int i = 0; i < 3; ++i)
+    reference.run(feeds);
+  expect_close(one[0], reference.variable("gamma"), 1e-4, "gamma");
+  expect_close(one[1], reference.variable("beta"), 1e-4, "beta");
+  expect_close(one[2], reference.variable("w"), 1e-4, "w");
+  expect_close(one[3], reference.variable("v"), 1e-4, "v");
+}
+
 // Threads split the GEMMs of a step; every element is computed on one thread in a fixed order,
 // so a training step gives the same bits on 1, 2 and 3 threads, also with a shared pool.
 TEST(CompiledStep, ThreadCountsGiveBitIdenticalTraining) {

@@ -1,15 +1,51 @@
 #include "graph/tensor.h"
 
 #include <cmath>
+#include <fmt/format.h>
 
 namespace sj {
 
 Tensor::Tensor(TensorType type) : type_(std::move(type)), data_(type_.byte_size()) {}
 
-Tensor Tensor::from_bool(Shape shape, const std::vector<bool>& values) {
+namespace {
+
+// The C++ element type of a dtype, as a user writes it in data<T>().
+const char* cpp_type(DType t) {
+  switch (t) {
+  case DType::f32:
+    return "float";
+  case DType::f64:
+    return "double";
+  case DType::i32:
+    return "int32_t";
+  case DType::i64:
+    return "int64_t";
+  case DType::boolean:
+    return "bool";
+  }
+  return "?";
+}
+
+} // namespace
+
+void Tensor::dtype_mismatch(DType asked, const char* accessor,
+                            const std::source_location& loc) const {
+  throw Error(Location::here(loc),
+              fmt::format("Tensor::{}<{}>(): the tensor is {}, and the element type must be "
+                          "the tensor's (use {}<{}>(), or convert the values first)",
+                          accessor, cpp_type(asked), type_.str(), accessor, cpp_type(type_.dtype)));
+}
+
+void Tensor::count_mismatch(const TensorType& type, size_t count, const std::source_location& loc) {
+  throw Error(Location::here(loc),
+              fmt::format("Tensor::from: {} values for the type {}, which has {} elements", count,
+                          type.str(), type.num_elements()));
+}
+
+Tensor Tensor::from_bool(Shape shape, const std::vector<bool>& values, std::source_location loc) {
   Tensor t({DType::boolean, std::move(shape)});
   if (static_cast<int64_t>(values.size()) != t.num_elements())
-    internal_error("Tensor::from_bool: value count does not match the shape");
+    count_mismatch(t.type(), values.size(), loc);
   bool* p = t.data<bool>();
   for (size_t i = 0; i < values.size(); ++i)
     p[i] = values[i];

@@ -9,11 +9,11 @@
 // the inner dimension, whatever the tile, so the bits of a result depend only on the order in
 // which blocks are accumulated, never on how rows are grouped into tiles or units.
 //
-// Forward, per unit (b, h, query block): for each key block (those a causal mask hides entirely
-// are skipped), the keys are packed transposed (kt[d][j]), S = Q Kᵀ for the whole block, then
-// per row the scale and mask, the running maximum m and sum l of e^(s - m), the output
-// accumulator rescaled by e^(m_old - m_new), and O += P V for the block. At the end O / l and
-// lse = m + log l.
+// Forward, per unit (b, h) or (b, h, query block), as the backward below: the keys are packed
+// transposed (kt[d][j]) once per unit; per query block and key block (those a causal mask
+// hides entirely are skipped), S = Q Kᵀ, then per row the scale and mask, the running maximum
+// m and sum l of e^(s - m), the output accumulator rescaled by e^(m_old - m_new), and O += P V
+// for the block. At the end O / l and lse = m + log l.
 //
 // Backward (FlashAttention-2's, recomputing P = e^(S - lse)): per (query block, key block),
 // S = Q Kᵀ, dP = dY Vᵀ, dS = P (dP - rowsum(dY Y)) scale, then dV += Pᵀ dY, dK += dSᵀ Q and
@@ -146,9 +146,14 @@ SJ_AVX512 inline __m512 exp16(__m512 x) {
                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 5040);
-  for (float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f})
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+  // Written out: GCC keeps a loop over an initializer list, loading each coefficient.
+  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 5040), r, _mm512_set1_ps(1.0f / 720));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   return _mm512_mask_blend_ps(tiny, _mm512_scalef_ps(p, n), _mm512_setzero_ps());
 }
 
@@ -244,17 +249,45 @@ struct Avx512 {
       }
     }
   }
-  // As Portable's, 16 keys' element e by one gather (ld is a multiple of 16).
+  // As Portable's, by 16 x 16 blocks transposed in registers (ld is a multiple of 16).
   SJ_AVX512 static void pack_t(const float* src, int64_t d, int64_t n, int64_t ld, float* dst) {
-    __m512i index =
-        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                           _mm512_set1_epi32(int(d)));
-    for (int64_t j = 0; j < ld; j += kLanes) {
-      __mmask16 live = tail_mask(std::clamp<int64_t>(n - j, 0, kLanes));
-      const float* base = src + j * d;
-      for (int64_t e = 0; e < d; ++e)
-        _mm512_store_ps(dst + e * ld + j,
-                        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, index, base + e, 4));
+    for (int64_t j = 0; j < ld; j += kLanes)
+      for (int64_t e0 = 0; e0 < d; e0 += kLanes) {
+        __mmask16 cols = tail_mask(std::min<int64_t>(kLanes, d - e0));
+        __m512 r[kLanes];
+        for (int64_t i = 0; i < kLanes; ++i)
+          r[i] =
+              j + i < n ? _mm512_maskz_loadu_ps(cols, src + (j + i) * d + e0) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int64_t e = 0; e < std::min<int64_t>(kLanes, d - e0); ++e)
+          _mm512_store_ps(dst + (e0 + e) * ld + j, r[e]);
+      }
+  }
+  // r[i][e] -> r[e][i]: pairs of rows interleaved, then quadruples, then 128-bit lanes.
+  SJ_AVX512 static void transpose16(__m512* r) {
+    __m512 t[kLanes];
+    for (int i = 0; i < kLanes; i += 2) {
+      t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    // u[4g + c] holds element c + 4 lane of rows 4g..4g+3, lane by lane.
+    __m512 u[kLanes];
+    for (int g = 0; g < 4; ++g) {
+      __m512 *x = t + 4 * g, *y = u + 4 * g;
+      y[0] = _mm512_shuffle_ps(x[0], x[2], _MM_SHUFFLE(1, 0, 1, 0));
+      y[1] = _mm512_shuffle_ps(x[0], x[2], _MM_SHUFFLE(3, 2, 3, 2));
+      y[2] = _mm512_shuffle_ps(x[1], x[3], _MM_SHUFFLE(1, 0, 1, 0));
+      y[3] = _mm512_shuffle_ps(x[1], x[3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int c = 0; c < 4; ++c) {
+      __m512 even0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);
+      __m512 odd0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
+      __m512 even1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+      __m512 odd1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
+      r[c] = _mm512_shuffle_f32x4(even0, even1, 0x88);
+      r[8 + c] = _mm512_shuffle_f32x4(even0, even1, 0xdd);
+      r[4 + c] = _mm512_shuffle_f32x4(odd0, odd1, 0x88);
+      r[12 + c] = _mm512_shuffle_f32x4(odd0, odd1, 0xdd);
     }
   }
   // As Portable's; s is padded to a multiple of 16 (whole vectors are stored).
@@ -366,7 +399,16 @@ struct Attention {
       : a(args), scale(T(args.scale)), offset(args.tk - args.tq),
         nq((args.tq + kBlockQ - 1) / kBlockQ), nk((args.tk + kBlockK - 1) / kBlockK) {}
 
+  // Whether units are whole heads (fewest products and packings) rather than blocks of one:
+  // when the heads balance the threads. The bits are the same either way (see the top).
+  bool whole_heads() const {
+    int threads = a.pool ? static_cast<ThreadPool*>(a.pool)->size() : 1;
+    return a.b * a.h >= 4 * threads || (nq == 1 && nk == 1);
+  }
+
+  // Null for a null base: attention_lse runs the forward without v.
   const T* row(const void* base, int64_t bh, int64_t i, int64_t rows) const {
+    if (!base) return nullptr;
     return static_cast<const T*>(base) + (bh * rows + i) * a.d;
   }
   // Of the keys [j0, j0 + n), how many query i sees (a prefix).
@@ -395,16 +437,26 @@ struct Attention {
     P::finish_scores(s, scale, mask, a.mask_stride[3], nv, n);
   }
 
-  // ---- forward: unit (bh, query block)
-  void forward(int64_t unit) const {
-    int64_t bh = unit / nq, i0 = unit % nq * kBlockQ, i1 = std::min(i0 + kBlockQ, a.tq);
-    int64_t rows = i1 - i0, d = a.d;
-    Scratch<T> sc(kBlockK * d + kBlockQ * (kLdS + d + 2));
-    T* kt = sc.take(kBlockK * d);
+  // ---- forward: query blocks [qb0, qb1) of head bh, every key block packed once
+  void forward(int64_t bh, int64_t qb0, int64_t qb1) const {
+    int64_t d = a.d, last = std::min(a.tq, qb1 * kBlockQ), blocks = 0;
+    while (blocks < nk && block_visible(last, blocks * kBlockK))
+      ++blocks;
+    Scratch<T> sc(blocks * kBlockK * d + kBlockQ * (kLdS + d + 2));
+    T* kts = sc.take(blocks * kBlockK * d);
+    for (int64_t jb = 0; jb < blocks; ++jb) {
+      int64_t j0 = jb * kBlockK, n = std::min(kBlockK, a.tk - j0);
+      pack_t(a.k, bh, j0, n, round_up(n, kLanes), kts + jb * kBlockK * d);
+    }
     T* s = sc.take(kBlockQ * kLdS);
     T* acc = sc.take(kBlockQ * d);
     T* m = sc.take(kBlockQ);
     T* l = sc.take(kBlockQ);
+    for (int64_t qb = qb0; qb < qb1; ++qb)
+      forward_block(bh, qb, kts, s, acc, m, l);
+  }
+  void forward_block(int64_t bh, int64_t qb, const T* kts, T* s, T* acc, T* m, T* l) const {
+    int64_t i0 = qb * kBlockQ, i1 = std::min(i0 + kBlockQ, a.tq), rows = i1 - i0, d = a.d;
     std::fill(acc, acc + rows * d, T(0));
     std::fill(m, m + rows, -kInf<T>);
     std::fill(l, l + rows, T(0));
@@ -412,7 +464,7 @@ struct Attention {
     for (int64_t j0 = 0; j0 < a.tk && block_visible(i1, j0); j0 += kBlockK) {
       int64_t n = std::min(kBlockK, a.tk - j0), ld = round_up(n, kLanes);
       const T* v = row(a.v, bh, j0, a.tk);
-      pack_t(a.k, bh, j0, n, ld, kt);
+      const T* kt = kts + j0 * d;
       for (int64_t g0 = 0; g0 < rows; g0 += kGroup) {
         int64_t g1 = std::min(g0 + kGroup, rows);
         int64_t width = visible(i0 + g1 - 1, j0, n); // the keys some row of the group sees
@@ -570,17 +622,19 @@ void run_units(const SjAttentionArgs& a, int64_t units, F unit) {
 template <typename T, typename P>
 void forward(const SjAttentionArgs& args) {
   Attention<T, P> at(args);
-  run_units(args, args.b * args.h * at.nq, [&](int64_t u) { at.forward(u); });
+  if (at.whole_heads()) {
+    run_units(args, args.b * args.h, [&](int64_t u) { at.forward(u, 0, at.nq); });
+    return;
+  }
+  run_units(args, args.b * args.h * at.nq,
+            [&](int64_t u) { at.forward(u / at.nq, u % at.nq, u % at.nq + 1); });
 }
 
 template <typename T, typename P>
 void backward(const SjAttentionArgs& args) {
   Attention<T, P> at(args);
   int64_t heads = args.b * args.h;
-  int threads = args.pool ? static_cast<ThreadPool*>(args.pool)->size() : 1;
-  // Whole heads when they balance the threads (fewest products), else finer units: the same
-  // bits either way (see the top).
-  if (heads >= 4 * threads || (at.nq == 1 && at.nk == 1)) {
+  if (at.whole_heads()) {
     run_units(args, heads, [&](int64_t u) { at.backward_head(u); });
     return;
   }

@@ -1,9 +1,11 @@
 // The attention kernels (kernels/attention.h), through compiled steps: attention, attention_lse
 // and attention_backprop (the gradient) against the reference interpreter on many shapes
 // (depths 1-80 with vector tails, Tq != Tk both ways, several query and key blocks, causal and
-// masked, broadcast masks, the gpt workload's shape), the same step on 1, 2 and 3 threads
-// bit-identical, the portable path (forced through the GEMM's path switch), and attention
-// against its composition (matmul, softmax, matmul), both compiled.
+// masked, broadcast masks, rows without keys, the gpt workload's shape), the same step on 1, 2
+// and 3 threads bit-identical (which also compares the backward's whole-head and split
+// schedules: the kernel picks by heads per thread), the portable path (forced through the
+// GEMM's path switch), and attention against its composition (matmul, softmax, matmul), both
+// compiled.
 #include "frontend/gradients.h"
 #include "kernels/gemm.h"
 #include "tests/codegen/jit_check_util.h"
@@ -20,6 +22,8 @@ struct Shapes {
   int64_t b, h, tq, tk, d;
   bool causal;
   Shape mask = {}; // {}: none
+  // Mask rows (of a [tq, tk] mask) made wholly -inf: rows without keys, in several blocks.
+  std::vector<int64_t> hidden_rows = {};
 };
 
 std::vector<Shapes> shapes() {
@@ -33,6 +37,8 @@ std::vector<Shapes> shapes() {
       {"d80_full_mask", 1, 3, 20, 130, 80, false, {1, 3, 20, 130}},
       {"d8_query_mask_causal", 1, 1, 65, 64, 8, true, {65, 1}},
       {"gpt", 12, 4, 64, 64, 32, true},
+      {"d24_hidden_rows_causal", 2, 3, 70, 90, 24, true, {70, 90}, {0, 5, 33, 69}},
+      {"d40_many_heads_three_key_blocks", 4, 4, 50, 130, 40, false},
   };
 }
 
@@ -77,6 +83,9 @@ Case make_case(const Shapes& s, uint64_t seed) {
     Tensor m = random(s.mask, -1, 1);
     for (int64_t i = 3; i < m.num_elements(); i += 7)
       m.data<float>()[i] = -INFINITY;
+    for (int64_t i : s.hidden_rows)
+      for (int64_t j = 0; j < s.tk; ++j)
+        m.data<float>()[i * s.tk + j] = -INFINITY;
     c.feeds["mask"] = m;
   }
   return c;

@@ -196,7 +196,16 @@ void Lowerer::loop(llvm::Value* begin, llvm::Value* end,
   body(i);
   llvm::Value* next = b_.CreateAdd(i, b_.getInt64(1), "", /*HasNUW=*/true, /*HasNSW=*/true);
   i->addIncoming(next, b_.GetInsertBlock());
-  b_.CreateCondBr(b_.CreateICmpSLT(next, end), head, exit);
+  llvm::BranchInst* latch = b_.CreateCondBr(b_.CreateICmpSLT(next, end), head, exit);
+  // No unrolling beyond the vectorizer's interleaving: full unrolling of the small constant
+  // loops (a 768-element slice, the rows of a 64-row nest) made straight-line blocks of
+  // thousands of instructions whose scheduling cost seconds of compile time, for no measured
+  // gain in the step.
+  llvm::Metadata* disable = llvm::MDNode::get(
+      context(), {llvm::MDString::get(context(), "llvm.loop.unroll.disable")});
+  llvm::MDNode* self = llvm::MDNode::getDistinct(context(), {nullptr, disable});
+  self->replaceOperandWith(0, self);
+  latch->setMetadata(llvm::LLVMContext::MD_loop, self);
   b_.SetInsertPoint(exit);
 }
 

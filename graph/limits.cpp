@@ -47,6 +47,20 @@ Work work_of(const Graph& graph, const Node& node) {
   return def.work ? def.work(graph, node) : default_work(graph, node);
 }
 
+int64_t default_flops(const Graph& graph, const Node& node) {
+  const OpDef& def = node.def();
+  if (def.declares_type || def.fusion == Fusion::index_map) return 0;
+  Work w = work_of(graph, node);
+  return w.macs > 0 ? saturating_mul(2, w.macs) : w.elements;
+}
+
+int64_t no_flops(const Graph&, const Node&) { return 0; }
+
+int64_t flops_of(const Graph& graph, const Node& node) {
+  const OpDef& def = node.def();
+  return def.flops ? def.flops(graph, node) : default_flops(graph, node);
+}
+
 void check_work(const Graph& graph, const Limits& limits) {
   std::vector<bool> live = graph.live_values();
   int64_t constant_bytes = 0;

@@ -41,6 +41,18 @@ Work default_work(const Graph& graph, const Node& node);
 /// A node's cost, from its op's table row.
 Work work_of(const Graph& graph, const Node& node);
 
+/// The floating-point operations of one evaluation of `node` when its op has no rule of its own
+/// (OpDef::flops): none for sources (their type is declared) and index_map ops (they only move
+/// data); 2 per multiply-add when work_of counts any (a matmul's 2 M N K, a convolution's
+/// 2 x output x KH KW C/groups); else one per element visited (elementwise ops, and reductions:
+/// one per input element).
+int64_t default_flops(const Graph& graph, const Node& node);
+/// OpDef::flops of ops that only copy data without being index_map ops (concat, assign,
+/// stop_gradient): 0.
+int64_t no_flops(const Graph& graph, const Node& node);
+/// A node's floating-point operations per evaluation, from its op's table row.
+int64_t flops_of(const Graph& graph, const Node& node);
+
 /// Throws sj::Error at the first live node (Graph::live_values) whose work exceeds `limits`, or
 /// when the live constants together exceed max_constant_bytes. Memory is checked by each engine
 /// against its own plan (check_memory).

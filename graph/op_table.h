@@ -88,6 +88,8 @@ using EvalFn = Tensor (*)(const EvalCall&);
 using GradFn = void (*)(GradCall&);
 /// What a node costs, for the resource limits (graph/limits.h).
 using WorkFn = Work (*)(const Graph&, const Node&);
+/// The floating-point operations of one evaluation of a node, for summaries (graph/limits.h).
+using FlopsFn = int64_t (*)(const Graph&, const Node&);
 /// The cause of a run-time error of a node (an index out of range): the offending `value` at
 /// linear `position` of the operand it was read from. Both engines report it through
 /// fail_at_run_time, so the interpreter and compiled steps fail with the same message.
@@ -135,6 +137,9 @@ struct OpDef {
   /// Set when the op may report a run-time error in a step (an index out of range).
   ExplainFn explain = nullptr;
   WorkFn work = nullptr; // nullptr: default_work (graph/limits.h), the elements it visits
+  /// nullptr: default_flops (graph/limits.h): 2 per multiply-add `work` counts, else one per
+  /// element visited, and none for sources and index_map ops; no_flops for other data movement.
+  FlopsFn flops = nullptr;
 
   bool can_fail() const { return explain != nullptr; }
 };

@@ -52,6 +52,11 @@ struct BenchFlags {
 int run_bench(const std::string& file, const BenchFlags& flags, GradientRequest request,
               const sj::OptimizerSpec& spec);
 
+/// `summary MODEL`: layers, parameters, FLOPs and arena; the training step's with an optimizer
+/// (`optimizer_given`) or a loss (an output name or a loss kind; empty: none given).
+int run_summary(const std::string& file, const std::string& loss, bool optimizer_given,
+                const sj::OptimizerSpec& spec);
+
 /// `export LIB.so`: the models a shared library registers with STEPJIT_MODEL, as text IR.
 struct ExportFlags {
   std::string library;

@@ -8,6 +8,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/file_util.h"
 #include "runtime/npy.h"
+#include "runtime/summary.h"
 
 #include <filesystem>
 #include <fmt/format.h>
@@ -85,15 +86,7 @@ sj::ValueId loss_value(const sj::Graph& g, const GradientRequest& request) {
 // means the trainable ones: floating-point, and not assigned by the graph itself (state it
 // updates on its own, such as a Dropout counter or a batch norm's moving statistics).
 std::vector<sj::ValueId> wrt_values(const sj::Graph& g, const GradientRequest& request) {
-  if (request.wrt == "all-variables") {
-    std::vector<bool> assigned(g.size(), false);
-    for (sj::ValueId a : g.nodes_of(sj::Op::assign))
-      assigned[g.node(a).operands[0]] = true;
-    std::vector<sj::ValueId> vars;
-    for (sj::ValueId v : g.nodes_of(sj::Op::variable))
-      if (sj::is_float(g.type(v).dtype) && !assigned[v]) vars.push_back(v);
-    return vars;
-  }
+  if (request.wrt == "all-variables") return sj::trainable_variables(g);
   std::vector<sj::ValueId> wrt;
   std::stringstream list(request.wrt);
   for (std::string name; std::getline(list, name, ',');) {

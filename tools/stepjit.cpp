@@ -7,6 +7,7 @@
 //   stepjit train MODEL --x X.npy --y Y.npy --loss=mse --epochs E [--shuffle]   mini-batches
 //   stepjit predict FILE --weights CKPT --x X.npy -o Y.npy   run a model on trained weights
 //   stepjit bench MODEL --steps N --threads T --json   time the training step on generated data
+//   stepjit summary MODEL [--optimizer adam --loss sparse_ce]   layers, parameters, FLOPs, arena
 //   stepjit export LIB.so [--model NAME] -o FILE.sj   models a C++ library defines, as text IR
 //   stepjit ops [--markdown]                  list the op table
 //
@@ -220,6 +221,16 @@ int main(int argc, char** argv) {
                   "also print the figures as one JSON object on the last line (median_us, "
                   "min_us, compile_ms, arena_bytes, gflops, ...)");
 
+  std::string summary_loss;
+  auto* summary = app.add_subcommand(
+      "summary", "Summarize a model: layers or ops, output shapes, parameters (trainable or "
+                 "not), FLOPs per step (forward, backward, update) and the arena.");
+  summary->add_option("FILE", file, "the model in stepjit text form")->required();
+  summary->add_option("--loss", summary_loss,
+                      "the output to minimize, or a loss kind built on the prediction (mse, mae, "
+                      "bce_logits, sparse_ce, ce): summarize the training step");
+  auto* summary_optimizer = add_optimizer_options(summary, spec);
+
   ExportFlags export_flags;
   auto* exporter = app.add_subcommand(
       "export", "Write the models a C++ shared library defines (STEPJIT_MODEL) as text IR.");
@@ -247,6 +258,7 @@ int main(int argc, char** argv) {
     if (*ops) return run_ops(markdown);
     if (*exporter) return run_export(export_flags);
     if (*bench) return run_bench(file, bench_flags, request, spec);
+    if (*summary) return run_summary(file, summary_loss, summary_optimizer->count() > 0, spec);
     if (*eval)
       return run_eval(file, inputs, saves, steps, full, show_variables, interpret, verbose,
                       threads);

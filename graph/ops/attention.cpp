@@ -24,6 +24,7 @@
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -131,6 +132,22 @@ Work work_of(const Graph& g, const Node& n, int64_t products) {
 Work work_attention(const Graph& g, const Node& n) { return work_of(g, n, 2); }
 Work work_attention_lse(const Graph& g, const Node& n) { return work_of(g, n, 1); }
 Work work_attention_backprop(const Graph& g, const Node& n) { return work_of(g, n, 5); }
+
+// The FLOPs of the same products over the scores a query sees: all Tk keys, or when causal only
+// keys j <= i + Tk - Tq (about half), which the kernels skip.
+int64_t flops_of(const Graph& g, const Node& n, int64_t products) {
+  Geometry a = geometry_of(g, n);
+  int64_t pairs = 0;
+  for (int64_t i = 0; i < a.tq; ++i)
+    pairs += a.causal ? std::clamp<int64_t>(i + a.tk - a.tq + 1, 0, a.tk) : a.tk;
+  int64_t flops = 2 * products;
+  for (int64_t x : {a.b, a.h, pairs, a.d})
+    flops = saturating_mul(flops, x);
+  return flops;
+}
+int64_t flops_attention(const Graph& g, const Node& n) { return flops_of(g, n, 2); }
+int64_t flops_attention_lse(const Graph& g, const Node& n) { return flops_of(g, n, 1); }
+int64_t flops_attention_backprop(const Graph& g, const Node& n) { return flops_of(g, n, 5); }
 
 // ---- interpreter kernels: the plain definition, in double ---------------------------------
 
@@ -305,7 +322,8 @@ extern const OpDef attention_def = {
                "broadcasts to [B,H,Tq,Tk] (a scalar 0: none), causal hides key j from query i "
                "when j > i + Tk - Tq; scale = 0 means 1/sqrt(D); a row with every score -inf "
                "gives 0; the mask gets no gradient",
-    .work = work_attention};
+    .work = work_attention,
+    .flops = flops_attention};
 extern const OpDef attention_lse_def = {
     .op = Op::attention_lse,
     .name = "attention_lse",
@@ -316,7 +334,8 @@ extern const OpDef attention_lse_def = {
     .eval = eval_attention_lse,
     .summary = "the log-sum-exp of each query row of attention's scores, [B,H,Tq] (-inf for a "
                "row with every score -inf); no gradient",
-    .work = work_attention_lse};
+    .work = work_attention_lse,
+    .flops = flops_attention_lse};
 extern const OpDef attention_backprop_def = {
     .op = Op::attention_backprop,
     .name = "attention_backprop",
@@ -327,6 +346,7 @@ extern const OpDef attention_backprop_def = {
     .eval = eval_attention_backprop,
     .summary = "the gradient of attention (y its output, dy the gradient of y, lse from "
                "attention_lse): dq, dk, dv stacked along axis 2, [B,H,Tq+2Tk,D]; no gradient",
-    .work = work_attention_backprop};
+    .work = work_attention_backprop,
+    .flops = flops_attention_backprop};
 
 } // namespace sj

@@ -2,6 +2,7 @@
 // select, cast, stop_gradient. Rules of each op: shape/dtype (infer_*), interpreter kernel
 // (eval_*) and gradient (grad_*).
 #include "graph/gradient.h"
+#include "graph/limits.h"
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
@@ -390,9 +391,12 @@ extern const OpDef sin_def = unary_def(Op::sin, "sin", infer_unary_float, eval_s
                                        Fusion::elementwise, "sine (radians)");
 extern const OpDef cos_def = unary_def(Op::cos, "cos", infer_unary_float, eval_cos, grad_cos,
                                        Fusion::elementwise, "cosine (radians)");
-extern const OpDef stop_gradient_def =
-    unary_def(Op::stop_gradient, "stop_gradient", infer_any, eval_stop_gradient, nullptr,
-              Fusion::elementwise, "x unchanged; no gradient flows through it");
+extern const OpDef stop_gradient_def = [] {
+  OpDef d = unary_def(Op::stop_gradient, "stop_gradient", infer_any, eval_stop_gradient, nullptr,
+                      Fusion::elementwise, "x unchanged; no gradient flows through it");
+  d.flops = no_flops; // a copy
+  return d;
+}();
 
 extern const OpDef add_def =
     binary(Op::add, "add", infer_binary_numeric, eval_add, grad_add, "a + b");

@@ -1,5 +1,6 @@
 // Layout ops: move data without arithmetic (transpose, reshape, broadcast_to, concat, slice, pad).
 #include "graph/gradient.h"
+#include "graph/limits.h"
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
@@ -263,6 +264,7 @@ extern const OpDef concat_def = {.op = Op::concat,
                                  .infer = infer_concat,
                                  .eval = eval_concat,
                                  .grad = grad_concat,
-                                 .summary = "join operands along `axis`"};
+                                 .summary = "join operands along `axis`",
+                                 .flops = no_flops};
 
 } // namespace sj

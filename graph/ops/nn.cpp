@@ -1,5 +1,6 @@
 // Neural-network ops: softmax, log_softmax, softmax cross-entropy, one_hot, gather, scatter_add.
 #include "graph/gradient.h"
+#include "graph/limits.h"
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 
@@ -135,6 +136,11 @@ std::string explain_gather(const Graph& g, const Node& n, int64_t index, int64_t
   return explain_index(index, g.type(n.operands[1]).shape, position,
                        g.type(n.operands[0]).shape[0]);
 }
+// One addition per element of `updates` (the default would count the whole zero table).
+int64_t flops_scatter_add(const Graph& g, const Node& n) {
+  return g.type(n.operands[0]).num_elements();
+}
+
 std::string explain_scatter_add(const Graph& g, const Node& n, int64_t index, int64_t position) {
   return explain_index(index, g.type(n.operands[1]).shape, position, n.type.shape[0]);
 }
@@ -325,6 +331,7 @@ extern const OpDef scatter_add_def = {
     .grad = grad_scatter_add,
     .summary = "a zero [rows, ...] table with row i of `updates` added at row indices[i] (the "
                "gradient of gather); out-of-range is a run-time error",
-    .explain = explain_scatter_add};
+    .explain = explain_scatter_add,
+    .flops = flops_scatter_add};
 
 } // namespace sj

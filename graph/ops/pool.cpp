@@ -9,6 +9,7 @@
 // Padding pixels never take part: a window's maximum is over its real pixels, and its mean
 // divides by their number, as TensorFlow's avg_pool with padding = same.
 #include "graph/gradient.h"
+#include "graph/limits.h"
 #include "graph/ops/kernel_util.h"
 #include "graph/ops/shape_util.h"
 #include "graph/ops/window.h"
@@ -202,6 +203,11 @@ std::vector<AttrSpec> pool_schema(bool input_shape) {
   return attrs;
 }
 
+// An index map for fusion, but it compares and adds: one FLOP per element it visits.
+int64_t flops_max_pool2d_backprop(const Graph& g, const Node& n) {
+  return default_work(g, n).elements;
+}
+
 } // namespace
 
 extern const OpDef max_pool2d_def = {
@@ -230,7 +236,8 @@ extern const OpDef max_pool2d_backprop_def = {
     .fusion = Fusion::index_map,
     // No gradient: the routing is piecewise constant in x, and its adjoint in dy would be a
     // gather by the argmax, which no model has needed yet.
-    .summary = "the gradient of max_pool2d: each dy added at its window's first maximum of x"};
+    .summary = "the gradient of max_pool2d: each dy added at its window's first maximum of x",
+    .flops = flops_max_pool2d_backprop};
 
 extern const OpDef avg_pool2d_def = {
     .op = Op::avg_pool2d,

@@ -1,4 +1,5 @@
 // State updates: assign(variable, value) stores a variable's next value.
+#include "graph/limits.h"
 #include "graph/ops/shape_util.h"
 
 #include <fmt/format.h>
@@ -43,6 +44,7 @@ extern const OpDef assign_def = {
     .infer = infer_assign,
     .eval = eval_assign,
     .has_effect = true,
-    .summary = "the variable's value after this step; every read in the step sees the old value"};
+    .summary = "the variable's value after this step; every read in the step sees the old value",
+    .flops = no_flops};
 
 } // namespace sj

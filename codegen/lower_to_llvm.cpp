@@ -89,8 +89,9 @@ void LowerCall::error_if(llvm::Value* condition, llvm::Value* value, llvm::Value
 // ---- the driver --------------------------------------------------------------------------
 
 Lowerer::Lowerer(const Graph& graph, const FusionPlan& fusion, const MemoryPlan& memory,
-                 llvm::Module& module)
-    : graph_(graph), fusion_(fusion), memory_(memory), module_(module), b_(module.getContext()) {}
+                 llvm::Module& module, bool check_numerics)
+    : graph_(graph), fusion_(fusion), memory_(memory), module_(module), b_(module.getContext()),
+      check_numerics_(check_numerics) {}
 
 llvm::Type* Lowerer::reg_type(DType t) {
   switch (t) {
@@ -167,14 +168,35 @@ llvm::Value* Lowerer::element(ValueId v, Index& at) {
   const Node& node = graph_.node(v);
   if (fusion_.inlined[v]) {
     ElementCall call{*this, node, v, at};
-    return lowering_of(node.op).element(call);
+    llvm::Value* x = lowering_of(node.op).element(call);
+    note(v, x, at);
+    return x;
   }
   if (in_loop_ && at.shape() == node.type.shape && at.linear(b_) == in_loop_)
     if (auto it = computed_.find(v); it != computed_.end()) return it->second;
   DType t = node.type.dtype;
-  llvm::Value* ptr = b_.CreateInBoundsGEP(mem_type(t), buffer(v), at.linear(b_));
-  llvm::Value* x = b_.CreateAlignedLoad(mem_type(t), ptr, llvm::Align(dtype_size(t)));
-  return t == DType::boolean ? b_.CreateICmpNE(x, b_.getInt8(0)) : x;
+  auto load = [&](llvm::Value* linear) {
+    llvm::Value* ptr = b_.CreateInBoundsGEP(mem_type(t), buffer(v), linear);
+    llvm::Value* x = b_.CreateAlignedLoad(mem_type(t), ptr, llvm::Align(dtype_size(t)));
+    return t == DType::boolean ? b_.CreateICmpNE(x, b_.getInt8(0)) : x;
+  };
+  if (in_loop_ && node.type.num_elements() == 1 && !computed_.count(v) && !preheaders_.empty() &&
+      preheaders_.back().first == fn_) {
+    // A stored scalar (a hyperparameter, a bias correction) read in a loop group: loaded once
+    // before the outermost loop, computed as it is before the loop starts (not a member of this
+    // loop, read through an index map). Loaded inside, LLVM must prove that the loop's stores
+    // miss it, which it cannot when both are in the arena (an optimizer update written out of
+    // place stayed scalar).
+    llvm::BasicBlock* pre = preheaders_.back().second;
+    llvm::Value*& hoisted = hoisted_[{pre, v}];
+    if (!hoisted) {
+      llvm::IRBuilderBase::InsertPointGuard guard(b_);
+      b_.SetInsertPoint(pre->getTerminator());
+      hoisted = load(i64(0));
+    }
+    return hoisted;
+  }
+  return load(at.linear(b_));
 }
 
 void Lowerer::store(ValueId v, llvm::Value* linear, llvm::Value* value) {
@@ -190,6 +212,8 @@ void Lowerer::loop(llvm::Value* begin, llvm::Value* end,
   llvm::BasicBlock* head = llvm::BasicBlock::Create(context(), "loop", fn_);
   llvm::BasicBlock* exit = llvm::BasicBlock::Create(context(), "loop.end", fn_);
   b_.CreateCondBr(b_.CreateICmpSLT(begin, end), head, exit);
+  bool outermost = preheaders_.empty() || preheaders_.back().first != fn_;
+  if (outermost) preheaders_.emplace_back(fn_, pre);
   b_.SetInsertPoint(head);
   llvm::PHINode* i = b_.CreatePHI(b_.getInt64Ty(), 2, "i");
   i->addIncoming(begin, pre);
@@ -201,11 +225,12 @@ void Lowerer::loop(llvm::Value* begin, llvm::Value* end,
   // loops (a 768-element slice, the rows of a 64-row nest) made straight-line blocks of
   // thousands of instructions whose scheduling cost seconds of compile time, for no measured
   // gain in the step.
-  llvm::Metadata* disable = llvm::MDNode::get(
-      context(), {llvm::MDString::get(context(), "llvm.loop.unroll.disable")});
+  llvm::Metadata* disable =
+      llvm::MDNode::get(context(), {llvm::MDString::get(context(), "llvm.loop.unroll.disable")});
   llvm::MDNode* self = llvm::MDNode::getDistinct(context(), {nullptr, disable});
   self->replaceOperandWith(0, self);
   latch->setMetadata(llvm::LLVMContext::MD_loop, self);
+  if (outermost) preheaders_.pop_back();
   b_.SetInsertPoint(exit);
 }
 
@@ -246,6 +271,11 @@ void Lowerer::error_if(llvm::Value* condition, ValueId node, llvm::Value* value,
     internal_error(fmt::format("lowering: {} reports run-time errors but its table row has no "
                                "explain",
                                graph_.node(node).def().name));
+  record(1, condition, node, value, position);
+}
+
+void Lowerer::record(int64_t code, llvm::Value* condition, ValueId node, llvm::Value* value,
+                     llvm::Value* position) {
   if (fn_ != step_fn_) internal_error("lowering: a run-time check inside an outlined loop");
   llvm::Type* i64t = b_.getInt64Ty();
   llvm::BasicBlock* fail = llvm::BasicBlock::Create(context(), "error", fn_);
@@ -258,12 +288,81 @@ void Lowerer::error_if(llvm::Value* condition, ValueId node, llvm::Value* value,
       b_.CreateICmpUGT(b_.CreateLoad(i64t, b_.CreateConstGEP1_64(i64t, status_, 1)), i64(node));
   b_.CreateCondBr(b_.CreateOr(none_yet, later), first, cont);
   b_.SetInsertPoint(first);
-  b_.CreateStore(i64(1), status_);
+  b_.CreateStore(i64(code), status_);
   b_.CreateStore(i64(node), b_.CreateConstGEP1_64(i64t, status_, 1));
   b_.CreateStore(b_.CreateSExtOrTrunc(value, i64t), b_.CreateConstGEP1_64(i64t, status_, 2));
   b_.CreateStore(b_.CreateSExtOrTrunc(position, i64t), b_.CreateConstGEP1_64(i64t, status_, 3));
   b_.CreateBr(cont);
   b_.SetInsertPoint(cont);
+}
+
+llvm::Value* Lowerer::nonfinite_flag() {
+  llvm::Value*& flag = nonfinite_flags_[fn_];
+  if (!flag) {
+    llvm::BasicBlock& entry = fn_->getEntryBlock();
+    llvm::IRBuilder<> at(&entry, entry.begin());
+    flag = at.CreateAlloca(b_.getFloatTy(), nullptr, "nonfinite");
+    at.CreateStore(llvm::ConstantFP::get(b_.getFloatTy(), 0.0), flag);
+  }
+  return flag;
+}
+
+void Lowerer::note(ValueId v, llvm::Value* x, Index& at) {
+  if (!check_numerics_ || !is_float(graph_.type(v).dtype)) return;
+  if (locating_) {
+    // !(|x| < inf): true for NaN and both infinities.
+    llvm::Value* abs = b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+    llvm::Value* bad =
+        b_.CreateFCmpUGE(abs, llvm::ConstantFP::getInfinity(x->getType()), "nonfinite");
+    llvm::Value* bits = b_.CreateBitCast(b_.CreateFPExt(x, b_.getDoubleTy()), b_.getInt64Ty());
+    record(2, bad, v, bits, at.linear(b_));
+    return;
+  }
+  // x - x is 0 for finite x and NaN otherwise; its sum (a plain reassociable float reduction,
+  // which vectorizes where an i1 OR chain across a loop's members did not) is NaN exactly when
+  // some element was not finite. The subtraction has no fast-math flags, so nothing folds it.
+  llvm::Value* zero = b_.CreateFSub(x, x, "nonfinite");
+  if (zero->getType() != b_.getFloatTy()) zero = b_.CreateFPTrunc(zero, b_.getFloatTy());
+  llvm::Value* flag = nonfinite_flag();
+  b_.CreateStore(accumulate(b_.CreateLoad(b_.getFloatTy(), flag), zero), flag);
+}
+
+void Lowerer::scan(ValueId v) {
+  const TensorType& type = graph_.type(v);
+  if (!check_numerics_ || !is_float(type.dtype) || type.num_elements() == 0) return;
+  loop(i64(0), i64(type.num_elements()), [&](llvm::Value* i) {
+    Index at = Index::flat(type.shape, i);
+    DType t = type.dtype;
+    llvm::Value* ptr = b_.CreateInBoundsGEP(mem_type(t), buffer(v), i);
+    note(v, b_.CreateAlignedLoad(mem_type(t), ptr, llvm::Align(dtype_size(t))), at);
+  });
+}
+
+void Lowerer::sync(const std::function<void()>& locate) {
+  if (!check_numerics_ || locating_) return;
+  llvm::Type* i64t = b_.getInt64Ty();
+  llvm::Value* flag = nonfinite_flag();
+  llvm::Value* shared = b_.CreateConstGEP1_64(i64t, status_, 4);
+  llvm::Value* sum = b_.CreateLoad(b_.getFloatTy(), flag);
+  llvm::Value* any =
+      b_.CreateOr(b_.CreateFCmpUNO(sum, sum), b_.CreateICmpNE(b_.CreateLoad(i64t, shared), i64(0)));
+  llvm::BasicBlock* bad = llvm::BasicBlock::Create(context(), "nonfinite.locate", fn_);
+  llvm::BasicBlock* cont = llvm::BasicBlock::Create(context(), "nonfinite.done", fn_);
+  b_.CreateCondBr(any, bad, cont);
+  b_.SetInsertPoint(bad);
+  b_.CreateStore(llvm::ConstantFP::get(b_.getFloatTy(), 0.0), flag);
+  b_.CreateStore(i64(0), shared);
+  locating_ = true;
+  locate();
+  locating_ = false;
+  b_.CreateBr(cont);
+  b_.SetInsertPoint(cont);
+}
+
+bool Lowerer::has_inlined_operand(ValueId v) const {
+  for (ValueId o : graph_.node(v).operands)
+    if (fusion_.inlined[o]) return true;
+  return false;
 }
 
 void Lowerer::emit_checks(ValueId first, ValueId last) {
@@ -304,7 +403,8 @@ void Lowerer::compute_members(ValueId first, const Index& position) {
     Index at = first_at;
     ElementCall call{*this, graph_.node(m), m, at};
     llvm::Value* x = lowering_of(graph_.node(m).op).element(call);
-    store(m, i, x);
+    note(m, x, at);
+    if (!locating_) store(m, i, x); // locating recomputes what is stored already
     computed_[m] = x;
   }
   in_loop_ = nullptr;
@@ -314,8 +414,9 @@ void Lowerer::compute_members(ValueId first, const Index& position) {
 void Lowerer::lower_loop_group(ValueId first) {
   emit_checks(first, fusion_.loop_end[first]);
   const Shape& shape = graph_.type(first).shape;
-  flat_loop(first, fusion_.loop_end[first], num_elements(shape),
-            [&](llvm::Value* i) { compute_members(first, Index::flat(shape, i)); });
+  auto members = [&](llvm::Value* i) { compute_members(first, Index::flat(shape, i)); };
+  flat_loop(first, fusion_.loop_end[first], num_elements(shape), members);
+  sync([&] { loop(i64(0), i64(num_elements(shape)), members); });
 }
 
 std::string Lowerer::label(ValueId first, ValueId last) const {
@@ -379,6 +480,13 @@ void Lowerer::lower_node_here(ValueId v) {
                     i64(int64_t(node.type.byte_size())));
     return;
   }
+  if (rule.source && node.op == Op::input) {
+    // check_numerics: feeds are values of the step too (a NaN pixel is then
+    // named as such, with its row, rather than as the first op that reads it).
+    scan(v);
+    sync([&] { scan(v); });
+    return;
+  }
   if (fusion_.inlined[v] || rule.source) return;
   if (fusion_.epilogue_of[fusion_.loop[v]] != fusion_.loop[v]) return; // in its GEMM
   if (node.type.num_elements() == 0 && !node.def().can_fail()) {
@@ -397,9 +505,11 @@ void Lowerer::lower_node_here(ValueId v) {
     emit_checks(v, v);
     auto compute = [&](Index& at) {
       ElementCall call{*this, node, v, at};
-      store(v, at.linear(b_), rule.element(call));
+      llvm::Value* x = rule.element(call);
+      note(v, x, at);
+      if (!locating_) store(v, at.linear(b_), x);
     };
-    unless_failed(v, v, [&] {
+    auto emit = [&] {
       if (node.type.rank() == 0) return for_each(node.type.shape, false, compute);
       if (!fusion_.flat[v])
         return parallel_rows(v, v, node.type.shape[0], [&](llvm::Value* i) {
@@ -423,6 +533,10 @@ void Lowerer::lower_node_here(ValueId v) {
         Index at = Index::flat(node.type.shape, i);
         compute(at);
       });
+    };
+    unless_failed(v, v, [&] {
+      emit();
+      sync(emit);
     });
     return;
   }
@@ -433,6 +547,19 @@ void Lowerer::lower_node_here(ValueId v) {
   if (epilogue != v) emit_checks(epilogue, fusion_.loop_end[epilogue]);
   unless_failed(epilogue, fusion_.loop_end[epilogue], [&] {
     rule.lower(LowerCall{*this, node, v});
+    // A kernel's or whole-buffer rule's result is checked in a pass over it (its epilogue's
+    // members in the epilogue, which flags status[4]).
+    scan(v);
+    sync([&] {
+      scan(v);
+      // The values fused into the rule (a reduction's operand chain), computed again.
+      if (has_inlined_operand(v)) rule.lower(LowerCall{*this, node, v});
+      if (epilogue != v) {
+        const Shape& shape = graph_.type(v).shape;
+        loop(i64(0), i64(num_elements(shape)),
+             [&](llvm::Value* i) { compute_members(epilogue, Index::flat(shape, i)); });
+      }
+    });
   });
 }
 
@@ -455,7 +582,7 @@ std::vector<ValueId> Lowerer::loop_buffers(ValueId first, ValueId last) {
 
 void Lowerer::flat_loop(ValueId first, ValueId last, int64_t n,
                         const std::function<void(llvm::Value*)>& body) {
-  if (n < kParallelElements) return loop(i64(0), i64(n), body);
+  if (n < kParallelElements || locating_) return loop(i64(0), i64(n), body);
   std::vector<ValueId> used = loop_buffers(first, last);
   auto [outlined, ctx] =
       outline(fmt::format("{}.{}.loop", kStepFunction, label(first, last)), used, 2,
@@ -476,7 +603,7 @@ void Lowerer::parallel_rows(ValueId first, ValueId last, int64_t rows,
       for (ValueId o : graph_.node(m).operands)
         work = std::max(work, graph_.type(o).num_elements());
     }
-  if (work < kParallelElements || rows < 2) return loop(i64(0), i64(rows), body);
+  if (work < kParallelElements || rows < 2 || locating_) return loop(i64(0), i64(rows), body);
   std::vector<ValueId> used = loop_buffers(first, last);
   auto [outlined, ctx] =
       outline(fmt::format("{}.{}.rows", kStepFunction, label(first, last)), used, 2,
@@ -570,6 +697,19 @@ Lowerer::outline(const std::string& name, const std::vector<ValueId>& used, int 
   for (int k = 0; k < index_args; ++k)
     index.push_back(inner->getArg(unsigned(addresses.size()) + unsigned(k)));
   emit(index);
+  if (auto it = nonfinite_flags_.find(inner); it != nonfinite_flags_.end()) {
+    // check_numerics: the chunk's non-finite flag, for the step's sync() (other chunks may set
+    // it at the same time).
+    llvm::BasicBlock* set = llvm::BasicBlock::Create(context(), "nonfinite.set", inner);
+    llvm::BasicBlock* done = llvm::BasicBlock::Create(context(), "nonfinite.done", inner);
+    llvm::Value* sum = b_.CreateLoad(b_.getFloatTy(), it->second);
+    b_.CreateCondBr(b_.CreateFCmpUNO(sum, sum), set, done);
+    b_.SetInsertPoint(set);
+    b_.CreateAtomicRMW(llvm::AtomicRMWInst::Or, b_.CreateConstGEP1_64(b_.getInt64Ty(), status_, 4),
+                       i64(1), llvm::Align(8), llvm::AtomicOrdering::Monotonic);
+    b_.CreateBr(done);
+    b_.SetInsertPoint(done);
+  }
   b_.CreateRetVoid();
 
   b_.SetInsertPoint(llvm::BasicBlock::Create(context(), "entry", outlined));
@@ -722,9 +862,10 @@ void Lowerer::run() {
 }
 
 std::unique_ptr<llvm::Module> lower_to_llvm(const Graph& graph, const FusionPlan& fusion,
-                                            const MemoryPlan& memory, llvm::LLVMContext& context) {
+                                            const MemoryPlan& memory, llvm::LLVMContext& context,
+                                            bool check_numerics) {
   auto module = std::make_unique<llvm::Module>(graph.name(), context);
-  Lowerer lowerer(graph, fusion, memory, *module);
+  Lowerer lowerer(graph, fusion, memory, *module, check_numerics);
   lowerer.run();
   std::string problems;
   llvm::raw_string_ostream os(problems);

@@ -12,8 +12,10 @@ namespace sj {
 
 class Lowerer {
 public:
+  /// `check_numerics`: every floating value computed (and every feed and variable read) is
+  /// tested for NaN and infinity (see lower_to_llvm).
   Lowerer(const Graph& graph, const FusionPlan& fusion, const MemoryPlan& memory,
-          llvm::Module& module);
+          llvm::Module& module, bool check_numerics = false);
 
   /// Emits the entry function.
   void run();
@@ -44,6 +46,11 @@ public:
   /// graph order) has recorded one: the interpreter, which runs nodes in order, fails there.
   /// Within a node, loops run positions in order, so its first bad position is kept.
   void error_if(llvm::Value* condition, ValueId node, llvm::Value* value, llvm::Value* position);
+  /// Under check_numerics, notes element `at` (of v's shape) of floating value v just computed:
+  /// x - x summed into the function's non-finite flag (a vectorizable reduction; sync() tests it
+  /// after the node), or, while sync() locates the culprit, recorded as the run-time error of v
+  /// at that position if it is NaN or infinite. Nothing otherwise.
+  void note(ValueId v, llvm::Value* x, Index& at);
   /// A stack slot in the entry block (promoted to a register by LLVM): loop-carried values.
   llvm::Value* slot(llvm::Type* type);
   /// a + b for an accumulator: floats may be reassociated (so the loop vectorizes; the result
@@ -99,6 +106,23 @@ private:
   /// in place into a variable (Storage::in_place); else just body().
   void unless_failed(ValueId first, ValueId last, const std::function<void()>& body);
   void commit();
+  /// Records run-time error `code` (status[0]: 1 an op's explain, 2 a non-finite value) of
+  /// `node` when `condition` holds, keeping the first node in graph order (see error_if).
+  void record(int64_t code, llvm::Value* condition, ValueId node, llvm::Value* value,
+              llvm::Value* position);
+  /// check_numerics: the current function's flag (an f32 slot, 0 on entry, NaN once a
+  /// non-finite element was noted) that note() sums into.
+  llvm::Value* nonfinite_flag();
+  /// check_numerics: notes every element of stored value v (a kernel's or whole-buffer rule's
+  /// result, a feed, a variable) in a loop over its buffer.
+  void scan(ValueId v);
+  /// check_numerics, after the code of a node (group): if a non-finite element was noted (in
+  /// this function's flag or, by outlined loops, in status[4]), clears the flags and runs
+  /// `locate`, which re-emits the computation scalar and inline with note() recording, so the
+  /// first bad value (in graph order) and its first position become the step's error.
+  void sync(const std::function<void()>& locate);
+  /// Whether an operand of v is computed inside v's code (fused into it).
+  bool has_inlined_operand(ValueId v) const;
   /// Makes `f` (the step or one of its parts: the step's signature) the function being emitted:
   /// begin_function also creates its entry block, for allocas and buffer addresses.
   void begin_function(llvm::Function* f);
@@ -123,6 +147,13 @@ private:
   std::vector<llvm::Value*> globals_;     // per constant: its data
   llvm::BasicBlock* addresses_ = nullptr; // fn_'s entry block, where addresses are computed
   bool outlining_ = false;                // inside outline(): every buffer is a parameter
+  bool check_numerics_ = false;
+  bool locating_ = false; // inside sync()'s locate: note() records, loops are not outlined
+  std::map<llvm::Function*, llvm::Value*> nonfinite_flags_;
+  // The block before the outermost loop being emitted, per function (innermost function last),
+  // and the scalars element() loaded there.
+  std::vector<std::pair<llvm::Function*, llvm::BasicBlock*>> preheaders_;
+  std::map<std::pair<llvm::BasicBlock*, ValueId>, llvm::Value*> hoisted_;
   // Inside a loop group: the elements its members computed in this iteration, at `in_loop_`.
   llvm::Value* in_loop_ = nullptr;
   std::map<ValueId, llvm::Value*> computed_;

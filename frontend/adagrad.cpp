@@ -3,8 +3,7 @@
 
 namespace sj {
 
-Adagrad::Adagrad(AdagradOptions o, Flavor flavor)
-    : Optimizer("adagrad", flavor, o.common.schedule, o.common.clipping, o.common.decay), o_(o) {
+Adagrad::Adagrad(AdagradOptions o, Flavor flavor) : Optimizer("adagrad", flavor, o.common), o_(o) {
   require(o.learning_rate >= 0, "learning_rate must be >= 0");
   require(o.lr_decay >= 0, "lr_decay must be >= 0");
   require(o.initial_accumulator_value >= 0, "initial_accumulator_value must be >= 0");

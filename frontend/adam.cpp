@@ -6,8 +6,8 @@ namespace sj {
 Adam::Adam(AdamOptions o, Flavor flavor) : Adam(o, flavor, "adam", false) {}
 
 Adam::Adam(AdamOptions o, Flavor flavor, std::string name, bool decoupled)
-    : Optimizer(std::move(name), flavor, o.common.schedule, o.common.clipping, o.common.decay),
-      o_(o), decoupled_(decoupled || flavor == Flavor::keras) {
+    : Optimizer(std::move(name), flavor, o.common), o_(o),
+      decoupled_(decoupled || flavor == Flavor::keras) {
   require(o.learning_rate >= 0, "learning_rate must be >= 0");
   require(o.beta1 >= 0 && o.beta1 < 1, "beta1 must be in [0, 1)");
   require(o.beta2 >= 0 && o.beta2 < 1, "beta2 must be in [0, 1)");

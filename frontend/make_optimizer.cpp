@@ -11,7 +11,7 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
   auto set = [](std::optional<double> v, double& field) {
     if (v) field = *v;
   };
-  OptimizerCommon common{.clipping = spec.clipping};
+  OptimizerCommon common{.clipping = spec.clipping, .skip_nonfinite = spec.skip_nonfinite};
   if (spec.decay_min_rank < 0)
     throw Error({}, fmt::format("decay_min_rank must be >= 0, got {}", spec.decay_min_rank));
   if (spec.decay_min_rank > 0 || !spec.no_decay.empty()) {

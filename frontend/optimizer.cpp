@@ -20,14 +20,13 @@ std::vector<GradVar> zip(const std::vector<Value>& grads, const std::vector<Valu
   return pairs;
 }
 
-Optimizer::Optimizer(std::string name, Flavor flavor, Schedule schedule, Clipping clipping,
-                     DecayRule decay)
-    : name_(std::move(name)), flavor_(flavor), schedule_(std::move(schedule)), clipping_(clipping),
-      decay_(std::move(decay)) {
-  require(clipping.value >= 0 && clipping.global_norm >= 0,
+Optimizer::Optimizer(std::string name, Flavor flavor, const OptimizerCommon& common)
+    : name_(std::move(name)), flavor_(flavor), schedule_(common.schedule),
+      clipping_(common.clipping), decay_(common.decay), skip_nonfinite_(common.skip_nonfinite) {
+  require(clipping_.value >= 0 && clipping_.global_norm >= 0,
           fmt::format("clipping thresholds must be >= 0 (0 disables), got value = {}, "
                       "global_norm = {}",
-                      clipping.value, clipping.global_norm));
+                      clipping_.value, clipping_.global_norm));
 }
 
 void Optimizer::declare(std::string name, double initial) {
@@ -59,6 +58,14 @@ Value Optimizer::step() const {
   return {*graph_, step_};
 }
 
+Value Optimizer::nonfinite_steps() const {
+  if (!graph_ || !skip_nonfinite_)
+    throw Error({}, fmt::format("{}: the count of skipped steps exists once an optimizer with "
+                                "skip_nonfinite = true is applied",
+                                name_));
+  return {*graph_, nonfinite_steps_};
+}
+
 std::vector<Value> Optimizer::minimize(Value loss, const std::vector<Value>& vars, Loc loc) {
   return apply_gradients(zip(gradients(loss, vars, {}, loc), vars, loc), loc);
 }
@@ -76,6 +83,13 @@ std::vector<Value> Optimizer::apply_gradients(const std::vector<GradVar>& pairs,
     const GradVar& p = pairs[i];
     if (p.var.is_null()) fail(fmt::format("pair {}: the variable is a null Value", i));
     const Node& target = p.var.node();
+    // zip(vars, grads): the target is the gradient gradients() named after the "gradient".
+    if (target.op != Op::variable && !p.grad.is_null() && p.grad.node().op == Op::variable &&
+        target.name == "grad." + p.grad.node().name)
+      fail(fmt::format("pair {}: the target {} is {} and the gradient is variable '{}': the "
+                       "lists are swapped; write zip(grads, vars), gradients first",
+                       i, value_label(g0(p), p.var.id()), op_with_article(target),
+                       p.grad.node().name));
     if (target.op != Op::variable)
       fail(fmt::format("pair {}: the target {} is {}, not a variable: only variables hold "
                        "state that an optimizer can update",
@@ -96,6 +110,15 @@ std::vector<Value> Optimizer::apply_gradients(const std::vector<GradVar>& pairs,
                        "gradient must have its variable's dtype and shape (are the lists "
                        "given to zip in the same order?)",
                        target.name, p.grad.type().str(), p.var.type().str()));
+    // gradients() names the gradient of variable a "grad.a": paired with another variable of
+    // the same type (zip in different orders), each would silently update the other.
+    const std::string& gname = p.grad.node().name;
+    if (gname.starts_with("grad.") && gname != "grad." + target.name)
+      if (auto owner = g0(p).find(gname.substr(5)); owner && g0(p).node(*owner).op == Op::variable)
+        fail(fmt::format("pair {}: gradient '{}' (of variable '{}') is paired with variable '{}': "
+                         "each variable would be updated with another's gradient; give zip the "
+                         "variables in the order given to gradients()",
+                         i, gname, gname.substr(5), target.name));
     for (size_t j = 0; j < i; ++j)
       if (pairs[j].var.id() == p.var.id())
         fail(fmt::format("variable '{}' appears twice (pairs {} and {}): a step updates each "
@@ -124,6 +147,24 @@ std::vector<Value> Optimizer::apply_gradients(const std::vector<GradVar>& pairs,
   Value counter = variable(g, name_ + "/step", {DType::i64, {}}, Init::zeros(), where);
   step_ = counter.id();
 
+  // skip_nonfinite: g * 0 is 0 for every finite g and NaN otherwise, so the sum over all
+  // gradients is 0 exactly when the step may apply (simplify keeps x * 0: it is not IEEE-exact).
+  Value finite;
+  if (skip_nonfinite_) {
+    Value probe;
+    for (const GradVar& p : pairs) {
+      Value zeroed = mul(p.grad, scalar_like(p.grad, 0, where), where);
+      Value s = cast(reduce_sum(zeroed, Axes::all(), false, where), dtype, where);
+      probe = probe.is_null() ? s : add(probe, s, where);
+    }
+    finite = equal(probe, scalar_like(probe, 0, where), where);
+    Value skipped = variable(g, name_ + "/nonfinite_steps", {DType::i64, {}}, Init::zeros(), where);
+    nonfinite_steps_ = skipped.id();
+    Value one = scalar_like(skipped, 1, where);
+    Value more = add(skipped, one, where);
+    assign(skipped, select(finite, skipped, more, where), where);
+  }
+
   // Clipping, as graph nodes on the gradients.
   std::vector<Value> grads;
   for (const GradVar& p : pairs)
@@ -148,11 +189,14 @@ std::vector<Value> Optimizer::apply_gradients(const std::vector<GradVar>& pairs,
       gr = mul(gr, gr.dtype() == dtype ? scale : cast(scale, gr.dtype()), where);
   }
 
-  UpdateContext ctx(*this, g, counter, where);
+  UpdateContext ctx(*this, g, counter, where, finite);
   std::vector<Value> updated;
-  for (size_t i = 0; i < pairs.size(); ++i)
-    updated.push_back(assign(pairs[i].var, update(ctx, grads[i], pairs[i].var), where));
-  assign(counter, add(counter, scalar_like(counter, 1, where), where), where);
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    Value next = update(ctx, grads[i], pairs[i].var);
+    updated.push_back(assign(pairs[i].var, ctx.guarded(pairs[i].var, next), where));
+  }
+  Value counted = add(counter, scalar_like(counter, 1, where), where);
+  assign(counter, ctx.guarded(counter, counted), where);
   return updated;
 }
 
@@ -207,6 +251,10 @@ Value UpdateContext::weight_decay(Value& g, Value theta, bool decoupled) {
   return theta;
 }
 
-void UpdateContext::set(Value slot, Value value) { assign(slot, value, loc_); }
+void UpdateContext::set(Value slot, Value value) { assign(slot, guarded(slot, value), loc_); }
+
+Value UpdateContext::guarded(Value state, Value value) {
+  return finite_.is_null() ? value : select(finite_, value, state, loc_);
+}
 
 } // namespace sj

@@ -58,6 +58,20 @@ class UpdateContext;
 /// vectors: `[](const sj::Value& v) { return v.rank() >= 2; }`.
 using DecayRule = std::function<bool(const Value& variable)>;
 
+/// What every optimizer takes besides its own hyperparameters.
+struct OptimizerCommon {
+  Schedule schedule = Schedule::constant();
+  Clipping clipping = {};
+  /// The variables weight decay applies to (empty: all): see DecayRule.
+  DecayRule decay = {};
+  /// Leave every variable, slot and the step counter unchanged on a step whose gradients are not
+  /// all finite (a NaN or an infinity), as optax's apply_if_finite does, and count such steps in
+  /// the i64 variable "<optimizer>/nonfinite_steps" (Optimizer::nonfinite_steps). The test is
+  /// one extra pass over the gradients (the sum of g * 0, which is NaN exactly when some g is
+  /// not finite), fused into the loops that compute them where it can be.
+  bool skip_nonfinite = false;
+};
+
 /// The base of every optimizer: validates pairs, clips, owns hyperparameter variables and the
 /// step counter, and calls the subclass's per-variable rule.
 class Optimizer {
@@ -79,6 +93,9 @@ public:
   Value hyperparameter(std::string_view name) const;
   /// The step counter: the i64 variable "<optimizer>/step", the number of updates applied.
   Value step() const;
+  /// With OptimizerCommon::skip_nonfinite: the i64 variable "<optimizer>/nonfinite_steps", the
+  /// number of steps skipped because a gradient was not finite. sj::Error without the option.
+  Value nonfinite_steps() const;
   /// "adam", or "adam_1" if the graph already had an optimizer of that name.
   const std::string& name() const { return name_; }
   Flavor flavor() const { return flavor_; }
@@ -86,8 +103,7 @@ public:
   const std::vector<std::pair<std::string, double>>& hyperparameters() const { return hypers_; }
 
 protected:
-  Optimizer(std::string name, Flavor flavor, Schedule schedule, Clipping clipping,
-            DecayRule decay = {});
+  Optimizer(std::string name, Flavor flavor, const OptimizerCommon& common);
   /// Declares a hyperparameter (a variable, created when the optimizer is applied).
   void declare(std::string name, double initial);
   /// Throws an sj::Error for an invalid option (e.g. a negative learning rate).
@@ -102,17 +118,21 @@ private:
   Schedule schedule_;
   Clipping clipping_;
   DecayRule decay_;
+  bool skip_nonfinite_ = false;
   std::vector<std::pair<std::string, double>> hypers_;
   Graph* graph_ = nullptr;
   std::vector<std::pair<std::string, ValueId>> hyper_vars_;
   ValueId step_ = 0;
+  ValueId nonfinite_steps_ = 0;
 };
 
 /// What an update rule sees for one variable in one step.
 class UpdateContext {
 public:
-  UpdateContext(Optimizer& opt, Graph& graph, Value k, Location loc)
-      : opt_(opt), graph_(graph), k_(k), loc_(std::move(loc)) {}
+  /// `finite`: with skip_nonfinite, the bool scalar that is true when this step's gradients are
+  /// all finite (set() then keeps a slot's old value otherwise); null without.
+  UpdateContext(Optimizer& opt, Graph& graph, Value k, Location loc, Value finite = {})
+      : opt_(opt), graph_(graph), k_(k), loc_(std::move(loc)), finite_(finite) {}
 
   /// Hyperparameter `name` as a scalar of `dtype`.
   Value hyper(std::string_view name, DType dtype);
@@ -130,14 +150,17 @@ public:
   /// returns θ − lr λ θ as the value the update starts from; otherwise (L2) it adds λ θ to `g`
   /// and returns θ. Without weight decay it returns θ.
   Value weight_decay(Value& g, Value theta, bool decoupled);
-  /// Stores a slot's value after this step.
+  /// Stores a slot's value after this step (its old value on a skipped non-finite step).
   void set(Value slot, Value value);
+  /// `value` as the new value of `state`, or state's old value on a skipped non-finite step.
+  Value guarded(Value state, Value value);
 
 private:
   Optimizer& opt_;
   Graph& graph_;
   Value k_; // i64 steps taken
   Location loc_;
+  Value finite_;
   // Per-dtype values shared by every variable's update (one node each, not one per variable).
   std::map<std::pair<std::string, DType>, Value> cache_;
 };

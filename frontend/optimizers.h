@@ -10,13 +10,6 @@
 
 namespace sj {
 
-struct OptimizerCommon {
-  Schedule schedule = Schedule::constant();
-  Clipping clipping = {};
-  /// The variables weight decay applies to (empty: all): see DecayRule.
-  DecayRule decay = {};
-};
-
 /// SGD, PyTorch (torch.optim.SGD):
 ///   g ← g + λθ                                   (if λ ≠ 0)
 ///   b ← g on step 1, else μ b + (1 − dampening) g (if μ ≠ 0; slot "sgd_momentum")
@@ -168,6 +161,7 @@ struct OptimizerSpec {
   bool centered = false;                             // rmsprop
   std::optional<double> lr_decay = std::nullopt;     // adagrad
   Clipping clipping = {};
+  bool skip_nonfinite = false; // OptimizerCommon::skip_nonfinite
   /// Weight decay only for variables of at least this rank (nanoGPT: 2); 0: every rank.
   int64_t decay_min_rank = 0;
   /// Weight decay not for variables whose name this ECMAScript regex matches (searched).

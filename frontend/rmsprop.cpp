@@ -3,8 +3,7 @@
 
 namespace sj {
 
-RMSprop::RMSprop(RMSpropOptions o, Flavor flavor)
-    : Optimizer("rmsprop", flavor, o.common.schedule, o.common.clipping, o.common.decay), o_(o) {
+RMSprop::RMSprop(RMSpropOptions o, Flavor flavor) : Optimizer("rmsprop", flavor, o.common), o_(o) {
   require(o.learning_rate >= 0, "learning_rate must be >= 0");
   require(o.alpha >= 0 && o.alpha < 1, "alpha must be in [0, 1)");
   require(o.epsilon >= 0, "epsilon must be >= 0");

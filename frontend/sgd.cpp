@@ -3,8 +3,7 @@
 
 namespace sj {
 
-SGD::SGD(SGDOptions o, Flavor flavor)
-    : Optimizer("sgd", flavor, o.common.schedule, o.common.clipping, o.common.decay), o_(o) {
+SGD::SGD(SGDOptions o, Flavor flavor) : Optimizer("sgd", flavor, o.common), o_(o) {
   require(o.learning_rate >= 0, "learning_rate must be >= 0");
   require(o.momentum >= 0, "momentum must be >= 0");
   require(o.weight_decay >= 0, "weight_decay must be >= 0");

@@ -65,7 +65,7 @@ bool writes_in_place(const Graph& g, const FusionPlan& fusion, ValueId a,
 
 } // namespace
 
-MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
+MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion, bool in_place) {
   auto n = static_cast<ValueId>(g.size());
   MemoryPlan plan;
   plan.buffers.resize(n);
@@ -95,7 +95,7 @@ MemoryPlan plan_memory(const Graph& g, const FusionPlan& fusion) {
     is_output[o.value] = true;
   for (ValueId a = 0; a < n; ++a) {
     const Node& node = g.node(a);
-    if (node.op != Op::assign || is_output[node.operands[0]] ||
+    if (!in_place || node.op != Op::assign || is_output[node.operands[0]] ||
         !writes_in_place(g, fusion, a, readers, last_failing))
       continue;
     Buffer& b = plan.buffers[node.operands[1]];

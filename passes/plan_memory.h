@@ -48,8 +48,10 @@ struct MemoryPlan {
 /// loop or earlier in the same iteration, the variable is neither an output nor another
 /// assign's value, and no op that can fail at run time comes after (the lowering skips the
 /// loop once an error is recorded, so a failed step still changes no variable). An optimizer
-/// update then costs one pass over its variable and slots, not that plus a copy.
-MemoryPlan plan_memory(const Graph& graph, const FusionPlan& fusion);
+/// update then costs one pass over its variable and slots, not that plus a copy. `in_place =
+/// false` writes nothing in place (check_numerics: a NaN found in an update's own loop must
+/// leave its variable unchanged too).
+MemoryPlan plan_memory(const Graph& graph, const FusionPlan& fusion, bool in_place = true);
 
 /// One line per buffer: value, storage, offset, size, live range; then the arena size.
 std::string print_memory(const Graph& graph, const MemoryPlan& plan);

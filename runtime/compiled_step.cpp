@@ -9,7 +9,9 @@
 #include "passes/plan_memory.h"
 #include "passes/simplify.h"
 #include "runtime/feeds.h"
+#include "runtime/numerics.h"
 
+#include <bit>
 #include <chrono>
 #include <fmt/format.h>
 #include <mutex>
@@ -70,11 +72,11 @@ std::shared_ptr<CompiledCode> build(const Graph& input, const CompileOptions& op
     add("simplified", "03-simplified.sj", print(*graph) + simplify_report(stats));
   FusionPlan fusion = fuse(*graph);
   add("fused", "04-fused.txt", print_fusion(*graph, fusion));
-  MemoryPlan memory = plan_memory(*graph, fusion);
+  MemoryPlan memory = plan_memory(*graph, fusion, /*in_place=*/!options.check_numerics);
   add("memory", "05-memory.txt", print_memory(*graph, memory));
   check_step_memory(*graph, options.limits, memory.arena_bytes); // before the costly part
   auto context = std::make_unique<llvm::LLVMContext>();
-  auto module = lower_to_llvm(*graph, fusion, memory, *context);
+  auto module = lower_to_llvm(*graph, fusion, memory, *context, options.check_numerics);
   JitDumps dumps{.want = options.stages != nullptr};
   auto code = jit_compile(std::move(module), std::move(context), &dumps);
   if (options.stages) {
@@ -127,7 +129,8 @@ CompiledStep CompiledStep::compile(const Graph& graph, const CompileOptions& opt
   check_work(graph, options.limits);
   std::shared_ptr<CompiledCode> compiled;
   bool reused = false;
-  std::string key = print(graph) + (options.simplify ? "" : "#nosimplify");
+  std::string key = print(graph) + (options.simplify ? "" : "#nosimplify") +
+                    (options.check_numerics ? "#check_numerics" : "");
   if (!options.stages && options.use_cache) {
     std::lock_guard lock(cache_mutex);
     if (auto it = cache().find(key); it != cache().end()) {
@@ -246,9 +249,10 @@ CompiledStep::run(const std::map<std::string, TensorView>& feeds) {
 
 void CompiledStep::report(const int64_t* status) const {
   auto v = static_cast<ValueId>(status[1]);
-  if (status[0] != 1 || v >= graph_->size())
+  if ((status[0] != 1 && status[0] != 2) || v >= graph_->size())
     internal_error(
         fmt::format("compiled step reported unknown status {} for node {}", status[0], status[1]));
+  if (status[0] == 2) fail_non_finite(*graph_, v, std::bit_cast<double>(status[2]), status[3]);
   fail_at_run_time(*graph_, graph_->node(v), status[2], status[3]);
 }
 

@@ -59,6 +59,13 @@ struct CompileOptions {
   /// The work and memory the graph may demand (graph/limits.h): a graph over them is refused
   /// at compile time with an sj::Error at the op, as the interpreter refuses it.
   Limits limits = {};
+  /// Test every floating value the step computes (and its feeds; variables as their new values
+  /// are computed) for NaN and infinity, in the loops that compute them: run() then throws an
+  /// sj::Error naming the first value in graph order that is not finite (its op, name, line,
+  /// position and, for a per-row value, the batch row), and the step changes no variable and no
+  /// output. Costs a compare per element and the in-place updates (every assigned value is copied
+  /// at the end instead).
+  bool check_numerics = false;
 };
 
 class CompiledStep {
@@ -71,7 +78,8 @@ public:
   /// Checks every feed's name, dtype and shape (sj::Error, nothing run or written, on a
   /// mismatch), runs the step, and returns the outputs by name. The returned map lives in this
   /// object until the next run: a step allocates nothing. A run-time error (an index out of
-  /// range) is an sj::Error naming the op and the value; the variables are unchanged then.
+  /// range, or a NaN under check_numerics) is an sj::Error naming the op and the value; the
+  /// variables are unchanged then.
   const std::map<std::string, Tensor>& run(const std::map<std::string, TensorView>& feeds);
   /// The same for a map of owned tensors (viewed, not copied). A template only so that a
   /// braced list `run({{"x", t}})` picks the overload above.

@@ -1,6 +1,7 @@
 #include "runtime/interpreter.h"
 
 #include "runtime/feeds.h"
+#include "runtime/numerics.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -111,6 +112,9 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
       if (values[id].type() != node.type)
         internal_error(fmt::format("the {} kernel returned {} for a node of type {}", def.name,
                                    values[id].type().str(), node.type.str()));
+      if (check_numerics_ && node.op != Op::constant && node.op != Op::variable &&
+          node.op != Op::assign)
+        check_finite(graph_, id, values[id]); // before any assign takes effect
       for (ValueId operand : node.operands)
         if (last_use_[operand] == id) values[operand] = Tensor();
     }

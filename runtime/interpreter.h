@@ -39,6 +39,12 @@ public:
   /// Replaces a variable's value; the type must match exactly (sj::Error otherwise).
   void set_variable(const std::string& name, Tensor value);
   const Graph& graph() const { return graph_; }
+  /// Tests every floating value computed (feeds included; constants and variables not: a
+  /// variable's new value is checked where it is computed) for NaN and infinity after its node:
+  /// run() then throws the sj::Error compiled steps throw under CompileOptions::check_numerics (the
+  /// first such value in graph order, its first position) and no variable changes. Off by default:
+  /// NaN flows through, as IEEE says.
+  void set_check_numerics(bool on) { check_numerics_ = on; }
   /// Every variable, for checkpoints (runtime/checkpoint.h).
   Variables& variables() { return variables_; }
   const Variables& variables() const { return variables_; }
@@ -48,6 +54,7 @@ private:
   std::vector<bool> live_;        // per value: computed by a step (dead code is skipped)
   std::vector<ValueId> last_use_; // per value: the last node reading it (freed after it)
   Variables variables_;           // after graph_: initialized from it
+  bool check_numerics_ = false;
 };
 
 } // namespace sj

@@ -105,6 +105,7 @@ asan_default=(graph/parse_errors_test graph/print_parse_test graph/shape_errors_
               runtime/token_batcher_test runtime/kernels_conv_test runtime/kernels_nn_test
               runtime/kernels_layout_test runtime/kernels_attention_test runtime/op_coverage_test
               runtime/torch_reference_test codegen/perf_map_test codegen/compiled_step_test
+              codegen/check_numerics_test
               codegen/ops_compiled_test codegen/pathological_graphs_test
               codegen/random_graphs_test kernels/gemm_test kernels/conv_test
               kernels/attention_test passes/golden_test frontend/training_graphs_test

@@ -83,7 +83,8 @@ int run_bench(const std::string& file, const BenchFlags& flags, GradientRequest 
                                         flags.batch, g.node(v).name, t.str()));
     }
   g = build_step(std::move(g), "train", true, request, spec);
-  auto step = sj::CompiledStep::compile(g, {.use_cache = false, .threads = flags.threads});
+  auto step = sj::CompiledStep::compile(
+      g, {.use_cache = false, .threads = flags.threads, .check_numerics = flags.check_numerics});
   auto feeds = generated_feeds(g, 4);
 
   for (int i = 0; i < std::min(flags.steps, 3); ++i) // warm caches and the pool's threads

@@ -13,7 +13,7 @@ int run_ops(bool markdown);
 int run_check(const std::string& file);
 int run_dump(const std::string& file, const std::string& stage, bool training,
              const std::string& dump_dir, const GradientRequest& request,
-             const sj::OptimizerSpec& spec);
+             const sj::OptimizerSpec& spec, bool check_numerics = false);
 int run_eval(const std::string& file, const std::vector<std::string>& inputs,
              const std::vector<std::string>& saves, int steps, bool full, bool show_variables,
              bool interpret, bool verbose, int threads);
@@ -24,11 +24,17 @@ int run_predict(const std::string& file, const std::string& weights, const std::
 struct CheckpointFlags {
   std::string init, save;
 };
+/// `train --check-numerics` (CompileOptions::check_numerics, or the interpreter's) and
+/// `--allow-nonfinite` (go on when the loss is NaN or infinite; by default training stops).
+struct NumericsFlags {
+  bool check = false;
+  bool allow_nonfinite = false;
+};
 /// `train FILE -i NAME=FILE.npy --steps N`: the same feeds every step.
 int run_train(const std::string& file, const std::vector<std::string>& inputs, int steps,
               bool interpret, bool verbose, bool full, bool show_variables,
               const GradientRequest& request, const sj::OptimizerSpec& spec,
-              const CheckpointFlags& checkpoints, int threads);
+              const CheckpointFlags& checkpoints, int threads, const NumericsFlags& numerics);
 
 /// `train MODEL --x X.npy --y Y.npy`: mini-batches from arrays.
 struct DataFlags {
@@ -40,14 +46,15 @@ struct DataFlags {
 };
 int run_train_data(const std::string& file, const DataFlags& data, int steps, bool interpret,
                    bool verbose, GradientRequest request, const sj::OptimizerSpec& spec,
-                   const CheckpointFlags& checkpoints, int threads);
+                   const CheckpointFlags& checkpoints, int threads, const NumericsFlags& numerics);
 
 /// `bench MODEL.sj`: the training step timed on generated data.
 struct BenchFlags {
   int64_t batch = 0; // checked against the model's static batch when given
   int steps = 100;
   int threads = 1;
-  bool json = false; // the figures as one JSON object on the last line
+  bool json = false;           // the figures as one JSON object on the last line
+  bool check_numerics = false; // CompileOptions::check_numerics: measure what the checks cost
 };
 int run_bench(const std::string& file, const BenchFlags& flags, GradientRequest request,
               const sj::OptimizerSpec& spec);

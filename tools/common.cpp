@@ -133,12 +133,14 @@ sj::Graph build_step(sj::Graph g, const std::string& stage, bool training,
   return g;
 }
 
-Runner::Runner(const sj::Graph& g, bool interpret, bool verbose, int threads) {
+Runner::Runner(const sj::Graph& g, bool interpret, bool verbose, int threads, bool check_numerics) {
   if (interpret) {
     interpreter.emplace(g);
+    interpreter->set_check_numerics(check_numerics);
     return;
   }
-  compiled.emplace(sj::CompiledStep::compile(g, {.threads = threads}));
+  compiled.emplace(
+      sj::CompiledStep::compile(g, {.threads = threads, .check_numerics = check_numerics}));
   if (verbose)
     std::cerr << fmt::format("compiled in {:.1f} ms{}; arena {} bytes (lower bound {})\n",
                              compiled->compile_ms(), compiled->reused_code() ? " (cached)" : "",

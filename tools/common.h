@@ -65,7 +65,9 @@ struct Runner {
   std::optional<sj::Interpreter> interpreter;
   std::optional<sj::CompiledStep> compiled;
 
-  Runner(const sj::Graph& g, bool interpret, bool verbose, int threads = 1);
+  /// `check_numerics`: fail a step at the first NaN or infinity (CompileOptions::check_numerics).
+  Runner(const sj::Graph& g, bool interpret, bool verbose, int threads = 1,
+         bool check_numerics = false);
   std::map<std::string, sj::Tensor> run(const std::map<std::string, sj::Tensor>& feeds) {
     return interpreter ? interpreter->run(feeds) : compiled->run(feeds);
   }

@@ -41,14 +41,15 @@ int run_check(const std::string& file) {
 
 int run_dump(const std::string& file, const std::string& stage, bool training,
              const std::string& dump_dir, const GradientRequest& request,
-             const sj::OptimizerSpec& spec) {
+             const sj::OptimizerSpec& spec, bool check_numerics) {
   sj::Graph parsed = load(file);
   sj::Graph step = build_step(parsed, stage, training, request, spec);
   std::vector<sj::StageText> stages{{"graph", "01-graph.sj", sj::print(parsed)},
                                     {"step", "02-grad.sj", sj::print(step)}};
   bool compile = !dump_dir.empty() ||
                  (stage != "graph" && stage != "dot" && stage != "grad" && stage != "train");
-  if (compile) sj::CompiledStep::compile(step, {.stages = &stages});
+  if (compile)
+    sj::CompiledStep::compile(step, {.stages = &stages, .check_numerics = check_numerics});
   if (!dump_dir.empty()) {
     create_directory(dump_dir, "--dump-dir");
     // Each stage is written as checkpoints are (a FIFO or device in the way is refused, not

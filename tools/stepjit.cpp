@@ -78,6 +78,9 @@ CLI::Option* add_optimizer_options(CLI::App* cmd, sj::OptimizerSpec& spec) {
   cmd->add_option("--lr-decay", spec.lr_decay, "learning-rate decay (adagrad)");
   cmd->add_option("--clip-norm", spec.clipping.global_norm, "clip gradients by global norm");
   cmd->add_option("--clip-value", spec.clipping.value, "clip each gradient element");
+  cmd->add_flag("--skip-nonfinite", spec.skip_nonfinite,
+                "leave the variables unchanged on a step whose gradients are not all finite, "
+                "counting such steps in <optimizer>/nonfinite_steps");
   cmd->add_option("--decay-min-rank", spec.decay_min_rank,
                   "weight decay only for variables of at least this rank (nanoGPT: 2)")
       ->check(CLI::Range(int64_t{0}, int64_t{64}));
@@ -146,6 +149,9 @@ int main(int argc, char** argv) {
                    "write every stage to DIR, one file each (01-graph.sj ... 08-step.s)");
   add_gradient_options(dump);
   auto* optimizer = add_optimizer_options(dump, spec);
+  bool dump_check_numerics = false;
+  dump->add_flag("--check-numerics", dump_check_numerics,
+                 "compile with the NaN and infinity checks (train --check-numerics)");
   dump->add_flag("--zero-unconnected", request.zero_unconnected,
                  "values the loss does not depend on get zero gradients instead of an error");
 
@@ -186,6 +192,13 @@ int main(int argc, char** argv) {
                     "fine: the others keep their initializers)");
   train->add_option("--save", checkpoints.save,
                     "save every variable (weights, optimizer slots, step counter) when done");
+  NumericsFlags numerics;
+  train->add_flag("--check-numerics", numerics.check,
+                  "test every value the step computes for NaN and infinity: the first one fails "
+                  "the step, naming its op and source line, before any variable changes");
+  train->add_flag("--allow-nonfinite", numerics.allow_nonfinite,
+                  "go on training when the loss is NaN or infinite (by default training stops "
+                  "there, saving nothing)");
 
   std::string weights, x_path, out_path, output_name;
   auto* predict = app.add_subcommand("predict", "Run a model on trained weights: --x in, -o out.");
@@ -217,6 +230,8 @@ int main(int argc, char** argv) {
   bench->add_option("--threads", bench_flags.threads, "threads the step's GEMMs split over")
       ->check(kThreads)
       ->capture_default_str();
+  bench->add_flag("--check-numerics", bench_flags.check_numerics,
+                  "compile with the NaN and infinity checks of train --check-numerics");
   bench->add_flag("--json", bench_flags.json,
                   "also print the figures as one JSON object on the last line (median_us, "
                   "min_us, compile_ms, arena_bytes, gflops, ...)");
@@ -254,7 +269,9 @@ int main(int argc, char** argv) {
   }
   try {
     if (*check) return run_check(file);
-    if (*dump) return run_dump(file, stage, optimizer->count() > 0, dump_dir, request, spec);
+    if (*dump)
+      return run_dump(file, stage, optimizer->count() > 0, dump_dir, request, spec,
+                      dump_check_numerics);
     if (*ops) return run_ops(markdown);
     if (*exporter) return run_export(export_flags);
     if (*bench) return run_bench(file, bench_flags, request, spec);
@@ -266,10 +283,10 @@ int main(int argc, char** argv) {
       throw sj::Error({}, "train: --x and --y go together (the features and the labels)");
     if (*train && !data.x.empty())
       return run_train_data(file, data, steps, interpret, verbose, request, spec, checkpoints,
-                            threads);
+                            threads, numerics);
     if (*train)
       return run_train(file, inputs, steps, interpret, verbose, full, show_variables, request, spec,
-                       checkpoints, threads);
+                       checkpoints, threads, numerics);
     if (*predict)
       return run_predict(file, weights, x_path, out_path, output_name, interpret, verbose, threads);
   } catch (const sj::Error& e) {

@@ -6,7 +6,10 @@
 #include "tools/common.h"
 #include "tools/progress.h"
 
+#include <algorithm>
+#include <cmath>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <iostream>
 #include <optional>
 
@@ -80,25 +83,74 @@ void print_final_metrics(const sj::Graph& model, Runner& trained, const sj::Batc
           : "");
 }
 
+// "96..127", or the first rows of a shuffled batch: "17, 3, 99, ... (32 rows)".
+std::string rows_str(const std::vector<int64_t>& rows) {
+  bool contiguous = true;
+  for (size_t i = 1; i < rows.size(); ++i)
+    contiguous = contiguous && rows[i] == rows[i - 1] + 1;
+  if (rows.empty()) return "none";
+  if (contiguous) return fmt::format("{}..{}", rows.front(), rows.back());
+  std::vector<int64_t> head(rows.begin(), rows.begin() + std::min<size_t>(rows.size(), 6));
+  return fmt::format("{}{} ({} rows, shuffled)", fmt::join(head, ", "),
+                     head.size() < rows.size() ? ", ..." : "", rows.size());
+}
+
+// Training stops at a non-finite loss unless --allow-nonfinite, or --skip-nonfinite (which keeps
+// the weights finite): every later step would train on NaN weights. `where` says which step and
+// batch; nothing has been saved yet.
+void check_loss(double loss, const NumericsFlags& numerics, const sj::OptimizerSpec& spec,
+                const std::string& where) {
+  if (numerics.allow_nonfinite || spec.skip_nonfinite) return;
+  throw sj::Error({}, fmt::format("loss became {} at {}; training stopped and saved nothing "
+                                  "(--check-numerics names the first op that produced a NaN or "
+                                  "infinity, before any variable changes; --allow-nonfinite goes "
+                                  "on; the optimizer option --skip-nonfinite skips such steps)",
+                                  std::isnan(loss) ? "NaN"
+                                  : loss > 0       ? "+inf"
+                                                   : "-inf",
+                                  where));
+}
+
+// With --skip-nonfinite: how many steps the optimizer skipped ("<optimizer>/nonfinite_steps").
+void print_skipped(const sj::Graph& g, const Runner& runner) {
+  for (sj::ValueId v : g.nodes_of(sj::Op::variable))
+    if (const std::string& name = g.node(v).name; name.ends_with("/nonfinite_steps"))
+      std::cout << fmt::format("skipped {} steps whose gradients were not finite ({})\n",
+                               runner.variable(name).as_double(0), name);
+}
+
+// A step's sj::Error (check_numerics, an index out of range) with the step and batch it hit.
+[[noreturn]] void fail_in_step(const sj::Error& e, const std::string& where) {
+  throw sj::Error(e.location(), fmt::format("{} (at {})", e.message(), where));
+}
+
 } // namespace
 
 int run_train(const std::string& file, const std::vector<std::string>& inputs, int steps,
               bool interpret, bool verbose, bool full, bool show_variables,
               const GradientRequest& request, const sj::OptimizerSpec& spec,
-              const CheckpointFlags& checkpoints, int threads) {
+              const CheckpointFlags& checkpoints, int threads, const NumericsFlags& numerics) {
   sj::Graph g = build_step(load(file), "train", true, request, spec);
   auto feeds = read_feeds(g, inputs);
-  Runner runner(g, interpret, verbose, threads);
+  Runner runner(g, interpret, verbose, threads, numerics.check);
   load_initial(runner, checkpoints.init);
   double first = 0, last = 0;
   for (int step = 1; step <= steps; ++step) {
-    auto outputs = runner.run(feeds);
+    std::string where = fmt::format("step {}", step);
+    std::map<std::string, sj::Tensor> outputs;
+    try {
+      outputs = runner.run(feeds);
+    } catch (const sj::Error& e) {
+      fail_in_step(e, where);
+    }
     last = outputs.at(request.loss).as_double(0);
+    if (!std::isfinite(last)) check_loss(last, numerics, spec, where);
     if (step == 1) first = last;
     std::cout << fmt::format("step {:>4}  {} {:.7g}\n", step, request.loss, last);
   }
   std::cout << fmt::format("{} {:.7g} -> {:.7g} over {} steps ({})\n", request.loss, first, last,
                            steps, interpret ? "interpreter" : "compiled");
+  print_skipped(g, runner);
   if (show_variables) print_variables(g, runner, full);
   if (!checkpoints.save.empty()) {
     sj::save_checkpoint(checkpoints.save, runner.variables());
@@ -110,7 +162,7 @@ int run_train(const std::string& file, const std::vector<std::string>& inputs, i
 
 int run_train_data(const std::string& file, const DataFlags& data, int steps, bool interpret,
                    bool verbose, GradientRequest request, const sj::OptimizerSpec& spec,
-                   const CheckpointFlags& checkpoints, int threads) {
+                   const CheckpointFlags& checkpoints, int threads, const NumericsFlags& numerics) {
   sj::Graph g = load(file);
   sj::Tensor x = sj::read_npy(data.x), y = sj::read_npy(data.y);
   const std::string loss_kind = request.loss; // prepare_loss renames it to the output "loss"
@@ -144,7 +196,7 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
                                     data.epochs, data.epochs, per_epoch));
   sj::Graph model = g; // the forward graph with its loss, for the final metrics
   g = build_step(std::move(g), "train", true, request, spec);
-  Runner runner(g, interpret, verbose, threads);
+  Runner runner(g, interpret, verbose, threads, numerics.check);
   load_initial(runner, checkpoints.init);
   Progress progress(total, per_epoch, !verbose);
   double epoch_sum = 0;
@@ -153,8 +205,21 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
   for (int64_t step = 0; step < total; ++step) {
     int64_t epoch = step / per_epoch, index = step % per_epoch;
     auto [bx, by] = batcher.batch(epoch, index);
-    double loss =
-        runner.run({{x_name, std::move(bx)}, {y_name, std::move(by)}}).at("loss").as_double(0);
+    auto where = [&] {
+      return fmt::format("epoch {}, step {}, batch rows {} of --x/--y", epoch + 1, step + 1,
+                         rows_str(batcher.batch_indices(epoch, index)));
+    };
+    double loss = 0;
+    try {
+      loss = runner.run({{x_name, std::move(bx)}, {y_name, std::move(by)}}).at("loss").as_double(0);
+    } catch (const sj::Error& e) {
+      progress.clear();
+      fail_in_step(e, where());
+    }
+    if (!std::isfinite(loss)) {
+      progress.clear();
+      check_loss(loss, numerics, spec, where());
+    }
     epoch_sum += loss;
     progress.step(step + 1, loss);
     if (verbose) std::cout << fmt::format("step {:>5}  loss {:.7g}\n", step + 1, loss);
@@ -173,6 +238,7 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
   std::cout << fmt::format("trained {} steps in {:.3g} s ({:.0f} steps/s, {})\n", total,
                            progress.seconds(), progress.steps_per_second(total),
                            interpret ? "interpreter" : "compiled");
+  print_skipped(g, runner);
   print_final_metrics(model, runner, batcher, x_name, y_name, loss_kind, interpret, threads);
   if (!checkpoints.save.empty()) {
     sj::save_checkpoint(checkpoints.save, runner.variables());

@@ -89,6 +89,28 @@ TEST(ApplyGradients, ATargetThatIsNotAVariable) {
               HasSubstr("(an unnamed exp) is an exp, not a variable"));
 }
 
+TEST(ApplyGradients, AGradientPairedWithAnotherVariableOfTheSameType) {
+  Graph g("two");
+  Value x = input(g, "x", {DType::f32, {4}});
+  Value a = variable(g, "a", {DType::f32, {4}}, Init::ones());
+  Value b = variable(g, "b", {DType::f32, {4}}, Init::ones());
+  Value loss = reduce_sum(x * a + square(b));
+  auto grads = gradients(loss, {a, b});
+  Adam adam;
+  EXPECT_THAT(error_of([&] {
+                adam.apply_gradients(zip(grads, {b, a}));
+              }).message(),
+              HasSubstr("pair 0: gradient 'grad.a' (of variable 'a') is paired with variable 'b': "
+                        "each variable would be updated with another's gradient"));
+  EXPECT_THAT(error_of([&] {
+                adam.apply_gradients(zip({a, b}, grads));
+              }).message(),
+              HasSubstr("pair 0: the target 'grad.a' is a mul and the gradient is variable 'a': "
+                        "the lists are swapped; write zip(grads, vars), gradients first"));
+  adam.apply_gradients(zip(grads, {a, b})); // the right order builds
+  EXPECT_TRUE(g.find("adam/step"));
+}
+
 TEST(ApplyGradients, AMissingGradientSaysWhichVariableAndWhy) {
   Model m;
   auto unused = variable(m.g, "unused", {DType::f32, {4}});

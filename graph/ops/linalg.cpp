@@ -101,6 +101,16 @@ void grad_matmul(GradCall& c) {
     c.set(0, unbroadcast(da, a.shape()));
   }
   if (c.wants(1)) {
+    if (b.rank() == 2 && a.rank() > 2 && !ta) {
+      // A weight shared by every batch (a Dense layer on [B, T, C]): one product over all B T
+      // rows, not B products summed afterwards (B times the memory, then a strided reduction).
+      Shape rows = {a.type().num_elements() / a.shape().back(), a.shape().back()};
+      Shape grows = {rows[0], g.shape().back()};
+      Value a2 = reshape(a, rows);
+      Value g2 = reshape(g, grows);
+      c.set(1, !tb ? matmul(a2, g2, {.transpose_a = true}) : matmul(g2, a2, {.transpose_a = true}));
+      return;
+    }
     Value db = !tb ? matmul(a, g, {.transpose_a = !ta, .transpose_b = false})
                    : matmul(g, a, {.transpose_a = true, .transpose_b = ta});
     c.set(1, unbroadcast(db, b.shape()));

@@ -213,7 +213,12 @@ const std::map<Op, std::vector<Case>>& op_cases() {
         matmul_case("transpose_both", {3, 5}, {4, 3}, {.transpose_a = true, .transpose_b = true}),
         matmul_case("batched_broadcast", {2, 1, 3, 4}, {3, 4, 2}),
         matmul_case("batched_broadcast_transposed", {2, 1, 4, 3}, {3, 2, 4},
-                    {.transpose_a = true, .transpose_b = true})}},
+                    {.transpose_a = true, .transpose_b = true}),
+        // A shared weight on batched rows (Dense on [B, T, C]): its gradient is one product over
+        // the flattened rows.
+        matmul_case("rows_times_weight", {2, 3, 4}, {4, 5}),
+        matmul_case("rows_times_weight_transposed", {2, 3, 4}, {5, 4}, {.transpose_b = true}),
+        matmul_case("transposed_rows_times_weight", {2, 4, 3}, {4, 5}, {.transpose_a = true})}},
 
       // ---- layout
       {Op::transpose,

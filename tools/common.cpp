@@ -15,6 +15,7 @@
 #include <fmt/ranges.h>
 #include <iostream>
 #include <sstream>
+#include <tuple>
 #include <unistd.h>
 
 namespace sj::cli {
@@ -200,6 +201,48 @@ void load_initial(Runner& runner, const std::string& path) {
                                : "",
                            loaded.empty() ? "none" : name_list(loaded));
   if (!kept.empty()) std::cout << fmt::format("kept their initial values: {}\n", name_list(kept));
+}
+
+void load_initial(Runner& runner, const std::string& path, const sj::OptimizerSpec& spec) {
+  if (path.empty()) return;
+  // Each flag and the hyperparameter variable it sets, "<optimizer>/<name>" (a scalar).
+  const std::tuple<const char*, const char*, const std::optional<double>*> flags[] = {
+      {"lr", "learning_rate", &spec.learning_rate},
+      {"momentum", "momentum", &spec.momentum},
+      {"weight-decay", "weight_decay", &spec.weight_decay},
+      {"dampening", "dampening", &spec.dampening},
+      {"beta1", "beta1", &spec.beta1},
+      {"beta2", "beta2", &spec.beta2},
+      {"eps", "epsilon", &spec.epsilon},
+      {"alpha", "alpha", &spec.alpha},
+      {"lr-decay", "lr_decay", &spec.lr_decay}};
+  struct Hyper {
+    std::string variable;
+    const char* flag;
+    bool given;
+    double built; // the value the flag or the optimizer's default gave
+  };
+  std::vector<Hyper> hypers;
+  for (const auto& [name, t] : runner.variables().all())
+    for (const auto& [flag, hyper, value] : flags)
+      if (t.rank() == 0 && sj::is_float(t.dtype()) && name.ends_with(std::string("/") + hyper))
+        hypers.push_back({name, flag, value->has_value(), t.as_double(0)});
+  load_initial(runner, path);
+  for (const Hyper& h : hypers) {
+    const sj::Tensor& now = runner.variable(h.variable);
+    if (now.as_double(0) == h.built) continue;
+    if (!h.given) {
+      std::cout << fmt::format("{} = {:.7g} from the checkpoint (--{} overrides it)\n", h.variable,
+                               now.as_double(0), h.flag);
+      continue;
+    }
+    std::cout << fmt::format("--{} {:.7g} overrides the checkpoint's {} = {:.7g}\n", h.flag,
+                             h.built, h.variable, now.as_double(0));
+    sj::Tensor value(now.type());
+    if (value.dtype() == sj::DType::f32) value.data<float>()[0] = float(h.built);
+    if (value.dtype() == sj::DType::f64) value.data<double>()[0] = h.built;
+    runner.variables().set(h.variable, std::move(value));
+  }
 }
 
 std::pair<std::string, std::string> prepare_loss(sj::Graph& g, GradientRequest& request,

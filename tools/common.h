@@ -86,5 +86,10 @@ void print_variables(const sj::Graph& g, const Runner& runner, bool full);
 /// --init / --weights: loads the variables the checkpoint holds (a subset is fine) and says
 /// which; tensors that are not variables of this graph are skipped, and said so.
 void load_initial(Runner& runner, const std::string& path);
+/// load_initial for training: the optimizer's hyperparameters given on the command line (`--lr`,
+/// `--beta1`, ...) then replace the checkpoint's (printing each override), and those the
+/// checkpoint changed from the flags' defaults are printed, so a resumed run says which
+/// learning rate it trains with.
+void load_initial(Runner& runner, const std::string& path, const sj::OptimizerSpec& spec);
 
 } // namespace sj::cli

@@ -133,7 +133,7 @@ int run_train(const std::string& file, const std::vector<std::string>& inputs, i
   sj::Graph g = build_step(load(file), "train", true, request, spec);
   auto feeds = read_feeds(g, inputs);
   Runner runner(g, interpret, verbose, threads, numerics.check);
-  load_initial(runner, checkpoints.init);
+  load_initial(runner, checkpoints.init, spec);
   double first = 0, last = 0;
   for (int step = 1; step <= steps; ++step) {
     std::string where = fmt::format("step {}", step);
@@ -197,7 +197,7 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
   sj::Graph model = g; // the forward graph with its loss, for the final metrics
   g = build_step(std::move(g), "train", true, request, spec);
   Runner runner(g, interpret, verbose, threads, numerics.check);
-  load_initial(runner, checkpoints.init);
+  load_initial(runner, checkpoints.init, spec);
   Progress progress(total, per_epoch, !verbose);
   double epoch_sum = 0;
   int64_t epoch_start = 0;

@@ -206,8 +206,7 @@ CompiledStep CompiledStep::compile(const Graph& graph, const CompileOptions& opt
   return step;
 }
 
-const std::map<std::string, Tensor>&
-CompiledStep::run_tensors(const std::map<std::string, Tensor>& feeds) {
+const Outputs& CompiledStep::run_tensors(const std::map<std::string, Tensor>& feeds) {
   check_feeds(*graph_, feeds); // before building views: errors name the tensors' types
   std::map<std::string, TensorView> views;
   for (const auto& [name, t] : feeds)
@@ -215,8 +214,7 @@ CompiledStep::run_tensors(const std::map<std::string, Tensor>& feeds) {
   return run(views);
 }
 
-const std::map<std::string, Tensor>&
-CompiledStep::run(const std::map<std::string, TensorView>& feeds) {
+const Outputs& CompiledStep::run(const std::map<std::string, TensorView>& feeds) {
   check_feeds(*graph_, feeds);
   for (size_t i = 0; i < input_names_.size(); ++i)
     input_ptrs_[i] = const_cast<void*>(feeds.at(input_names_[i]).data());

@@ -15,6 +15,7 @@
 #include "graph/graph.h"
 #include "graph/limits.h"
 #include "graph/tensor.h"
+#include "runtime/outputs.h"
 #include "runtime/tensor_view.h"
 #include "runtime/variables.h"
 
@@ -80,12 +81,12 @@ public:
   /// object until the next run: a step allocates nothing. A run-time error (an index out of
   /// range, or a NaN under check_numerics) is an sj::Error naming the op and the value; the
   /// variables are unchanged then.
-  const std::map<std::string, Tensor>& run(const std::map<std::string, TensorView>& feeds);
+  const Outputs& run(const std::map<std::string, TensorView>& feeds);
   /// The same for a map of owned tensors (viewed, not copied). A template only so that a
   /// braced list `run({{"x", t}})` picks the overload above.
   template <typename Feeds>
   requires std::same_as<Feeds, std::map<std::string, Tensor>>
-  const std::map<std::string, Tensor>& run(const Feeds& feeds) { return run_tensors(feeds); }
+  const Outputs& run(const Feeds& feeds) { return run_tensors(feeds); }
 
   const Tensor& variable(const std::string& name) const { return variables_->get(name); }
   void set_variable(const std::string& name, Tensor value) {
@@ -109,7 +110,7 @@ private:
   CompiledStep(std::shared_ptr<const Graph> graph, std::shared_ptr<Variables> variables)
       : graph_(std::move(graph)), variables_(std::move(variables)) {}
   [[noreturn]] void report(const int64_t* status) const;
-  const std::map<std::string, Tensor>& run_tensors(const std::map<std::string, Tensor>& feeds);
+  const Outputs& run_tensors(const std::map<std::string, Tensor>& feeds);
 
   std::shared_ptr<const Graph> graph_; // the compiled (simplified) graph
   std::shared_ptr<Variables> variables_;
@@ -122,7 +123,7 @@ private:
   std::vector<std::string> input_names_, variable_names_;
   std::vector<int64_t> input_bytes_, variable_bytes_; // sizes, for the feed overlap check
   std::vector<Tensor*> variable_tensors_;             // in variables_, in graph order
-  std::map<std::string, Tensor> outputs_;
+  Outputs outputs_;
   std::vector<void*> input_ptrs_, variable_ptrs_, output_ptrs_;
   double compile_ms_ = 0;
   int64_t arena_bytes_ = 0, arena_lower_bound_bytes_ = 0;

@@ -90,11 +90,11 @@ Interpreter::Interpreter(Graph graph, const Limits& limits)
     : graph_(std::move(graph)), live_(graph_.live_values()), last_use_(last_uses(graph_, live_)),
       variables_(checked(graph_, live_, last_use_, limits)) {}
 
-std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tensor>& feeds) {
+Outputs Interpreter::run(const std::map<std::string, Tensor>& feeds) {
   check_feeds(graph_, feeds);
   StepState state(feeds, variables_.all());
   std::vector<Tensor> values(graph_.size());
-  std::map<std::string, Tensor> outputs;
+  Outputs outputs;
   const Node* current = nullptr;
   try {
     for (ValueId id = 0; id < graph_.size(); ++id) {

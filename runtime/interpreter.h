@@ -12,6 +12,7 @@
 #include "graph/graph.h"
 #include "graph/limits.h"
 #include "graph/tensor.h"
+#include "runtime/outputs.h"
 #include "runtime/variables.h"
 
 #include <map>
@@ -32,7 +33,7 @@ public:
   /// dtypes and shapes (sj::Error naming the input, expected and given types otherwise; nothing
   /// runs then), evaluates every node, applies the assigns, and returns every graph output by
   /// name. Running out of memory is an sj::Error too (the variables are unchanged then).
-  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& feeds);
+  Outputs run(const std::map<std::string, Tensor>& feeds);
 
   /// A variable's current value, by name (sj::Error if there is no such variable).
   const Tensor& variable(const std::string& name) const;

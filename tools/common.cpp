@@ -10,6 +10,7 @@
 #include "runtime/npy.h"
 #include "runtime/summary.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -243,6 +244,51 @@ void load_initial(Runner& runner, const std::string& path, const sj::OptimizerSp
     if (value.dtype() == sj::DType::f64) value.data<double>()[0] = h.built;
     runner.variables().set(h.variable, std::move(value));
   }
+}
+
+sj::Tensor to_input_dtype(sj::Tensor data, sj::DType want, const std::string& flag,
+                          const std::string& path, const std::string& input) {
+  sj::DType have = data.dtype();
+  if (have == want || have == sj::DType::boolean || want == sj::DType::boolean) return data;
+  std::string fix = fmt::format("np.save('{}', np.load('{}').astype(np.{}))", path, path,
+                                want == sj::DType::f32   ? "float32"
+                                : want == sj::DType::f64 ? "float64"
+                                : want == sj::DType::i32 ? "int32"
+                                                         : "int64");
+  auto refuse = [&](int64_t i, const std::string& why) {
+    throw sj::Error({path},
+                    fmt::format("{}: element {} is {}: {} for the model's {} input '{}' "
+                                "(the file is {}); fix the data, or convert it yourself: {}",
+                                flag, i, sj::format_number(data.as_double(i)), why,
+                                sj::dtype_name(want), input, sj::dtype_name(have), fix));
+  };
+  sj::Tensor out({want, data.shape()});
+  for (int64_t i = 0; i < data.num_elements(); ++i) {
+    double v = data.as_double(i);
+    if (sj::is_float(want)) {
+      if (want == sj::DType::f32 && std::isfinite(v) && std::abs(v) > 3.4028234663852886e38)
+        refuse(i, "it overflows f32");
+      if (want == sj::DType::f32)
+        out.data<float>()[i] = float(v);
+      else
+        out.data<double>()[i] = v;
+      continue;
+    }
+    // Integer labels: from integer-valued floats, or i64 in i32's range.
+    if (!std::isfinite(v) || v != std::floor(v)) refuse(i, "not an integer");
+    double lo = want == sj::DType::i32 ? -2147483648.0 : -9223372036854775808.0;
+    double hi = want == sj::DType::i32 ? 2147483647.0 : 9223372036854775807.0;
+    if (v < lo || v > hi) refuse(i, fmt::format("out of {}'s range", sj::dtype_name(want)));
+    int64_t n = sj::is_float(have) ? int64_t(v) : data.as_int64(i);
+    if (want == sj::DType::i32)
+      out.data<int32_t>()[i] = int32_t(n);
+    else
+      out.data<int64_t>()[i] = n;
+  }
+  std::cerr << fmt::format("note: {} {} is {}; converted to the model's {} input '{}' ({} "
+                           "avoids the conversion)\n",
+                           flag, path, sj::dtype_name(have), sj::dtype_name(want), input, fix);
+  return out;
 }
 
 std::pair<std::string, std::string> prepare_loss(sj::Graph& g, GradientRequest& request,

@@ -79,6 +79,14 @@ struct Runner {
   }
 };
 
+/// Data from `path` (the file behind `flag`, e.g. "--x") for model input `input` of dtype
+/// `want`: returned as is when the dtypes agree; converted with a one-line note on standard
+/// error when nothing is lost but float rounding (f64 to f32, integers to floats, integer-valued
+/// floats to integer labels, i64 to i32 in range); otherwise an sj::Error at the data file
+/// naming the first element at fault and the numpy line that fixes the file.
+sj::Tensor to_input_dtype(sj::Tensor data, sj::DType want, const std::string& flag,
+                          const std::string& path, const std::string& input);
+
 /// The feeds named by --input NAME=FILE.npy, checked against the graph's inputs.
 std::map<std::string, sj::Tensor> read_feeds(const sj::Graph& g,
                                              const std::vector<std::string>& inputs);

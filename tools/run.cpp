@@ -71,8 +71,8 @@ int run_predict(const std::string& file, const std::string& weights, const std::
   Runner runner(g, interpret, verbose, threads);
   load_initial(runner, weights);
   const std::string& x_name = g.node(inputs[0]).name;
-  sj::Tensor x = sj::read_npy(x_path);
   const sj::TensorType& x_type = g.type(inputs[0]);
+  sj::Tensor x = to_input_dtype(sj::read_npy(x_path), x_type.dtype, "--x", x_path, x_name);
   const sj::TensorType& y_type = g.type(*g.output(output));
   sj::Tensor y = x.type() == x_type ? runner.run({{x_name, x}}).at(output)
                                     : predict_in_batches(runner, x_name, x, x_type, output, y_type);

@@ -168,6 +168,8 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
   const std::string loss_kind = request.loss; // prepare_loss renames it to the output "loss"
   auto [x_name, y_name] = prepare_loss(g, request, y.dtype());
   sj::TensorType x_type = g.type(*g.find(x_name));
+  x = to_input_dtype(std::move(x), x_type.dtype, "--x", data.x, x_name);
+  y = to_input_dtype(std::move(y), g.type(*g.find(y_name)).dtype, "--y", data.y, y_name);
   if (x_type.rank() == 0)
     throw sj::Error({}, fmt::format("train --x: the model's input '{}' is {}; mini-batches need "
                                     "a batch dimension first",

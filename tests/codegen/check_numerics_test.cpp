@@ -223,7 +223,9 @@ TEST(SkipNonfinite, ASkippedStepChangesNothingButItsCount) {
     e.run(bad);
     auto after = snapshot(e.variables());
     for (const auto& [name, t] : before)
-      if (name != "adam/nonfinite_steps") EXPECT_TRUE(after.at(name) == t) << name;
+      if (name != "adam/nonfinite_steps") {
+        EXPECT_TRUE(after.at(name) == t) << name;
+      }
     EXPECT_EQ(after.at("adam/nonfinite_steps").as_double(0), 1);
     EXPECT_EQ(after.at("adam/step").as_double(0), 1); // the skipped step is not counted
     // The next clean step is the reference's second step, bit for bit.
@@ -231,7 +233,9 @@ TEST(SkipNonfinite, ASkippedStepChangesNothingButItsCount) {
     reference.run(seed_feeds());
     after = snapshot(e.variables());
     for (const auto& [name, t] : snapshot(reference.variables()))
-      if (name != "adam/nonfinite_steps") EXPECT_TRUE(after.at(name) == t) << name;
+      if (name != "adam/nonfinite_steps") {
+        EXPECT_TRUE(after.at(name) == t) << name;
+      }
   }
 }
 

@@ -17,9 +17,17 @@ int run_dump(const std::string& file, const std::string& stage, bool training,
 int run_eval(const std::string& file, const std::vector<std::string>& inputs,
              const std::vector<std::string>& saves, int steps, bool full, bool show_variables,
              bool interpret, bool verbose, int threads);
+/// `predict`: `transform` "" writes the output, "argmax" its argmax over the last axis (i64),
+/// "softmax" its softmax over the last axis.
 int run_predict(const std::string& file, const std::string& weights, const std::string& x_path,
                 const std::string& out_path, std::string output, bool interpret, bool verbose,
-                int threads);
+                int threads, const std::string& transform);
+/// `evaluate MODEL --weights W --x X --y Y --loss KIND [--metrics accuracy,top5]`: the loss and
+/// metrics over every row of X (the last partial batch padded, its padding not counted),
+/// computed in f64 from the model's prediction.
+int run_evaluate(const std::string& file, const std::string& weights, const std::string& x_path,
+                 const std::string& y_path, const std::string& loss, const std::string& metrics,
+                 std::string output, bool interpret, bool verbose, int threads);
 
 struct CheckpointFlags {
   std::string init, save;

@@ -6,6 +6,7 @@
 //   stepjit train FILE --input ... --steps N  build the training step and run it N times
 //   stepjit train MODEL --x X.npy --y Y.npy --loss=mse --epochs E [--shuffle]   mini-batches
 //   stepjit predict FILE --weights CKPT --x X.npy -o Y.npy   run a model on trained weights
+//   stepjit evaluate FILE --weights CKPT --x X.npy --y Y.npy --loss sparse_ce --metrics accuracy
 //   stepjit bench MODEL --steps N --threads T --json   time the training step on generated data
 //   stepjit summary MODEL [--optimizer adam --loss sparse_ce]   layers, parameters, FLOPs, arena
 //   stepjit export LIB.so [--model NAME] -o FILE.sj   models a C++ library defines, as text IR
@@ -212,6 +213,31 @@ int main(int argc, char** argv) {
   predict->add_option("--threads", threads, "threads the compiled model runs on")
       ->check(kThreads)
       ->capture_default_str();
+  bool predict_argmax = false, predict_softmax = false;
+  auto* argmax_flag = predict->add_flag("--argmax", predict_argmax,
+                                        "write the index of the largest score over the last "
+                                        "axis (i64: the predicted class)");
+  predict->add_flag("--softmax", predict_softmax, "write the softmax over the last axis")
+      ->excludes(argmax_flag);
+
+  std::string y_path, eval_loss, eval_metrics;
+  auto* evaluate = app.add_subcommand(
+      "evaluate", "Measure a trained model on data: the loss and metrics over every row.");
+  evaluate->add_option("FILE", file, "the forward model in stepjit text form")->required();
+  evaluate->add_option("--weights", weights, "a safetensors checkpoint (a subset is fine)");
+  evaluate->add_option("--x", x_path, "the features, a .npy file [examples, ...]")->required();
+  evaluate->add_option("--y", y_path, "the labels, a .npy file [examples, ...]")->required();
+  evaluate->add_option("--loss", eval_loss, "the loss kind, computed on the prediction")
+      ->required()
+      ->check(CLI::IsMember({"mse", "mae", "bce_logits", "sparse_ce", "ce"}));
+  evaluate->add_option("--metrics", eval_metrics,
+                       "comma-separated: accuracy, topK (e.g. top5, with sparse_ce)");
+  evaluate->add_option("--output", output_name, "the prediction (default: pred, or the first)");
+  evaluate->add_flag("--interpret", interpret, "run the reference interpreter");
+  evaluate->add_flag("--verbose,-v", verbose, "print the compile time");
+  evaluate->add_option("--threads", threads, "threads the compiled model runs on")
+      ->check(kThreads)
+      ->capture_default_str();
 
   BenchFlags bench_flags;
   auto* bench = app.add_subcommand(
@@ -288,7 +314,13 @@ int main(int argc, char** argv) {
       return run_train(file, inputs, steps, interpret, verbose, full, show_variables, request, spec,
                        checkpoints, threads, numerics);
     if (*predict)
-      return run_predict(file, weights, x_path, out_path, output_name, interpret, verbose, threads);
+      return run_predict(file, weights, x_path, out_path, output_name, interpret, verbose, threads,
+                         predict_argmax    ? "argmax"
+                         : predict_softmax ? "softmax"
+                                           : "");
+    if (*evaluate)
+      return run_evaluate(file, weights, x_path, y_path, eval_loss, eval_metrics, output_name,
+                          interpret, verbose, threads);
   } catch (const sj::Error& e) {
     std::cerr << e.what() << "\n";
     return 1;

@@ -51,6 +51,10 @@ struct DataFlags {
   int epochs = 0;
   bool shuffle = false;
   uint64_t seed = 0;
+  /// Validation after every epoch: --val-x/--val-y, or the last `validation_split` of the rows
+  /// of --x/--y held out (before shuffling, as Keras does).
+  std::string val_x, val_y;
+  double validation_split = 0;
 };
 int run_train_data(const std::string& file, const DataFlags& data, int steps, bool interpret,
                    bool verbose, GradientRequest request, const sj::OptimizerSpec& spec,

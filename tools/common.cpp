@@ -246,6 +246,16 @@ void load_initial(Runner& runner, const std::string& path, const sj::OptimizerSp
   }
 }
 
+sj::Tensor rows_of(const sj::Tensor& t, int64_t begin, int64_t rows) {
+  sj::Shape shape = t.shape();
+  int64_t row_bytes = int64_t(t.type().byte_size()) / std::max<int64_t>(shape[0], 1);
+  shape[0] = rows;
+  sj::Tensor r({t.dtype(), shape});
+  int64_t have = std::clamp<int64_t>(t.shape()[0] - begin, 0, rows);
+  std::copy_n(t.bytes().begin() + begin * row_bytes, have * row_bytes, r.bytes().begin());
+  return r;
+}
+
 sj::Tensor to_input_dtype(sj::Tensor data, sj::DType want, const std::string& flag,
                           const std::string& path, const std::string& input) {
   sj::DType have = data.dtype();

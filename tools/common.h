@@ -87,6 +87,9 @@ struct Runner {
 sj::Tensor to_input_dtype(sj::Tensor data, sj::DType want, const std::string& flag,
                           const std::string& path, const std::string& input);
 
+/// Rows [begin, begin + rows) of t (a copy), or of zeros past its end.
+sj::Tensor rows_of(const sj::Tensor& t, int64_t begin, int64_t rows);
+
 /// The feeds named by --input NAME=FILE.npy, checked against the graph's inputs.
 std::map<std::string, sj::Tensor> read_feeds(const sj::Graph& g,
                                              const std::vector<std::string>& inputs);

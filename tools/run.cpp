@@ -14,17 +14,6 @@ namespace sj::cli {
 
 namespace {
 
-// Rows [begin, begin + rows) of t (a copy), or of zeros past its end.
-sj::Tensor rows_of(const sj::Tensor& t, int64_t begin, int64_t rows) {
-  sj::Shape shape = t.shape();
-  int64_t row_bytes = int64_t(t.type().byte_size()) / std::max<int64_t>(shape[0], 1);
-  shape[0] = rows;
-  sj::Tensor r({t.dtype(), shape});
-  int64_t have = std::clamp<int64_t>(t.shape()[0] - begin, 0, rows);
-  std::copy_n(t.bytes().begin() + begin * row_bytes, have * row_bytes, r.bytes().begin());
-  return r;
-}
-
 // An x with more (or fewer) rows than the model's static batch: the model runs on batch-size
 // slices, the last one padded with zeros, and the output rows of the real examples are kept.
 sj::Tensor predict_in_batches(Runner& runner, const std::string& x_name, const sj::Tensor& x,

@@ -186,6 +186,17 @@ int main(int argc, char** argv) {
   train->add_option("--epochs", data.epochs, "passes over the data (or --steps, which wraps)")
       ->check(kCount);
   train->add_flag("--shuffle", data.shuffle, "a new order of the examples in every epoch");
+  auto* val_x = train->add_option(
+      "--val-x", data.val_x, "validation features (.npy): loss and accuracy after every epoch");
+  auto* val_y = train->add_option("--val-y", data.val_y, "validation labels (.npy)");
+  val_x->needs(val_y);
+  val_y->needs(val_x);
+  train
+      ->add_option("--validation-split", data.validation_split,
+                   "hold out this fraction of the last rows of --x/--y for validation (before "
+                   "shuffling)")
+      ->check(CLI::Range(0.0, 0.99))
+      ->excludes(val_x);
   train->add_option("--seed", data.seed, "the shuffling seed")->check(kSeed)->capture_default_str();
   CheckpointFlags checkpoints;
   train->add_option("--init", checkpoints.init,

@@ -44,43 +44,62 @@ std::optional<bool> correct(const sj::Tensor& pred, const sj::Tensor& labels,
   return std::nullopt;
 }
 
-// The loss and, for classification, the accuracy of the trained model over every batch of an
-// epoch (in order, no update): a forward-only graph on a copy of the trained variables.
+// The loss and, for classification, the accuracy of a model over every full batch of an epoch
+// (in order, no update), measured with `eval` (a forward-only runner).
+struct Measured {
+  double loss = 0;
+  std::optional<double> accuracy;
+  int64_t rows = 0, batches = 0, left_out = 0;
+};
+
+Measured measure(const sj::Graph& model, Runner& eval, const sj::Batcher& batcher,
+                 const std::string& x_name, const std::string& y_name,
+                 const std::string& loss_kind) {
+  std::string pred_name = prediction_output(model);
+  Measured m;
+  double loss_sum = 0;
+  int64_t right = 0, judged = 0;
+  m.batches = batcher.batches_per_epoch();
+  for (int64_t i = 0; i < m.batches; ++i) {
+    auto [bx, by] = batcher.batch(0, i);
+    auto out = eval.run({{x_name, bx}, {y_name, by}});
+    loss_sum += out.at("loss").as_double(0);
+    const sj::Tensor* pred = pred_name.empty() ? nullptr : &out.at(pred_name);
+    int64_t n = pred && pred->rank() ? pred->shape()[0] : 1;
+    m.rows += n;
+    if (!pred) continue;
+    // Judged per position: a row of a classifier, or each token of a sequence model (logits
+    // [B, T, V] against labels [B, T]).
+    int64_t classes = pred->rank() > 1 ? pred->shape().back() : pred->num_elements() / n;
+    int64_t positions = classes ? pred->num_elements() / classes : 0;
+    for (int64_t r = 0; r < positions; ++r)
+      if (auto ok = correct(*pred, by, loss_kind, r, classes)) {
+        ++judged;
+        right += *ok;
+      }
+  }
+  m.loss = loss_sum / double(m.batches);
+  if (judged) m.accuracy = double(right) / double(judged);
+  m.left_out = batcher.num_examples() - m.rows;
+  return m;
+}
+
+// A forward-only runner of `model` holding a copy of `trained`'s variables.
+void copy_variables(Runner& trained, Runner& eval) {
+  for (const auto& [name, value] : eval.variables().all())
+    eval.variables().set(name, trained.variables().get(name));
+}
+
 void print_final_metrics(const sj::Graph& model, Runner& trained, const sj::Batcher& batcher,
                          const std::string& x_name, const std::string& y_name,
                          const std::string& loss_kind, bool interpret, int threads) {
   Runner eval(model, interpret, false, threads);
-  for (const auto& [name, value] : eval.variables().all())
-    eval.variables().set(name, trained.variables().get(name));
-  std::string pred_name = prediction_output(model);
-  double loss_sum = 0;
-  int64_t rows = 0, right = 0, judged = 0;
-  for (int64_t i = 0; i < batcher.batches_per_epoch(); ++i) {
-    auto [bx, by] = batcher.batch(0, i);
-    auto out = eval.run({{x_name, bx}, {y_name, by}});
-    loss_sum += out.at("loss").as_double(0);
-    if (pred_name.empty()) continue;
-    const sj::Tensor& pred = out.at(pred_name);
-    // Judged per position: a row of a classifier, or each token of a sequence model (logits
-    // [B, T, V] against labels [B, T]).
-    int64_t n = pred.rank() ? pred.shape()[0] : 1;
-    int64_t classes = pred.rank() > 1 ? pred.shape().back() : pred.num_elements() / n;
-    int64_t positions = classes ? pred.num_elements() / classes : 0;
-    for (int64_t r = 0; r < positions; ++r)
-      if (auto ok = correct(pred, by, loss_kind, r, classes)) {
-        ++judged;
-        right += *ok;
-      }
-    rows += n;
-  }
-  std::string accuracy =
-      judged ? fmt::format(", accuracy {:.4f}", double(right) / double(judged)) : "";
+  copy_variables(trained, eval);
+  Measured m = measure(model, eval, batcher, x_name, y_name, loss_kind);
   std::cout << fmt::format(
-      "final: loss {:.7g}{} over {} examples ({} batches{})\n",
-      loss_sum / double(batcher.batches_per_epoch()), accuracy, rows, batcher.batches_per_epoch(),
-      rows < batcher.num_examples()
-          ? fmt::format("; the last {} examples do not fill a batch", batcher.num_examples() - rows)
-          : "");
+      "final: loss {:.7g}{} over {} examples ({} batches{})\n", m.loss,
+      m.accuracy ? fmt::format(", accuracy {:.4f}", *m.accuracy) : "", m.rows, m.batches,
+      m.left_out ? fmt::format("; the last {} examples do not fill a batch", m.left_out) : "");
 }
 
 // "96..127", or the first rows of a shuffled batch: "17, 3, 99, ... (32 rows)".
@@ -181,12 +200,38 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
                                     data.batch, x_name, x_type.str(), batch));
   // Labels of a float loss may come as a vector for a [batch, 1] prediction.
   sj::TensorType y_type = g.type(*g.find(y_name));
-  if (y.rank() + 1 == y_type.rank() && y_type.shape.back() == 1 && y.dtype() == y_type.dtype) {
-    sj::Shape s = y.shape();
+  auto shape_labels = [&](sj::Tensor labels) {
+    if (labels.rank() + 1 != y_type.rank() || y_type.shape.back() != 1 ||
+        labels.dtype() != y_type.dtype)
+      return labels;
+    sj::Shape s = labels.shape();
     s.push_back(1);
-    sj::Tensor r({y.dtype(), s});
-    std::copy(y.bytes().begin(), y.bytes().end(), r.bytes().begin());
-    y = std::move(r);
+    sj::Tensor r({labels.dtype(), s});
+    std::copy(labels.bytes().begin(), labels.bytes().end(), r.bytes().begin());
+    return r;
+  };
+  y = shape_labels(std::move(y));
+  // Validation data: given, or the last rows held out.
+  std::optional<sj::Batcher> validation;
+  if (!data.val_x.empty()) {
+    sj::Tensor vx =
+        to_input_dtype(sj::read_npy(data.val_x), x_type.dtype, "--val-x", data.val_x, x_name);
+    sj::Tensor vy =
+        to_input_dtype(sj::read_npy(data.val_y), y_type.dtype, "--val-y", data.val_y, y_name);
+    validation.emplace(std::move(vx), shape_labels(std::move(vy)),
+                       sj::BatcherOptions{.batch_size = batch});
+  } else if (data.validation_split > 0) {
+    int64_t n = x.rank() ? x.shape()[0] : 0, held = int64_t(double(n) * data.validation_split);
+    if (held < batch || n - held < batch)
+      throw sj::Error({}, fmt::format("--validation-split {}: {} of the {} examples would be held "
+                                      "out; training and validation each need a full batch of {}",
+                                      data.validation_split, held, n, batch));
+    validation.emplace(rows_of(x, n - held, held), rows_of(y, n - held, held),
+                       sj::BatcherOptions{.batch_size = batch});
+    x = rows_of(x, 0, n - held);
+    y = rows_of(y, 0, n - held);
+    std::cout << fmt::format("validation: the last {} of {} examples (--validation-split {})\n",
+                             held, n, data.validation_split);
   }
   sj::Batcher batcher(std::move(x), std::move(y),
                       {.batch_size = batch, .shuffle = data.shuffle, .seed = data.seed});
@@ -200,6 +245,8 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
   g = build_step(std::move(g), "train", true, request, spec);
   Runner runner(g, interpret, verbose, threads, numerics.check);
   load_initial(runner, checkpoints.init, spec);
+  std::optional<Runner> val_runner;
+  if (validation) val_runner.emplace(model, interpret, false, threads);
   Progress progress(total, per_epoch, !verbose);
   double epoch_sum = 0;
   int64_t epoch_start = 0;
@@ -228,12 +275,19 @@ int run_train_data(const std::string& file, const DataFlags& data, int steps, bo
     if (index + 1 == per_epoch || step + 1 == total) {
       double now = progress.seconds(), rate = (step + 1 - epoch_start) / (now - epoch_time);
       progress.clear();
-      std::cout << fmt::format("epoch {:>3}  mean loss {:.7g}  ({} steps, {:.0f} steps/s)\n",
-                               epoch + 1, epoch_sum / double(index + 1), index + 1, rate);
+      std::string val;
+      if (validation) {
+        copy_variables(runner, *val_runner);
+        Measured m = measure(model, *val_runner, *validation, x_name, y_name, loss_kind);
+        val = fmt::format("  val_loss {:.7g}{}", m.loss,
+                          m.accuracy ? fmt::format(", val_accuracy {:.4f}", *m.accuracy) : "");
+      }
+      std::cout << fmt::format("epoch {:>3}  mean loss {:.7g}  ({} steps, {:.0f} steps/s){}\n",
+                               epoch + 1, epoch_sum / double(index + 1), index + 1, rate, val);
       std::cout.flush();
       epoch_sum = 0;
       epoch_start = step + 1;
-      epoch_time = now;
+      epoch_time = progress.seconds(); // validation is not training time
     }
   }
   progress.clear();

@@ -136,5 +136,45 @@ TEST(CliEvaluate, BadLabelsNameTheRowAndTheFile) {
                                "f32[10,3]: sparse_ce needs labels of shape [10]"));
 }
 
+TEST(CliEvaluate, ValidationAfterEveryEpochIsWhatEvaluateMeasures) {
+  Data d = make("evaluate_validation");
+  // Train on rows 0..7, validate on the 8 rows 2..9 (two full batches), save, then evaluate the
+  // saved weights on the same 8 rows: the last epoch's validation loss is evaluate's loss.
+  std::vector<float> vx(d.x.begin() + 2 * kIn, d.x.end());
+  std::vector<int32_t> vy(d.y.begin() + 2, d.y.end());
+  write_npy(d.dir + "/vx.npy", Tensor::from<float>({8, kIn}, vx));
+  write_npy(d.dir + "/vy.npy", Tensor::from<int32_t>({8}, vy));
+  auto r = run_stepjit("train " + d.dir + "/linear.sj --init " + d.dir + "/w.safetensors --x " +
+                       d.dir + "/x.npy --y " + d.dir + "/y.npy --loss=sparse_ce --optimizer sgd " +
+                       "--lr 0.5 --epochs 2 --val-x " + d.dir + "/vx.npy --val-y " + d.dir +
+                       "/vy.npy --save " + d.dir + "/trained.safetensors");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::smatch m;
+  std::string out = r.out;
+  ASSERT_TRUE(std::regex_search(out, m,
+                                std::regex("epoch +2 .*val_loss ([-0-9.e+]+), "
+                                           "val_accuracy ([0-9.]+)")))
+      << out;
+  double val_loss = std::stod(m[1]), val_accuracy = std::stod(m[2]);
+  auto e = run_stepjit("evaluate " + d.dir + "/linear.sj --weights " + d.dir +
+                       "/trained.safetensors --x " + d.dir + "/vx.npy --y " + d.dir +
+                       "/vy.npy --loss sparse_ce --metrics accuracy");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NEAR(figure(e.out, "loss"), val_loss, 1e-5);
+  EXPECT_NEAR(figure(e.out, "accuracy"), val_accuracy, 1e-4);
+
+  // --validation-split holds out the last rows; too few for a batch is an error.
+  r = run_stepjit("train " + d.dir + "/linear.sj --x " + d.dir + "/x.npy --y " + d.dir +
+                  "/y.npy --loss=sparse_ce --epochs 1 --validation-split 0.2");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--validation-split 0.2: 2 of the 10 examples would be held out; "
+                               "training and validation each need a full batch of 4"));
+  r = run_stepjit("train " + d.dir + "/linear.sj --x " + d.dir + "/x.npy --y " + d.dir +
+                  "/y.npy --loss=sparse_ce --epochs 1 --validation-split 0.5");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("validation: the last 5 of 10 examples (--validation-split 0.5)"));
+  EXPECT_THAT(r.out, HasSubstr("val_loss"));
+}
+
 } // namespace
 } // namespace sj

@@ -3,7 +3,8 @@
 
 namespace sj {
 
-Adagrad::Adagrad(AdagradOptions o, Flavor flavor) : Optimizer("adagrad", flavor, o.common), o_(o) {
+Adagrad::Adagrad(AdagradOptions o, Flavor flavor, Loc loc)
+    : Optimizer("adagrad", flavor, o.common, std::move(loc)), o_(o) {
   require(o.learning_rate >= 0, "learning_rate must be >= 0");
   require(o.lr_decay >= 0, "lr_decay must be >= 0");
   require(o.initial_accumulator_value >= 0, "initial_accumulator_value must be >= 0");
@@ -16,10 +17,10 @@ Adagrad::Adagrad(AdagradOptions o, Flavor flavor) : Optimizer("adagrad", flavor,
   if (o.weight_decay != 0) declare("weight_decay", o.weight_decay);
 }
 
-Adagrad Adagrad::keras(double learning_rate) {
+Adagrad Adagrad::keras(double learning_rate, Loc loc) {
   return Adagrad(
       {.learning_rate = learning_rate, .initial_accumulator_value = 0.1, .epsilon = 1e-7},
-      Flavor::keras);
+      Flavor::keras, std::move(loc));
 }
 
 Value Adagrad::update(UpdateContext& c, Value g, Value theta) {

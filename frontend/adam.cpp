@@ -3,10 +3,11 @@
 
 namespace sj {
 
-Adam::Adam(AdamOptions o, Flavor flavor) : Adam(o, flavor, "adam", false) {}
+Adam::Adam(AdamOptions o, Flavor flavor, Loc loc)
+    : Adam(o, flavor, "adam", false, std::move(loc)) {}
 
-Adam::Adam(AdamOptions o, Flavor flavor, std::string name, bool decoupled)
-    : Optimizer(std::move(name), flavor, o.common), o_(o),
+Adam::Adam(AdamOptions o, Flavor flavor, std::string name, bool decoupled, Loc loc)
+    : Optimizer(std::move(name), flavor, o.common, std::move(loc)), o_(o),
       decoupled_(decoupled || flavor == Flavor::keras) {
   require(o.learning_rate >= 0, "learning_rate must be >= 0");
   require(o.beta1 >= 0 && o.beta1 < 1, "beta1 must be in [0, 1)");
@@ -20,15 +21,16 @@ Adam::Adam(AdamOptions o, Flavor flavor, std::string name, bool decoupled)
   if (o.weight_decay != 0) declare("weight_decay", o.weight_decay);
 }
 
-Adam Adam::keras(double learning_rate) {
-  return Adam({.learning_rate = learning_rate, .epsilon = 1e-7}, Flavor::keras);
+Adam Adam::keras(double learning_rate, Loc loc) {
+  return Adam({.learning_rate = learning_rate, .epsilon = 1e-7}, Flavor::keras, std::move(loc));
 }
 
-AdamW::AdamW(AdamOptions o, Flavor flavor) : Adam(o, flavor, "adamw", true) {}
+AdamW::AdamW(AdamOptions o, Flavor flavor, Loc loc)
+    : Adam(o, flavor, "adamw", true, std::move(loc)) {}
 
-AdamW AdamW::keras(double learning_rate, double weight_decay) {
+AdamW AdamW::keras(double learning_rate, double weight_decay, Loc loc) {
   return AdamW({.learning_rate = learning_rate, .epsilon = 1e-7, .weight_decay = weight_decay},
-               Flavor::keras);
+               Flavor::keras, std::move(loc));
 }
 
 Value Adam::update(UpdateContext& c, Value g, Value theta) {

@@ -50,7 +50,7 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
     set(spec.weight_decay, o.weight_decay);
     set(spec.dampening, o.dampening);
     o.nesterov = spec.nesterov;
-    return std::make_unique<SGD>(o, spec.flavor);
+    return std::make_unique<SGD>(o, spec.flavor, Loc(Location{}));
   }
   if (spec.name == "adam" || spec.name == "adamw") {
     bool w = spec.name == "adamw";
@@ -63,8 +63,8 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
     set(spec.beta2, o.beta2);
     set(spec.epsilon, o.epsilon);
     o.amsgrad = spec.amsgrad;
-    if (w) return std::make_unique<AdamW>(o, spec.flavor);
-    return std::make_unique<Adam>(o, spec.flavor);
+    if (w) return std::make_unique<AdamW>(o, spec.flavor, Loc(Location{}));
+    return std::make_unique<Adam>(o, spec.flavor, Loc(Location{}));
   }
   if (spec.name == "rmsprop") {
     RMSpropOptions o{.learning_rate = keras ? 1e-3 : 1e-2,
@@ -77,7 +77,7 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
     set(spec.alpha, o.alpha);
     set(spec.epsilon, o.epsilon);
     o.centered = spec.centered;
-    return std::make_unique<RMSprop>(o, spec.flavor);
+    return std::make_unique<RMSprop>(o, spec.flavor, Loc(Location{}));
   }
   if (spec.name == "adagrad") {
     AdagradOptions o{.learning_rate = keras ? 1e-3 : 1e-2,
@@ -88,7 +88,7 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
     set(spec.weight_decay, o.weight_decay);
     set(spec.epsilon, o.epsilon);
     set(spec.lr_decay, o.lr_decay);
-    return std::make_unique<Adagrad>(o, spec.flavor);
+    return std::make_unique<Adagrad>(o, spec.flavor, Loc(Location{}));
   }
   throw Error({}, fmt::format("unknown optimizer '{}' (known: sgd, adam, adamw, rmsprop, adagrad)",
                               spec.name));

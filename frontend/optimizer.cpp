@@ -20,9 +20,10 @@ std::vector<GradVar> zip(const std::vector<Value>& grads, const std::vector<Valu
   return pairs;
 }
 
-Optimizer::Optimizer(std::string name, Flavor flavor, const OptimizerCommon& common)
+Optimizer::Optimizer(std::string name, Flavor flavor, const OptimizerCommon& common, Loc loc)
     : name_(std::move(name)), flavor_(flavor), schedule_(common.schedule),
-      clipping_(common.clipping), decay_(common.decay), skip_nonfinite_(common.skip_nonfinite) {
+      clipping_(common.clipping), decay_(common.decay), skip_nonfinite_(common.skip_nonfinite),
+      loc_(std::move(loc.where)) {
   require(clipping_.value >= 0 && clipping_.global_norm >= 0,
           fmt::format("clipping thresholds must be >= 0 (0 disables), got value = {}, "
                       "global_norm = {}",
@@ -34,7 +35,7 @@ void Optimizer::declare(std::string name, double initial) {
 }
 
 void Optimizer::require(bool ok, const std::string& message) const {
-  if (!ok) throw Error({}, fmt::format("{}: {}", name_, message));
+  if (!ok) throw Error(loc_, fmt::format("{}: {}", name_, message));
 }
 
 Value Optimizer::hyperparameter(std::string_view name) const {

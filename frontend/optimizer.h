@@ -103,7 +103,8 @@ public:
   const std::vector<std::pair<std::string, double>>& hyperparameters() const { return hypers_; }
 
 protected:
-  Optimizer(std::string name, Flavor flavor, const OptimizerCommon& common);
+  /// `loc`: the user's line constructing the optimizer, where option errors are reported.
+  Optimizer(std::string name, Flavor flavor, const OptimizerCommon& common, Loc loc = {});
   /// Declares a hyperparameter (a variable, created when the optimizer is applied).
   void declare(std::string name, double initial);
   /// Throws an sj::Error for an invalid option (e.g. a negative learning rate).
@@ -119,6 +120,7 @@ private:
   Clipping clipping_;
   DecayRule decay_;
   bool skip_nonfinite_ = false;
+  Location loc_; // where the optimizer was constructed
   std::vector<std::pair<std::string, double>> hypers_;
   Graph* graph_ = nullptr;
   std::vector<std::pair<std::string, ValueId>> hyper_vars_;

@@ -29,9 +29,10 @@ struct SGDOptions {
 
 class SGD final : public Optimizer {
 public:
-  explicit SGD(SGDOptions options = {}, Flavor flavor = Flavor::torch);
+  explicit SGD(SGDOptions options = {}, Flavor flavor = Flavor::torch, Loc loc = {});
   /// Keras's defaults: learning_rate 0.01.
-  static SGD keras(double learning_rate = 0.01, double momentum = 0, bool nesterov = false);
+  static SGD keras(double learning_rate = 0.01, double momentum = 0, bool nesterov = false,
+                   Loc loc = {});
 
 private:
   Value update(UpdateContext& ctx, Value grad, Value var) override;
@@ -61,12 +62,12 @@ struct AdamOptions {
 
 class Adam : public Optimizer {
 public:
-  explicit Adam(AdamOptions options = {}, Flavor flavor = Flavor::torch);
+  explicit Adam(AdamOptions options = {}, Flavor flavor = Flavor::torch, Loc loc = {});
   /// Keras's defaults: epsilon 1e-7, applied the Keras way.
-  static Adam keras(double learning_rate = 1e-3);
+  static Adam keras(double learning_rate = 1e-3, Loc loc = {});
 
 protected:
-  Adam(AdamOptions options, Flavor flavor, std::string name, bool decoupled);
+  Adam(AdamOptions options, Flavor flavor, std::string name, bool decoupled, Loc loc);
   Value update(UpdateContext& ctx, Value grad, Value var) override;
   AdamOptions o_;
   bool decoupled_; // AdamW: weight decay applied to θ directly, not added to g
@@ -76,8 +77,9 @@ protected:
 /// L2 term. Keras (keras.optimizers.AdamW), AdamW::keras: default λ 0.004, Keras's Adam.
 class AdamW final : public Adam {
 public:
-  explicit AdamW(AdamOptions options = {.weight_decay = 0.01}, Flavor flavor = Flavor::torch);
-  static AdamW keras(double learning_rate = 1e-3, double weight_decay = 0.004);
+  explicit AdamW(AdamOptions options = {.weight_decay = 0.01}, Flavor flavor = Flavor::torch,
+                 Loc loc = {});
+  static AdamW keras(double learning_rate = 1e-3, double weight_decay = 0.004, Loc loc = {});
 };
 
 /// RMSprop, PyTorch (torch.optim.RMSprop), defaults lr 1e-2, α 0.99, ε 1e-8:
@@ -100,8 +102,8 @@ struct RMSpropOptions {
 
 class RMSprop final : public Optimizer {
 public:
-  explicit RMSprop(RMSpropOptions options = {}, Flavor flavor = Flavor::torch);
-  static RMSprop keras(double learning_rate = 1e-3);
+  explicit RMSprop(RMSpropOptions options = {}, Flavor flavor = Flavor::torch, Loc loc = {});
+  static RMSprop keras(double learning_rate = 1e-3, Loc loc = {});
 
 private:
   Value update(UpdateContext& ctx, Value grad, Value var) override;
@@ -127,8 +129,8 @@ struct AdagradOptions {
 
 class Adagrad final : public Optimizer {
 public:
-  explicit Adagrad(AdagradOptions options = {}, Flavor flavor = Flavor::torch);
-  static Adagrad keras(double learning_rate = 1e-3);
+  explicit Adagrad(AdagradOptions options = {}, Flavor flavor = Flavor::torch, Loc loc = {});
+  static Adagrad keras(double learning_rate = 1e-3, Loc loc = {});
 
 private:
   Value update(UpdateContext& ctx, Value grad, Value var) override;

@@ -3,7 +3,8 @@
 
 namespace sj {
 
-RMSprop::RMSprop(RMSpropOptions o, Flavor flavor) : Optimizer("rmsprop", flavor, o.common), o_(o) {
+RMSprop::RMSprop(RMSpropOptions o, Flavor flavor, Loc loc)
+    : Optimizer("rmsprop", flavor, o.common, std::move(loc)), o_(o) {
   require(o.learning_rate >= 0, "learning_rate must be >= 0");
   require(o.alpha >= 0 && o.alpha < 1, "alpha must be in [0, 1)");
   require(o.epsilon >= 0, "epsilon must be >= 0");
@@ -16,8 +17,9 @@ RMSprop::RMSprop(RMSpropOptions o, Flavor flavor) : Optimizer("rmsprop", flavor,
   if (o.weight_decay != 0) declare("weight_decay", o.weight_decay);
 }
 
-RMSprop RMSprop::keras(double learning_rate) {
-  return RMSprop({.learning_rate = learning_rate, .alpha = 0.9, .epsilon = 1e-7}, Flavor::keras);
+RMSprop RMSprop::keras(double learning_rate, Loc loc) {
+  return RMSprop({.learning_rate = learning_rate, .alpha = 0.9, .epsilon = 1e-7}, Flavor::keras,
+                 std::move(loc));
 }
 
 Value RMSprop::update(UpdateContext& c, Value g, Value theta) {

@@ -3,7 +3,8 @@
 
 namespace sj {
 
-SGD::SGD(SGDOptions o, Flavor flavor) : Optimizer("sgd", flavor, o.common), o_(o) {
+SGD::SGD(SGDOptions o, Flavor flavor, Loc loc)
+    : Optimizer("sgd", flavor, o.common, std::move(loc)), o_(o) {
   require(o.learning_rate >= 0, "learning_rate must be >= 0");
   require(o.momentum >= 0, "momentum must be >= 0");
   require(o.weight_decay >= 0, "weight_decay must be >= 0");
@@ -16,9 +17,9 @@ SGD::SGD(SGDOptions o, Flavor flavor) : Optimizer("sgd", flavor, o.common), o_(o
   if (o.weight_decay != 0) declare("weight_decay", o.weight_decay);
 }
 
-SGD SGD::keras(double learning_rate, double momentum, bool nesterov) {
+SGD SGD::keras(double learning_rate, double momentum, bool nesterov, Loc loc) {
   return SGD({.learning_rate = learning_rate, .momentum = momentum, .nesterov = nesterov},
-             Flavor::keras);
+             Flavor::keras, std::move(loc));
 }
 
 Value SGD::update(UpdateContext& c, Value g, Value theta) {

@@ -136,6 +136,12 @@ TEST(ApplyGradients, EmptyPairsAndASecondApplication) {
 TEST(ApplyGradients, InvalidHyperparameters) {
   EXPECT_THAT(error_of([] { Adam({.learning_rate = -1}); }).message(),
               HasSubstr("adam: learning_rate must be >= 0"));
+  // At the line constructing the optimizer, as docs/optimizers.md promises.
+  const uint32_t line = __LINE__ + 1;
+  Error e = error_of([] { RMSprop::keras(-0.5); });
+  EXPECT_EQ(e.location().line, line);
+  EXPECT_THAT(e.location().file, ::testing::EndsWith("apply_gradients_test.cpp"));
+  EXPECT_EQ(error_of([] { AdamW({.beta2 = 2}); }).location().line, __LINE__);
   EXPECT_THAT(error_of([] { Adam({.beta1 = 1}); }).message(), HasSubstr("beta1 must be in"));
   EXPECT_THAT(error_of([] { SGD({.nesterov = true}); }).message(),
               HasSubstr("Nesterov momentum needs a momentum > 0"));

@@ -132,8 +132,11 @@ asan_fuzz() {
   cat "$asan"/tests/fuzz/*/runs.txt 2>/dev/null | tail -n 4
 }
 
+# The targets of SJ_THREAD_TESTS (tests/CMakeLists.txt): a test listed there and not here is
+# registered but not built, and fails as _NOT_BUILT.
 tsan_targets=(kernels_thread_pool_test kernels_gemm_test kernels_conv_test
-              kernels_attention_test codegen_compiled_step_test sanitizers_threads_test)
+              kernels_attention_test codegen_compiled_step_test codegen_check_numerics_test
+              sanitizers_threads_test)
 tsan_build() {
   install_clang || return
   configure "$tsan" "${sanitizer_args[@]}" -DSTEPJIT_SANITIZE=thread || return

@@ -1,4 +1,5 @@
 // stepjit eval and predict: running a graph on arrays.
+#include "runtime/evaluate.h"
 #include "runtime/npy.h"
 #include "tools/commands.h"
 #include "tools/common.h"
@@ -73,52 +74,6 @@ sj::Tensor predict_rows(const std::string& command, const std::string& file,
                             : predict_in_batches(runner, x_name, x, x_type, output, y_type);
 }
 
-// Rows of the last axis of t, in f64: n rows of `width`.
-struct LastAxis {
-  int64_t rows, width;
-  explicit LastAxis(const sj::Tensor& t)
-      : rows(t.rank() ? t.num_elements() / std::max<int64_t>(t.shape().back(), 1) : 1),
-        width(t.rank() ? t.shape().back() : 1) {}
-};
-
-sj::Tensor argmax_last(const sj::Tensor& t) {
-  LastAxis a(t);
-  sj::Shape shape = t.shape();
-  if (!shape.empty()) shape.pop_back();
-  sj::Tensor r({sj::DType::i64, shape});
-  for (int64_t i = 0; i < a.rows; ++i) {
-    int64_t best = 0;
-    for (int64_t j = 1; j < a.width; ++j)
-      if (t.as_double(i * a.width + j) > t.as_double(i * a.width + best)) best = j;
-    r.data<int64_t>()[i] = best;
-  }
-  return r;
-}
-
-// log softmax of row i of the last axis, element j, in f64.
-double log_softmax(const sj::Tensor& t, const LastAxis& a, int64_t i, int64_t j) {
-  double m = -INFINITY, sum = 0;
-  for (int64_t k = 0; k < a.width; ++k)
-    m = std::max(m, t.as_double(i * a.width + k));
-  for (int64_t k = 0; k < a.width; ++k)
-    sum += std::exp(t.as_double(i * a.width + k) - m);
-  return t.as_double(i * a.width + j) - m - std::log(sum);
-}
-
-sj::Tensor softmax_last(const sj::Tensor& t) {
-  LastAxis a(t);
-  sj::Tensor r(t.type());
-  for (int64_t i = 0; i < a.rows; ++i)
-    for (int64_t j = 0; j < a.width; ++j) {
-      double p = std::exp(log_softmax(t, a, i, j));
-      if (r.dtype() == sj::DType::f32)
-        r.data<float>()[i * a.width + j] = float(p);
-      else
-        r.data<double>()[i * a.width + j] = p;
-    }
-  return r;
-}
-
 } // namespace
 
 // predict: the model's one input fed from --x, the chosen output written to -o.
@@ -130,8 +85,8 @@ int run_predict(const std::string& file, const std::string& weights, const std::
   if (transform != "" && !sj::is_float(y.dtype()))
     throw sj::Error({}, fmt::format("predict --{}: output '{}' is {}, not floating-point scores",
                                     transform, output, y.type().str()));
-  if (transform == "argmax") y = argmax_last(y);
-  if (transform == "softmax") y = softmax_last(y);
+  if (transform == "argmax") y = sj::argmax_last_axis(y);
+  if (transform == "softmax") y = sj::softmax_last_axis(y);
   sj::write_npy(out_path, y);
   std::cout << fmt::format("wrote {}{} {} to {}\n", output,
                            transform.empty() ? "" : fmt::format(" ({})", transform), y.type().str(),
@@ -144,78 +99,12 @@ int run_evaluate(const std::string& file, const std::string& weights, const std:
                  std::string output, bool interpret, bool verbose, int threads) {
   sj::Tensor pred =
       predict_rows("evaluate", file, weights, x_path, output, interpret, verbose, threads);
-  sj::Tensor y = sj::read_npy(y_path);
-  LastAxis a(pred);
-  int64_t n = pred.rank() ? pred.shape()[0] : 1;
-  bool sparse = loss == "sparse_ce";
-  // The labels' expected shape: the prediction's, without its last axis for sparse_ce.
-  sj::Shape want = pred.shape();
-  if (sparse && !want.empty()) want.pop_back();
-  if (!sparse && y.rank() + 1 == pred.rank() && a.width == 1) want.pop_back(); // [N] for [N, 1]
-  if (y.shape() != want)
-    throw sj::Error({y_path}, fmt::format("--y: the labels are {}, but the prediction '{}' is {}: "
-                                          "{} needs labels of shape [{}]",
-                                          y.type().str(), output, pred.type().str(), loss,
-                                          fmt::join(want, ",")));
-  double total = 0;
-  int64_t terms = sparse ? a.rows : pred.num_elements();
-  for (int64_t i = 0; i < a.rows; ++i) {
-    if (sparse) {
-      double label = y.as_double(i);
-      if (label != std::floor(label) || label < 0 || label >= double(a.width))
-        throw sj::Error({y_path}, fmt::format("--y: label {} at row {} is not a class of the "
-                                              "{} the prediction scores (valid: [0, {}))",
-                                              fmt::format("{:g}", label), i / (a.rows / n), a.width,
-                                              a.width));
-      total -= log_softmax(pred, a, i, int64_t(label));
-      continue;
-    }
-    for (int64_t j = 0; j < a.width; ++j) {
-      int64_t e = i * a.width + j;
-      double p = pred.as_double(e), t = y.as_double(e);
-      if (loss == "mse")
-        total += (p - t) * (p - t);
-      else if (loss == "mae")
-        total += std::abs(p - t);
-      else if (loss == "bce_logits")
-        total += std::max(p, 0.0) - p * t + std::log1p(std::exp(-std::abs(p)));
-      else if (loss == "ce")
-        total -= t * log_softmax(pred, a, i, j) * double(a.width);
-    }
-  }
-  std::string line = fmt::format("evaluated {} examples: loss {:.7g}", n, total / double(terms));
+  sj::EvaluateOptions options{
+      .loss = loss, .prediction = output, .labels_name = "--y", .labels_at = {y_path}};
   std::stringstream list(metrics);
-  for (std::string m; std::getline(list, m, ',');) {
-    int64_t k = m == "accuracy" ? 1 : m.starts_with("top") ? std::atoll(m.c_str() + 3) : 0;
-    if (k <= 0 || (k > 1 && !sparse))
-      throw sj::Error({}, fmt::format("--metrics {}: known metrics are accuracy and topK (K >= 1, "
-                                      "with --loss=sparse_ce)",
-                                      m));
-    int64_t right = 0;
-    for (int64_t i = 0; i < a.rows; ++i) {
-      if (loss == "bce_logits") {
-        for (int64_t j = 0; j < a.width; ++j)
-          right += (pred.as_double(i * a.width + j) > 0) == (y.as_double(i * a.width + j) > 0.5);
-        continue;
-      }
-      // The rank of the true class (sparse) or of the labels' argmax (ce) among the scores.
-      int64_t truth = 0;
-      if (sparse)
-        truth = int64_t(y.as_double(i));
-      else
-        for (int64_t j = 1; j < a.width; ++j)
-          if (y.as_double(i * a.width + j) > y.as_double(i * a.width + truth)) truth = j;
-      int64_t above = 0;
-      for (int64_t j = 0; j < a.width; ++j) {
-        double pj = pred.as_double(i * a.width + j), pt = pred.as_double(i * a.width + truth);
-        above += pj > pt || (pj == pt && j < truth); // ties go to the lower class, as argmax
-      }
-      right += above < k;
-    }
-    int64_t judged = loss == "bce_logits" ? pred.num_elements() : a.rows;
-    line += fmt::format(", {} {:.4f}", m, double(right) / double(judged));
-  }
-  std::cout << line << "\n";
+  for (std::string m; std::getline(list, m, ',');)
+    options.metrics.push_back(m);
+  std::cout << sj::evaluate_prediction(pred, sj::read_npy(y_path), options).str() << "\n";
   return 0;
 }
 

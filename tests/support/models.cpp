@@ -1,6 +1,11 @@
 #include "tests/support/models.h"
 
 #include "graph/builder.h"
+#include "runtime/npy.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
 
 namespace sj::test {
 
@@ -18,6 +23,17 @@ Graph build_seed_model() {
   output("pred", pred);
   output("loss", loss);
   return g;
+}
+
+void write_seed_data(const std::string& dir, int64_t rows, int64_t nan_at) {
+  std::vector<float> x(static_cast<size_t>(rows) * 100), y(static_cast<size_t>(rows));
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = float(std::sin(double(i) * 0.37));
+  for (size_t i = 0; i < y.size(); ++i)
+    y[i] = float(std::cos(double(i)));
+  if (nan_at >= 0) x[size_t(nan_at)] = std::numeric_limits<float>::quiet_NaN();
+  write_npy(dir + "/x.npy", Tensor::from<float>({rows, 100}, x));
+  write_npy(dir + "/y.npy", Tensor::from<float>({rows, 1}, y));
 }
 
 } // namespace sj::test

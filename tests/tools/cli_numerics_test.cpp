@@ -3,6 +3,7 @@
 // optimizer option --skip-nonfinite skips the step and counts it.
 #include "runtime/npy.h"
 #include "tests/support/cli.h"
+#include "tests/support/models.h"
 
 #include <cmath>
 #include <filesystem>
@@ -20,14 +21,7 @@ using ::testing::HasSubstr;
 // 96 examples of the seed model (3 batches of 32), example 40 with a NaN pixel at column 7.
 std::string data_dir(const std::string& name) {
   std::string dir = test::temp_dir(name);
-  std::vector<float> x(96 * 100), y(96);
-  for (size_t i = 0; i < x.size(); ++i)
-    x[i] = float(std::sin(double(i) * 0.37));
-  for (size_t i = 0; i < y.size(); ++i)
-    y[i] = float(std::cos(double(i)));
-  x[40 * 100 + 7] = std::numeric_limits<float>::quiet_NaN();
-  write_npy(dir + "/x.npy", Tensor::from<float>({96, 100}, x));
-  write_npy(dir + "/y.npy", Tensor::from<float>({96, 1}, y));
+  test::write_seed_data(dir, 96, /*nan_at=*/40 * 100 + 7);
   return dir;
 }
 

@@ -3,6 +3,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/npy.h"
 #include "tests/support/cli.h"
+#include "tests/support/models.h"
 
 #include <cmath>
 #include <gmock/gmock.h>
@@ -18,13 +19,7 @@ using ::testing::Not;
 
 std::string data_dir(const std::string& name) {
   std::string dir = test::temp_dir(name);
-  std::vector<float> x(64 * 100), y(64);
-  for (size_t i = 0; i < x.size(); ++i)
-    x[i] = float(std::sin(double(i) * 0.37));
-  for (size_t i = 0; i < y.size(); ++i)
-    y[i] = float(std::cos(double(i)));
-  write_npy(dir + "/x.npy", Tensor::from<float>({64, 100}, x));
-  write_npy(dir + "/y.npy", Tensor::from<float>({64, 1}, y));
+  test::write_seed_data(dir, 64);
   return dir;
 }
 
@@ -47,7 +42,7 @@ TEST(CliOverrides, TheCommandLinesLearningRateWinsOverTheCheckpoints) {
   for (const char* w : {"dense_0/kernel", "dense_0/bias", "dense_1/kernel", "dense_1/bias"})
     EXPECT_TRUE(a.at(w) == b.at(w)) << w << " moved with --lr 0";
   EXPECT_EQ(b.at("adam/learning_rate").as_double(0), 0);
-  EXPECT_EQ(b.at("adam/step").as_double(0), 4); // two epochs of two batches: the counter runs
+  EXPECT_EQ(b.at("adam/step").as_double(0), 4); // two runs of two batches: the counter went on
 
   // Without --lr, the checkpoint's learning rate is kept, and said.
   r = run_stepjit(train(dir) + " --init " + dir + "/a.safetensors");
